@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what lowbit needs on a fresh Debian 12 machine: build tools and -dev
+# packages from apt, and a Python venv (.venv) with the peer libraries the tests
+# compare against (tests/peers/requirements.txt). Safe to run again: skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(cmake ninja-build g++ ccache clang libclang-rt-14-dev
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements-installed
+if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements.txt "$stamp"; then
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/peers/requirements.txt
+  cp tests/peers/requirements.txt "$stamp"
+fi

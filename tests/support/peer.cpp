@@ -1,0 +1,68 @@
+// Implementation of the shared test helpers (see peer.h).
+#include "support/peer.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <sys/wait.h>
+
+namespace lowbit::testing {
+
+std::filesystem::path source_dir() { return LOWBIT_SOURCE_DIR; }
+std::filesystem::path cli_path() { return LOWBIT_CLI_PATH; }
+
+std::filesystem::path scratch_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "anon";
+  for (char& c : name)
+    if (c == '/') c = '_';
+  auto dir = std::filesystem::temp_directory_path() / "lowbit-tests" / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string peer_python() {
+  if (const char* env = std::getenv("LOWBIT_PEER_PYTHON"); env && *env) return env;
+  return LOWBIT_PEER_PYTHON_DEFAULT;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+CommandResult run_command(const std::string& command_line) {
+  CommandResult r;
+  FILE* p = popen((command_line + " 2>&1").c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed: " + command_line);
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string run_peer(const std::string& script, const std::vector<std::string>& args) {
+  const std::string py = peer_python();
+  if (!std::filesystem::exists(py))
+    throw std::runtime_error("peer python not found at " + py +
+                             " (run scripts/test-all.sh, or set LOWBIT_PEER_PYTHON)");
+  std::string cmd = shell_quote(py) + " " + shell_quote((source_dir() / "tests/peers" / script).string());
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  CommandResult r = run_command(cmd);
+  if (r.exit_code != 0)
+    throw std::runtime_error("peer script failed (exit " + std::to_string(r.exit_code) + "): " + cmd +
+                             "\n" + r.output);
+  return r.output;
+}
+
+}  // namespace lowbit::testing

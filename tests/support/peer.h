@@ -1,0 +1,35 @@
+// Test helpers shared by every test binary: where the sources are, scratch folders,
+// and running a peer script (tests/peers/*.py) under the peer venv's Python so the
+// expected values are computed by the peer library at test time, never typed in.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace lowbit::testing {
+
+std::filesystem::path source_dir();
+std::filesystem::path cli_path();
+
+// A fresh, empty folder unique to the running test (removed and re-created).
+std::filesystem::path scratch_dir();
+
+// Python interpreter that has the peer packages: $LOWBIT_PEER_PYTHON or the venv the
+// test command creates. Tests fail (not skip) when it is missing: CI installs it.
+std::string peer_python();
+
+// Runs `python tests/peers/<script> args...`, returns its stdout; throws with the
+// combined output when it exits non-zero.
+std::string run_peer(const std::string& script, const std::vector<std::string>& args);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs a command line through /bin/sh and captures its output.
+CommandResult run_command(const std::string& command_line);
+
+// Single-quotes a string for /bin/sh.
+std::string shell_quote(const std::string& s);
+
+}  // namespace lowbit::testing
