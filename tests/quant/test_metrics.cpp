@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 
+#include "lowbit/error.h"
 #include "lowbit/metrics.h"
 #include "support/peer.h"
 
