@@ -9,5 +9,6 @@ void register_dtypes(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_dequantize(CLI::App& app);
+void register_report_table(CLI::App& app);
 
 }  // namespace lowbit::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   lowbit::cli::register_inspect(app);
   lowbit::cli::register_quantize(app);
   lowbit::cli::register_dequantize(app);
+  lowbit::cli::register_report_table(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
