@@ -306,45 +306,40 @@ QuantizedTensor quantize_tensor(std::span<const float> x, std::span<const std::i
     return q;
   }
 
-  // Affine.
+  // Affine. When every block lives inside one row (groups, super-blocks, per-row
+  // channels) the parameters are computed right before the row is quantized, so the
+  // row is read from memory once and reused from cache; otherwise a min/max pass
+  // over the whole tensor comes first.
   const IntRange range = s.range();
   std::vector<AffineParams> params(nb);
+  const bool row_local = s.super_block || s.granularity == GranularityKind::Group ||
+                         (s.granularity == GranularityKind::Channel && L.outer == 1 && L.inner == L.cols);
+  const std::int64_t per_sb = s.super_block ? s.super_block / s.group_size : 1;
+  const std::int64_t sbpr = (L.groups_per_row + per_sb - 1) / per_sb;
+  std::vector<std::uint8_t> sc_codes;
   if (s.super_block) {
-    const std::int64_t per_sb = s.super_block / s.group_size;
-    const std::int64_t sbpr = (L.groups_per_row + per_sb - 1) / per_sb;
-    q.super_scales.assign(std::size_t(L.rows * sbpr), 0.0f);
-    std::vector<std::uint8_t> sc_codes(nb);
-    parallel_for(std::size_t(L.rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
-      for (std::size_t r = r0; r < r1; ++r)
-        quantize_superblock_row(s, range, x.data() + r * std::size_t(L.cols), L.cols,
-                                std::int64_t(r) * L.groups_per_row, std::int64_t(r) * sbpr, q, sc_codes, params);
-    });
-    q.scale_codes.assign(packed_bytes(nb, s.scale_bits), 0);
-    pack_bits(sc_codes, s.scale_bits, q.scale_codes);
-  } else if (s.granularity == GranularityKind::Group) {
-    parallel_for(std::size_t(L.rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
-      const auto& K = kernels::quant_rows();
-      std::vector<float> mn(static_cast<std::size_t>(L.groups_per_row)), mx(static_cast<std::size_t>(L.groups_per_row));
-      for (std::size_t r = r0; r < r1; ++r) {
-        if (!K.minmax_groups(x.data() + r * std::size_t(L.cols), L.cols, L.group_size, mn.data(), mx.data()))
-          fail("row ", r, " has NaN or Inf; quantization needs finite values");
-        for (std::int64_t gi = 0; gi < L.groups_per_row; ++gi)
-          params[std::size_t(std::int64_t(r) * L.groups_per_row + gi)] =
-              affine_from_minmax(s, range, mn[std::size_t(gi)], mx[std::size_t(gi)]);
-      }
-    });
-  } else {
+    q.super_scales.assign(static_cast<std::size_t>(L.rows * sbpr), 0.0f);
+    sc_codes.assign(nb, 0);
+  }
+  if (!row_local) {
     const auto mm = block_minmax(x, L, threads);
     for (std::size_t b = 0; b < nb; ++b) params[b] = affine_from_minmax(s, range, mm[b].mn, mm[b].mx);
   }
-  if (!s.super_block) {
-    q.scales.resize(nb);
-    for (std::size_t b = 0; b < nb; ++b) q.scales[b] = params[b].scale;
-  }
-  if (!s.symmetric) {
-    q.zero_points.resize(nb);
-    for (std::size_t b = 0; b < nb; ++b) q.zero_points[b] = params[b].zero_point;
-  }
+  const std::int64_t row_group = s.granularity == GranularityKind::Group ? L.group_size : L.cols;
+  const std::int64_t row_blocks = s.granularity == GranularityKind::Group ? L.groups_per_row : 1;
+  auto compute_row_params = [&](std::size_t r, std::vector<float>& mn, std::vector<float>& mx) {
+    const float* row = x.data() + r * std::size_t(L.cols);
+    if (s.super_block) {
+      quantize_superblock_row(s, range, row, L.cols, std::int64_t(r) * L.groups_per_row, std::int64_t(r) * sbpr, q,
+                              sc_codes, params);
+      return;
+    }
+    mn.resize(std::size_t(row_blocks)), mx.resize(std::size_t(row_blocks));
+    if (!kernels::quant_rows().minmax_groups(row, L.cols, row_group, mn.data(), mx.data()))
+      fail("row ", r, " has NaN or Inf; quantization needs finite values");
+    for (std::int64_t gi = 0; gi < row_blocks; ++gi)
+      params[std::size_t(std::int64_t(r) * row_blocks + gi)] = affine_from_minmax(s, range, mn[std::size_t(gi)], mx[std::size_t(gi)]);
+  };
   // Nearest-even codes of <= 8 bits go through the row kernels (AVX2 when present);
   // anything else (stochastic rounding, 16-bit codes, irregular segments) through the
   // per-element definition. Both give the same codes: tests/kernels proves the kernels.
@@ -354,8 +349,10 @@ QuantizedTensor quantize_tensor(std::span<const float> x, std::span<const std::i
     std::vector<std::uint8_t> tmp(static_cast<std::size_t>(L.cols));
     std::vector<std::int64_t> blocks;
     std::vector<AffineParams> rp;
+    std::vector<float> mn, mx;
     const auto& K = kernels::quant_rows();
     for (std::size_t r = r0; r < r1; ++r) {
+      if (row_local) compute_row_params(r, mn, mx);
       const float* row = x.data() + r * std::size_t(L.cols);
       std::uint8_t* dst = q.codes.data() + r * rb;
       const std::int64_t seg = kernel_ok ? regular_segments(L, std::int64_t(r), blocks) : 0;
@@ -374,6 +371,17 @@ QuantizedTensor quantize_tensor(std::span<const float> x, std::span<const std::i
       store_row_codes(q, codes, dst, tmp);
     }
   });
+  if (s.super_block) {
+    q.scale_codes.assign(packed_bytes(nb, s.scale_bits), 0);
+    pack_bits(sc_codes, s.scale_bits, q.scale_codes);
+  } else {
+    q.scales.resize(nb);
+    for (std::size_t b = 0; b < nb; ++b) q.scales[b] = params[b].scale;
+  }
+  if (!s.symmetric) {
+    q.zero_points.resize(nb);
+    for (std::size_t b = 0; b < nb; ++b) q.zero_points[b] = params[b].zero_point;
+  }
   return q;
 }
 
