@@ -163,7 +163,13 @@ ModelReport quantize_checkpoint(const std::filesystem::path& in, const std::file
     const TensorView& v = ckpt.tensors()[i];
     quantize[i] = should_quantize(v, opt);
     if (quantize[i]) {
-      for (auto& d : quantized_part_decls(v.name, v.shape, opt.scheme)) decls.push_back({d.name, d.dtype, d.shape});
+      std::vector<PartDecl> parts;
+      try {
+        parts = quantized_part_decls(v.name, v.shape, opt.scheme);
+      } catch (const Error& e) {
+        fail(in.string(), ": tensor '", v.name, "': ", e.what());
+      }
+      for (auto& d : parts) decls.push_back({d.name, d.dtype, d.shape});
       qmeta[v.name] = {{"scheme", rep.scheme}, {"shape", v.shape},
                        {"dtype", std::string(dtype_info(v.dtype).safetensors_name)}};
     } else {
@@ -238,7 +244,12 @@ void dequantize_checkpoint(const std::filesystem::path& in, const std::filesyste
   for (const auto& t : tensors) {
     if (on_tensor) on_tensor(t.name);
     if (t.scheme) {
-      const QuantizedTensor q = load_quantized(ckpt, t);
+      QuantizedTensor q;
+      try {
+        q = load_quantized(ckpt, t);
+      } catch (const Error& e) {
+        fail(in.string(), ": ", e.what());
+      }
       std::vector<float> y(static_cast<std::size_t>(q.numel()));
       dequantize_tensor(q, y, threads);
       w.write(t.name, f32_to_dtype(y, dtype));

@@ -138,6 +138,12 @@ QuantizedTensor quantized_from_parts(const std::string& t, std::span<const std::
       }
     }
   }
+  if (!q.scale_codes.empty()) {
+    std::vector<std::uint8_t> c(static_cast<std::size_t>(q.layout.num_blocks));
+    unpack_bits(q.scale_codes, s.scale_bits, c);
+    for (std::size_t i = 0; i < c.size(); ++i)
+      if (c[i] == 0) fail("tensor '", t, "': sub-scale code 0 at block ", i, " (codes run 1..", (1 << s.scale_bits) - 1, ")");
+  }
   if (s.kind == SchemeKind::Grid && q.codebooks != s.grid)
     fail("tensor '", t, "': stored codebook differs from the grid of scheme ", s.spec());
   for (float v : q.scales)
