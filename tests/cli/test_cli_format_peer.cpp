@@ -91,7 +91,7 @@ void write_synthetic_model(const fs::path& path) {
 }
 
 fs::path minilm_path() {
-  const std::string out = run_peer("cli_minilm_path.py", {});
+  const std::string out = run_peer("minilm_path.py", {});
   return fs::path(out.substr(0, out.find('\n')));
 }
 
