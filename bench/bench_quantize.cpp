@@ -24,7 +24,7 @@ const std::vector<float>& weights() {
   return w;
 }
 
-const char* const kSchemes[] = {"int8:channel:sym", "int8:g128:sym", "int4:g128:asym", "int4:g128:sym",
+const char* const kSchemes[] = {"int8:channel:sym", "int8:g32:sym", "int8:g128:sym", "int4:g32:sym", "int4:g128:asym", "int4:g128:sym",
                                 "int4:g32:sb256:asym", "uint4:g64:asym", "int3:g128:asym", "int2:g64:asym",
                                 "nf4:g64", "fp8e4m3:tensor", "fp16", "bf16", "int16:channel:sym",
                                 "kmeans4:channel"};
