@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <queue>
 #include <utility>
 
 #include "lowbit/codebook.h"
@@ -160,31 +161,57 @@ std::vector<double> optimal_means(const std::vector<double>& v, const std::vecto
   return means;
 }
 
-// Reduces the distinct points to exactly `bins` contiguous bins of about equal weight
-// (a bin closes once the running weight reaches its share, or early enough that every
-// later bin still gets a point), each represented by its total weight and mean. The
-// DP on bins is exact for partitions that do not split a bin; Lloyd then refines.
+// Reduces the distinct points to exactly `bins` contiguous bins, each represented by its
+// total weight and mean, by greedily merging the adjacent pair whose merge adds the
+// least SSE (Ward's criterion, W_a W_b / (W_a + W_b) (m_a - m_b)^2). Equal-weight bins
+// would lump a row's few outliers with their neighbours, and the DP, exact only for
+// partitions that do not split a bin, could then never give an outlier its own
+// centroid; Ward merging keeps isolated points apart because merging them is costly.
+// O(u log u) with a heap of candidate pairs; ties break on position, so it is deterministic.
 void make_bins(const Points& p, std::size_t bins, std::vector<double>& bv, std::vector<double>& bw) {
   const std::size_t u = p.v.size();
-  double total = 0.0;
-  for (double w : p.w) total += w;
-  const double ref = p.v[u / 2];
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::vector<double> W(p.w.begin(), p.w.end()), M(u);
+  std::vector<std::size_t> next(u), prev(u);
+  std::vector<std::uint32_t> version(u, 0);
+  for (std::size_t i = 0; i < u; ++i) {
+    M[i] = static_cast<double>(p.v[i]);
+    next[i] = i + 1 < u ? i + 1 : kNone;
+    prev[i] = i == 0 ? kNone : i - 1;
+  }
+  struct Cand {
+    double cost;
+    std::size_t a, b;
+    std::uint32_t va, vb;
+    bool operator>(const Cand& o) const { return cost != o.cost ? cost > o.cost : a > o.a; }
+  };
+  std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap;
+  auto push = [&](std::size_t a, std::size_t b) {
+    const double d = M[a] - M[b];
+    heap.push({W[a] * W[b] / (W[a] + W[b]) * d * d, a, b, version[a], version[b]});
+  };
+  for (std::size_t i = 0; i + 1 < u; ++i) push(i, i + 1);
+  std::size_t live = u;
+  while (live > bins && !heap.empty()) {
+    const Cand c = heap.top();
+    heap.pop();
+    if (version[c.a] != c.va || version[c.b] != c.vb || next[c.a] != c.b) continue;  // stale
+    const std::size_t a = c.a, b = c.b;
+    M[a] = (W[a] * M[a] + W[b] * M[b]) / (W[a] + W[b]);
+    W[a] += W[b];
+    next[a] = next[b];
+    if (next[b] != kNone) prev[next[b]] = a;
+    ++version[a];
+    ++version[b];  // b is gone: every pair naming it is stale
+    --live;
+    if (prev[a] != kNone) push(prev[a], a);
+    if (next[a] != kNone) push(a, next[a]);
+  }
   bv.clear();
   bw.clear();
-  double acc = 0.0, W = 0.0, S = 0.0;
-  for (std::size_t i = 0; i < u; ++i) {
-    W += p.w[i];
-    S += p.w[i] * (static_cast<double>(p.v[i]) - ref);
-    acc += p.w[i];
-    const std::size_t b = bv.size();
-    const bool last_bin = b + 1 == bins;
-    const bool share_reached = acc >= total * static_cast<double>(b + 1) / static_cast<double>(bins);
-    const bool forced = (u - 1 - i) == (bins - 1 - b);
-    if (i + 1 == u || (!last_bin && (share_reached || forced))) {
-      bv.push_back(ref + S / W);
-      bw.push_back(W);
-      W = S = 0.0;
-    }
+  for (std::size_t i = 0; i != kNone; i = next[i]) {
+    bv.push_back(M[i]);
+    bw.push_back(W[i]);
   }
 }
 
