@@ -33,13 +33,12 @@ struct LogicalTensor {
 // Logical tensors of a checkpoint in storage order; a lowbit-quantized file's parts are
 // folded back into their tensor (errors name the file and tensor on a broken layout).
 std::vector<LogicalTensor> logical_tensors(const SafetensorsCheckpoint& ckpt);
+std::vector<LogicalTensor> logical_tensors(const SafetensorsFile& file);
 bool is_lowbit_quantized(const SafetensorsCheckpoint& ckpt);
 
 // Reassembles a quantized tensor from its stored parts.
 QuantizedTensor load_quantized(const SafetensorsCheckpoint& ckpt, const LogicalTensor& t);
-
-// Elements of a float tensor view (F64/F32/F16/BF16/F8_*) as fp32.
-std::vector<float> view_to_f32(const TensorView& v);
+QuantizedTensor load_quantized(const SafetensorsFile& file, const LogicalTensor& t);
 
 struct TensorReport {
   std::string name;

@@ -13,7 +13,6 @@
 #include "lowbit/bf16.h"
 #include "lowbit/error.h"
 #include "lowbit/fp16.h"
-#include "lowbit/fp8.h"
 #include "lowbit/quantized_parts.h"
 
 namespace lowbit {
@@ -51,34 +50,13 @@ std::vector<std::byte> f32_to_dtype(std::span<const float> x, DType dt) {
 
 }  // namespace
 
-std::vector<float> view_to_f32(const TensorView& v) {
-  const auto n = std::size_t(v.numel());
-  std::vector<float> out(n);
-  const std::byte* p = v.data.data();
-  auto u16 = [&](std::size_t i) { return std::uint16_t(std::uint16_t(p[2 * i]) | (std::uint16_t(p[2 * i + 1]) << 8)); };
-  switch (v.dtype) {
-    case DType::F32: std::memcpy(out.data(), p, n * 4); break;
-    case DType::F64:
-      for (std::size_t i = 0; i < n; ++i) {
-        double d;
-        std::memcpy(&d, p + 8 * i, 8);
-        out[i] = float(d);
-      }
-      break;
-    case DType::F16: for (std::size_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(u16(i)); break;
-    case DType::BF16: for (std::size_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(u16(i)); break;
-    case DType::F8_E4M3: for (std::size_t i = 0; i < n; ++i) out[i] = fp8_e4m3fn_to_fp32(std::uint8_t(p[i])); break;
-    case DType::F8_E5M2: for (std::size_t i = 0; i < n; ++i) out[i] = fp8_e5m2_to_fp32(std::uint8_t(p[i])); break;
-    default: fail("tensor '", v.name, "' has dtype ", dtype_name(v.dtype), ", not a floating-point type");
-  }
-  return out;
-}
-
 bool is_lowbit_quantized(const SafetensorsCheckpoint& c) { return !metadata_of(c, kMetaQuantized).empty(); }
 
-std::vector<LogicalTensor> logical_tensors(const SafetensorsCheckpoint& c) {
+namespace {
+
+std::vector<LogicalTensor> logical_tensors_of(std::span<const TensorView> tensors, const std::string& q,
+                                             const std::string& source) {
   std::vector<LogicalTensor> out;
-  const std::string q = metadata_of(c, kMetaQuantized);
   std::map<std::string, LogicalTensor> qmap;
   std::map<std::string, std::string> part_owner;
   if (!q.empty()) {
@@ -86,9 +64,9 @@ std::vector<LogicalTensor> logical_tensors(const SafetensorsCheckpoint& c) {
     try {
       j = json::parse(q);
     } catch (const std::exception& e) {
-      fail(c.shard(0).source(), ": metadata '", kMetaQuantized, "' is not valid JSON (", e.what(), ")");
+      fail(source, ": metadata '", kMetaQuantized, "' is not valid JSON (", e.what(), ")");
     }
-    if (!j.is_object()) fail(c.shard(0).source(), ": metadata '", kMetaQuantized, "' must be a JSON object");
+    if (!j.is_object()) fail(source, ": metadata '", kMetaQuantized, "' must be a JSON object");
     for (auto it = j.begin(); it != j.end(); ++it) {
       LogicalTensor t;
       t.name = it.key();
@@ -100,16 +78,16 @@ std::vector<LogicalTensor> logical_tensors(const SafetensorsCheckpoint& c) {
         if (!dt) fail("unknown dtype ", e.at("dtype").dump());
         t.dtype = *dt;
       } catch (const json::exception& e) {
-        fail(c.shard(0).source(), ": tensor '", it.key(), "' has a malformed quantization entry (", e.what(), ")");
+        fail(source, ": tensor '", it.key(), "' has a malformed quantization entry (", e.what(), ")");
       } catch (const Error& e) {
-        fail(c.shard(0).source(), ": tensor '", it.key(), "': ", e.what());
+        fail(source, ": tensor '", it.key(), "': ", e.what());
       }
       for (const auto& d : quantized_part_decls(t.name, t.shape, *t.scheme)) part_owner[d.name] = t.name;
       qmap.emplace(t.name, std::move(t));
     }
   }
   std::set<std::string> emitted;
-  for (const TensorView& v : c.tensors()) {
+  for (const TensorView& v : tensors) {
     auto owner = part_owner.find(v.name);
     if (owner != part_owner.end()) {
       if (emitted.insert(owner->second).second) out.push_back(qmap.at(owner->second));
@@ -123,11 +101,12 @@ std::vector<LogicalTensor> logical_tensors(const SafetensorsCheckpoint& c) {
     out.push_back(std::move(t));
   }
   for (const auto& [name, t] : qmap)
-    if (!emitted.count(name)) fail(c.shard(0).source(), ": quantized tensor '", name, "' has none of its parts in the file");
+    if (!emitted.count(name)) fail(source, ": quantized tensor '", name, "' has none of its parts in the file");
   return out;
 }
 
-QuantizedTensor load_quantized(const SafetensorsCheckpoint& c, const LogicalTensor& t) {
+template <typename Container>
+QuantizedTensor load_quantized_from(const Container& c, const LogicalTensor& t) {
   if (!t.scheme) fail("tensor '", t.name, "' is not quantized");
   return quantized_from_parts(t.name, t.shape, *t.scheme, [&](const PartDecl& d) {
     const TensorView* v = c.find(d.name);
@@ -138,6 +117,20 @@ QuantizedTensor load_quantized(const SafetensorsCheckpoint& c, const LogicalTens
     return v->data;
   });
 }
+
+
+}  // namespace
+
+std::vector<LogicalTensor> logical_tensors(const SafetensorsCheckpoint& c) {
+  return logical_tensors_of(c.tensors(), metadata_of(c, kMetaQuantized),
+                            c.shard_count() ? c.shard(0).source() : std::string());
+}
+std::vector<LogicalTensor> logical_tensors(const SafetensorsFile& f) {
+  const auto q = f.metadata_value(kMetaQuantized);
+  return logical_tensors_of(f.tensors(), q ? std::string(*q) : std::string(), f.source());
+}
+QuantizedTensor load_quantized(const SafetensorsCheckpoint& c, const LogicalTensor& t) { return load_quantized_from(c, t); }
+QuantizedTensor load_quantized(const SafetensorsFile& f, const LogicalTensor& t) { return load_quantized_from(f, t); }
 
 bool should_quantize(const TensorView& v, const QuantizeOptions& opt) {
   if (!is_float(v.dtype) || v.shape.size() < 2 || v.numel() == 0) return false;
@@ -205,7 +198,7 @@ ModelReport quantize_checkpoint(const std::filesystem::path& in, const std::file
       rep.tensors.push_back(std::move(tr));
       continue;
     }
-    const std::vector<float> x = view_to_f32(v);
+    const std::vector<float> x = tensor_to_f32(v);
     QuantizedTensor q;
     try {
       q = quantize_tensor(x, v.shape, opt.scheme, opt.threads);
@@ -254,7 +247,7 @@ void dequantize_checkpoint(const std::filesystem::path& in, const std::filesyste
       dequantize_tensor(q, y, threads);
       w.write(t.name, f32_to_dtype(y, dtype));
     } else if (is_float(t.dtype) && t.dtype != dtype) {
-      w.write(t.name, f32_to_dtype(view_to_f32(*t.view), dtype));
+      w.write(t.name, f32_to_dtype(tensor_to_f32(*t.view), dtype));
     } else {
       w.write(t.name, t.view->data);
     }

@@ -2,6 +2,9 @@
 // the reference otherwise or when LOWBIT_KERNELS=ref asks for it (debugging, A/B runs).
 #include <cstdlib>
 #include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "kernels/quant_rows.h"
 
@@ -9,8 +12,13 @@ namespace lowbit::kernels {
 
 bool cpu_has_avx2() {
 #if defined(__x86_64__) || defined(__i386__)
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                         __builtin_cpu_supports("f16c");
+  // F16C is read from cpuid leaf 1 (ECX bit 29) directly: clang 14's
+  // __builtin_cpu_supports does not know "f16c". avx2/fma imply the OS saves YMM state.
+  static const bool ok = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
   return ok;
 #else
   return false;

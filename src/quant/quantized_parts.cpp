@@ -146,6 +146,18 @@ QuantizedTensor quantized_from_parts(const std::string& t, std::span<const std::
   }
   if (s.kind == SchemeKind::Grid && q.codebooks != s.grid)
     fail("tensor '", t, "': stored codebook differs from the grid of scheme ", s.spec());
+  if (s.kind == SchemeKind::Grid && s.grid.size() < (std::size_t{1} << s.bits)) {
+    // A grid of K entries uses ceil(log2 K)-bit codes; codes >= K would index past it.
+    const std::size_t rb = packed_bytes(static_cast<std::size_t>(q.layout.cols), s.bits);
+    std::vector<std::uint8_t> row(static_cast<std::size_t>(q.layout.cols));
+    for (std::int64_t r = 0; r < q.layout.rows; ++r) {
+      unpack_bits(std::span<const std::uint8_t>(q.codes.data() + std::size_t(r) * rb, rb), s.bits, row);
+      for (std::size_t j = 0; j < row.size(); ++j)
+        if (row[j] >= s.grid.size())
+          fail("tensor '", t, "': code ", int(row[j]), " at row ", r, " column ", j, " is past the ", s.grid.size(),
+               "-entry grid");
+    }
+  }
   for (float v : q.scales)
     if (!(v > 0.0f)) fail("tensor '", t, "': scale ", v, " is not positive");
   return q;

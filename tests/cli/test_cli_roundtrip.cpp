@@ -134,7 +134,7 @@ TEST(CliRoundTrip, RestoresNamesShapesAndPassthroughBytes) {
       if (quantized) {
         EXPECT_EQ(o->dtype, DType::F32);
         // Close to the input: the reconstruction error is below the tensor's range.
-        const auto x = view_to_f32(t), y = view_to_f32(*o);
+        const auto x = tensor_to_f32(t), y = tensor_to_f32(*o);
         float amax = 0, emax = 0;
         for (std::size_t i = 0; i < x.size(); ++i) {
           amax = std::max(amax, std::fabs(x[i]));
@@ -149,7 +149,7 @@ TEST(CliRoundTrip, RestoresNamesShapesAndPassthroughBytes) {
         // A 1-D half tensor is kept as-is in the quantized file and widened exactly.
         EXPECT_TRUE(same_bytes(qfile.tensor(t.name), t));
         EXPECT_EQ(o->dtype, DType::F32);
-        EXPECT_EQ(view_to_f32(*o), view_to_f32(t));
+        EXPECT_EQ(tensor_to_f32(*o), tensor_to_f32(t));
       }
     }
   }
@@ -206,7 +206,7 @@ TEST(CliRoundTrip, DequantizeDtypeF16AndBf16) {
       }
       ASSERT_EQ(o.dtype, dt);
       // The narrow output is the f32 output rounded once to the narrow type.
-      const auto wide = view_to_f32(t);
+      const auto wide = tensor_to_f32(t);
       std::vector<std::uint16_t> want(wide.size());
       for (std::size_t i = 0; i < wide.size(); ++i) want[i] = dt == DType::F16 ? fp32_to_fp16(wide[i]) : fp32_to_bf16(wide[i]);
       ASSERT_EQ(o.data.size(), want.size() * 2);
@@ -275,7 +275,7 @@ TEST(CliRoundTrip, ReportMatchesDequantizedOutput) {
     EXPECT_EQ(e.at("bytes_out").get<std::uint64_t>(), part_bytes);
     qparams += static_cast<std::uint64_t>(t.numel());
     qbytes += part_bytes;
-    const auto x = view_to_f32(t), y = view_to_f32(out.tensor(t.name));
+    const auto x = tensor_to_f32(t), y = tensor_to_f32(out.tensor(t.name));
     double tx = 0, te = 0;
     for (std::size_t k = 0; k < x.size(); ++k) {
       tx += double(x[k]) * double(x[k]);

@@ -27,7 +27,7 @@ TEST(PeerRealWeightsKMeans, BeatsUniformRtnAtSameBitWidth) {
     int tensors = 0;
     for (const TensorView& v : f.tensors()) {
       if (v.shape.size() != 2 || !std::regex_search(v.name, pick)) continue;
-      const auto x = view_to_f32(v);
+      const auto x = tensor_to_f32(v);
       std::vector<float> y(x.size());
       const auto km = quantize_tensor(x, v.shape, parse_scheme("kmeans" + std::to_string(bits) + ":channel"), 2);
       dequantize_tensor(km, y, 2);
