@@ -14,6 +14,9 @@ namespace lowbit {
 enum class DType : std::uint8_t {
   F64, F32, F16, BF16, F8_E4M3, F8_E5M2,
   I8, I16, I32, I64, U8, U16, U32, U64, BOOL,
+  // Stored and passed through, not computed with: OCP MX's exponent-only scale type,
+  // the 'fnuz' fp8 variants (one NaN, no -0, bias + 1) and complex64.
+  F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ, C64,
 };
 
 struct DTypeInfo {

@@ -51,7 +51,7 @@ TEST(PeerDType, TableMatchesNumpyAndMlDtypes) {
           << n << " smallest normal " << d.smallest_normal << " vs " << p.normal;
       EXPECT_TRUE(same_float(d.smallest_subnormal, p.subnormal, d.dtype))
           << n << " smallest subnormal " << d.smallest_subnormal << " vs " << p.subnormal;
-      EXPECT_TRUE(d.is_signed) << n;
+      EXPECT_EQ(d.is_signed, p.min[0] == '-') << n;
     } else {
       EXPECT_EQ(d.min_value, p.min) << n;
       EXPECT_EQ(d.max_value, p.max) << n;

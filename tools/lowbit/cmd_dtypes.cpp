@@ -9,10 +9,10 @@ namespace lowbit::cli {
 void register_dtypes(CLI::App& app) {
   auto* cmd = app.add_subcommand("dtypes", "Print the element types with their ranges and accumulators");
   cmd->callback([] {
-    std::printf("%-8s %-8s %5s %-26s %-26s %-24s %-24s %s\n", "dtype", "st-name", "bytes", "min", "max",
+    std::printf("%-12s %-12s %5s %-26s %-26s %-24s %-24s %s\n", "dtype", "st-name", "bytes", "min", "max",
                 "smallest normal", "smallest subnormal", "accumulate in");
     for (const auto& d : dtype_table()) {
-      std::printf("%-8.*s %-8.*s %5zu %-26.*s %-26.*s %-24.*s %-24.*s %.*s\n", int(d.name.size()),
+      std::printf("%-12.*s %-12.*s %5zu %-26.*s %-26.*s %-24.*s %-24.*s %.*s\n", int(d.name.size()),
                   d.name.data(), int(d.safetensors_name.size()), d.safetensors_name.data(), d.bytes,
                   int(d.min_value.size()), d.min_value.data(), int(d.max_value.size()), d.max_value.data(),
                   int(d.smallest_normal.size()), d.smallest_normal.data(), int(d.smallest_subnormal.size()),
