@@ -18,6 +18,11 @@ struct QuantRowKernels {
   // out[j] = params.scale * (sext(codes[j]) - params.zero_point), sext per range.is_signed.
   void (*dequantize_groups)(const std::uint8_t* codes, std::int64_t n, std::int64_t group,
                             const AffineParams* params, const IntRange& range, float* out);
+  // Element casts, bit-exact with the scalar codecs of fp16.h / bf16.h (NaNs included).
+  void (*fp32_to_fp16)(const float* x, std::int64_t n, std::uint16_t* out);
+  void (*fp16_to_fp32)(const std::uint16_t* h, std::int64_t n, float* out);
+  void (*fp32_to_bf16)(const float* x, std::int64_t n, std::uint16_t* out);
+  void (*bf16_to_fp32)(const std::uint16_t* h, std::int64_t n, float* out);
   const char* name;
 };
 

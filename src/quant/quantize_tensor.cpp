@@ -3,6 +3,7 @@
 // of affine.h / codebook.h / the float codecs, so this file is the definition; the row
 // kernels (kernels/) are only allowed to be faster, never different.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -18,6 +19,10 @@
 #include "quant/block_segments.h"
 
 namespace lowbit {
+
+// Codes are written as little-endian bytes by plain copies of host integers.
+static_assert(std::endian::native == std::endian::little, "lowbit's storage code assumes a little-endian host");
+
 namespace {
 
 float float_format_max(FloatFormat f) {
@@ -49,6 +54,11 @@ struct MinMax {
 // (the last may be shorter): what the row kernels need. Returns 0 when irregular.
 std::int64_t regular_segments(const BlockLayout& L, std::int64_t row, std::vector<std::int64_t>& blocks) {
   blocks.clear();
+  if (L.groups_per_row > 1) {  // groups: always regular, blocks numbered along the row
+    blocks.resize(std::size_t(L.groups_per_row));
+    for (std::int64_t g = 0; g < L.groups_per_row; ++g) blocks[std::size_t(g)] = row * L.groups_per_row + g;
+    return L.group_size;
+  }
   std::int64_t seg = 0;
   bool regular = true, short_seen = false;
   for_each_segment(L, row, [&](std::int64_t, std::int64_t len, std::int64_t b) {
@@ -224,9 +234,18 @@ QuantizedTensor quantize_tensor(std::span<const float> x, std::span<const std::i
         inv[b] = a > 0.0f ? fmax / a : 1.0f;
       }
     }
+    const bool half = s.float_format == FloatFormat::F16 || s.float_format == FloatFormat::BF16;
     parallel_for(std::size_t(L.rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
+      std::vector<std::uint16_t> h(half ? static_cast<std::size_t>(L.cols) : 0);
+      const auto& K = kernels::quant_rows();
       for (std::size_t r = r0; r < r1; ++r) {
         std::uint8_t* dst = q.codes.data() + r * rb;
+        if (half) {  // a cast, no parameters: the whole row at once through the kernels
+          const float* row = x.data() + r * std::size_t(L.cols);
+          (s.float_format == FloatFormat::F16 ? K.fp32_to_fp16 : K.fp32_to_bf16)(row, L.cols, h.data());
+          std::memcpy(dst, h.data(), rb);  // little-endian host (static_assert below)
+          continue;
+        }
         for_each_segment(L, std::int64_t(r), [&](std::int64_t j0, std::int64_t len, std::int64_t b) {
           const float* p = x.data() + std::int64_t(r) * L.cols + j0;
           for (std::int64_t j = 0; j < len; ++j) {
@@ -414,17 +433,17 @@ void dequantize_tensor(const QuantizedTensor& q, std::span<float> out, int threa
   const Scheme& s = q.scheme;
   if (std::int64_t(out.size()) != L.rows * L.cols) fail("dequantize: output has the wrong size");
   const std::size_t rb = row_code_bytes(q);
-  std::vector<AffineParams> params;
-  if (s.kind == SchemeKind::Affine) {
-    params.resize(std::size_t(L.num_blocks));
-    const std::vector<float> scales = q.block_scales();
-    for (std::int64_t b = 0; b < L.num_blocks; ++b) {
-      params[std::size_t(b)].scale = scales[std::size_t(b)];
-      params[std::size_t(b)].zero_point =
-          q.zero_points.empty() ? (s.is_signed ? 0 : (s.symmetric ? 1 << (s.bits - 1) : 0))
-                                : q.zero_points[std::size_t(b)];
-    }
-  }
+  // Parameters are looked up per block as rows need them (a g32 tensor has millions of
+  // blocks; materialising them all would cost a pass over memory of its own).
+  const std::vector<float> sb_scales = q.super_scales.empty() ? std::vector<float>{} : q.block_scales();
+  const std::vector<float>& scales = q.super_scales.empty() ? q.scales : sb_scales;
+  const std::int32_t default_zero = s.is_signed ? 0 : (s.symmetric ? 1 << (s.bits - 1) : 0);
+  auto block_param = [&](std::size_t b) {
+    AffineParams p;
+    p.scale = scales[b];
+    p.zero_point = q.zero_points.empty() ? default_zero : q.zero_points[b];
+    return p;
+  };
   const bool kernel_ok = s.kind == SchemeKind::Affine && s.bits <= 8;
   const IntRange range = s.kind == SchemeKind::Affine ? s.range() : IntRange{};
   parallel_for(std::size_t(L.rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
@@ -432,6 +451,7 @@ void dequantize_tensor(const QuantizedTensor& q, std::span<float> out, int threa
     std::vector<std::uint8_t> tmp(static_cast<std::size_t>(L.cols));
     std::vector<std::int64_t> blocks;
     std::vector<AffineParams> rp;
+    std::vector<std::uint16_t> h;
     const auto& K = kernels::quant_rows();
     for (std::size_t r = r0; r < r1; ++r) {
       float* dst = out.data() + r * std::size_t(L.cols);
@@ -439,9 +459,20 @@ void dequantize_tensor(const QuantizedTensor& q, std::span<float> out, int threa
       const std::int64_t seg = kernel_ok ? regular_segments(L, std::int64_t(r), blocks) : 0;
       if (seg > 0) {
         rp.resize(blocks.size());
-        for (std::size_t k = 0; k < blocks.size(); ++k) rp[k] = params[std::size_t(blocks[k])];
-        unpack_bits(std::span<const std::uint8_t>(src, rb), s.bits, tmp);
-        K.dequantize_groups(tmp.data(), L.cols, seg, rp.data(), range, dst);
+        for (std::size_t k = 0; k < blocks.size(); ++k) rp[k] = block_param(std::size_t(blocks[k]));
+        // 8-bit codes are stored one per byte already: no unpack pass.
+        const std::uint8_t* codes8 = src;
+        if (s.bits != 8) {
+          unpack_bits(std::span<const std::uint8_t>(src, rb), s.bits, tmp);
+          codes8 = tmp.data();
+        }
+        K.dequantize_groups(codes8, L.cols, seg, rp.data(), range, dst);
+        continue;
+      }
+      if (s.kind == SchemeKind::Float && (s.float_format == FloatFormat::F16 || s.float_format == FloatFormat::BF16)) {
+        h.resize(static_cast<std::size_t>(L.cols));
+        std::memcpy(h.data(), src, rb);
+        (s.float_format == FloatFormat::F16 ? K.fp16_to_fp32 : K.bf16_to_fp32)(h.data(), L.cols, dst);
         continue;
       }
       if (s.kind != SchemeKind::Float) unpack_row_codes(q, std::int64_t(r), codes);
@@ -450,7 +481,7 @@ void dequantize_tensor(const QuantizedTensor& q, std::span<float> out, int threa
         for (std::int64_t j = j0; j < j0 + len; ++j) {
           const auto jj = std::size_t(j);
           switch (s.kind) {
-            case SchemeKind::Affine: dst[jj] = dequantize_value(codes[jj], params[bb]); break;
+            case SchemeKind::Affine: dst[jj] = dequantize_value(codes[jj], block_param(bb)); break;
             case SchemeKind::KMeans:
               dst[jj] = q.codebooks[(bb << s.bits) + std::size_t(codes[jj])];
               break;

@@ -78,3 +78,33 @@ TEST(QuantRowsAvx2, BothFlagNonFinite) {
     }
   }
 }
+
+// The AVX2 fp16/bf16 casts against the scalar codecs: every 16-bit pattern one way,
+// and 2^22 fp32 patterns (random bits, so NaNs, infinities and subnormals included,
+// plus every rounding tie of the low 16 bits) the other, bit for bit.
+TEST(QuantRowsAvx2, HalfCastsBitExact) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "CPU has no AVX2+FMA+F16C; nothing to compare";
+  const auto& ref = quant_rows_ref();
+  const auto& fast = quant_rows_avx2();
+  std::vector<std::uint16_t> all(65536 + 3);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = std::uint16_t(i);
+  std::vector<float> a(all.size()), b(all.size());
+  for (auto cast : {&QuantRowKernels::fp16_to_fp32, &QuantRowKernels::bf16_to_fp32}) {
+    (ref.*cast)(all.data(), std::int64_t(all.size()), a.data());
+    (fast.*cast)(all.data(), std::int64_t(all.size()), b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0);
+  }
+  std::mt19937 rng(5);
+  std::vector<float> x(std::size_t{1} << 22);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    std::uint32_t bits = rng();
+    if (i % 4 == 1) bits = (bits & 0xFFFF0000u) | 0x8000u;  // an exact tie for bf16
+    std::memcpy(&x[i], &bits, 4);
+  }
+  std::vector<std::uint16_t> h1(x.size()), h2(x.size());
+  for (auto cast : {&QuantRowKernels::fp32_to_fp16, &QuantRowKernels::fp32_to_bf16}) {
+    (ref.*cast)(x.data(), std::int64_t(x.size()) - 5, h1.data());
+    (fast.*cast)(x.data(), std::int64_t(x.size()) - 5, h2.data());
+    for (std::size_t i = 0; i + 5 < x.size(); ++i) ASSERT_EQ(h1[i], h2[i]) << "first bad index " << i;
+  }
+}

@@ -8,6 +8,8 @@
 #include <cmath>
 
 #include "kernels/quant_rows.h"
+#include "lowbit/bf16.h"
+#include "lowbit/fp16.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -122,10 +124,57 @@ void dequantize_groups_avx2(const std::uint8_t* codes, std::int64_t n, std::int6
   }
 }
 
+// F16C converts with nearest-even and quiets NaNs keeping sign and top payload bits,
+// which is exactly the rule of the scalar codec (tests/core/test_fp16_f16c__avx2.cpp).
+void fp32_to_fp16_avx2(const float* x, std::int64_t n, std::uint16_t* out) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  for (; i < n; ++i) out[i] = lowbit::fp32_to_fp16(x[i]);
+}
+void fp16_to_fp32_avx2(const std::uint16_t* h, std::int64_t n, float* out) {
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  for (; i < n; ++i) out[i] = lowbit::fp16_to_fp32(h[i]);
+}
+// bf16: the scalar codec's integer arithmetic, 8 lanes at a time (NaN lanes blended in).
+void fp32_to_bf16_avx2(const float* x, std::int64_t n, std::uint16_t* out) {
+  const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
+  const __m256i bias = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x0040);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+    const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(v, abs_mask), inf);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(v, 16), one);
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(v, _mm256_add_epi32(bias, lsb)), 16);
+    const __m256i nan = _mm256_or_si256(_mm256_srli_epi32(v, 16), quiet);
+    const __m256i r = _mm256_blendv_epi8(rounded, nan, is_nan);
+    // Each lane holds a 16-bit result in its low half: pack (unsigned, no saturation hit).
+    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), packed);
+  }
+  for (; i < n; ++i) out[i] = lowbit::fp32_to_bf16(x[i]);
+}
+void bf16_to_fp32_avx2(const std::uint16_t* h, std::int64_t n, float* out) {
+  const __m256i abs_mask = _mm256_set1_epi32(0x7FFFFFFF), inf = _mm256_set1_epi32(0x7F800000);
+  const __m256i quiet = _mm256_set1_epi32(0x400000);
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i v = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))), 16);
+    const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(v, abs_mask), inf);
+    v = _mm256_or_si256(v, _mm256_and_si256(is_nan, quiet));
+    _mm256_storeu_ps(out + i, _mm256_castsi256_ps(v));
+  }
+  for (; i < n; ++i) out[i] = lowbit::bf16_to_fp32(h[i]);
+}
+
 }  // namespace
 
 const QuantRowKernels& quant_rows_avx2() {
-  static const QuantRowKernels k{minmax_groups_avx2, quantize_groups_avx2, dequantize_groups_avx2, "avx2"};
+  static const QuantRowKernels k{minmax_groups_avx2, quantize_groups_avx2, dequantize_groups_avx2, fp32_to_fp16_avx2,
+                                 fp16_to_fp32_avx2,  fp32_to_bf16_avx2,    bf16_to_fp32_avx2,      "avx2"};
   return k;
 }
 

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "kernels/quant_rows.h"
+#include "lowbit/bf16.h"
+#include "lowbit/fp16.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -43,10 +45,24 @@ void dequantize_groups_ref(const std::uint8_t* codes, std::int64_t n, std::int64
   }
 }
 
+void fp32_to_fp16_ref(const float* x, std::int64_t n, std::uint16_t* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = lowbit::fp32_to_fp16(x[i]);
+}
+void fp16_to_fp32_ref(const std::uint16_t* h, std::int64_t n, float* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = lowbit::fp16_to_fp32(h[i]);
+}
+void fp32_to_bf16_ref(const float* x, std::int64_t n, std::uint16_t* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = lowbit::fp32_to_bf16(x[i]);
+}
+void bf16_to_fp32_ref(const std::uint16_t* h, std::int64_t n, float* out) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = lowbit::bf16_to_fp32(h[i]);
+}
+
 }  // namespace
 
 const QuantRowKernels& quant_rows_ref() {
-  static const QuantRowKernels k{minmax_groups_ref, quantize_groups_ref, dequantize_groups_ref, "ref"};
+  static const QuantRowKernels k{minmax_groups_ref, quantize_groups_ref, dequantize_groups_ref, fp32_to_fp16_ref,
+                                 fp16_to_fp32_ref,  fp32_to_bf16_ref,    bf16_to_fp32_ref,      "ref"};
   return k;
 }
 
