@@ -16,7 +16,7 @@ void register_report_table(CLI::App& app) {
   static std::vector<std::string> files;
   cmd->add_option("reports", files, "report JSON files")->required()->check(CLI::ExistingFile);
   cmd->callback([] {
-    std::printf("%-22s %11s %8s %9s %10s %10s %11s %12s\n", "scheme", "file MB", "vs fp32", "bpw(q)", "SQNR dB",
+    std::printf("%-28s %11s %8s %9s %10s %10s %11s %12s\n", "scheme", "file MB", "vs fp32", "bpw(q)", "SQNR dB",
                 "cosine", "MSE", "max |err|");
     bool header_done = false;
     for (const auto& f : files) {
@@ -28,14 +28,14 @@ void register_report_table(CLI::App& app) {
         fail(f, ": not a lowbit report (", e.what(), ")");
       }
       if (!header_done) {
-        std::printf("%-22s %11.2f %8s %9s %10s %10s %11s %12s   (%lld params, %lld quantized)\n", "fp32 (input)",
+        std::printf("%-28s %11.2f %8s %9s %10s %10s %11s %12s   (%lld params, %lld quantized)\n", "fp32 (input)",
                     j.at("input_bytes").get<double>() / 1e6, "1.00x", "32", "inf", "1", "0", "0",
                     j.at("params").get<long long>(), j.at("quantized_params").get<long long>());
         header_done = true;
       }
       const auto& m = j.at("model");
       const double sq = m.at("sqnr_db").is_null() ? INFINITY : m.at("sqnr_db").get<double>();
-      std::printf("%-22s %11.2f %7.2fx %9.3f %10.2f %10.6f %11.3e %12.3e\n", j.at("scheme").get<std::string>().c_str(),
+      std::printf("%-28s %11.2f %7.2fx %9.3f %10.2f %10.6f %11.3e %12.3e\n", j.at("scheme").get<std::string>().c_str(),
                   j.at("output_bytes").get<double>() / 1e6,
                   j.at("input_bytes").get<double>() / j.at("output_bytes").get<double>(),
                   m.at("bits_per_weight").get<double>(), sq, m.at("cosine").get<double>(), m.at("mse").get<double>(),
