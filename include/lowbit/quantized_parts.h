@@ -26,8 +26,9 @@ struct PartDecl {
 std::vector<PartDecl> quantized_part_decls(const std::string& tensor, std::span<const std::int64_t> shape,
                                            const Scheme& scheme);
 
-// Bytes of part i of quantized_part_decls(), taken from q (little-endian).
-std::vector<std::byte> quantized_part_bytes(const QuantizedTensor& q, std::size_t part);
+// Bytes of one part (a declaration from quantized_part_decls for q's tensor), taken
+// from q, little-endian.
+std::vector<std::byte> quantized_part_bytes(const QuantizedTensor& q, const PartDecl& part);
 
 // Rebuilds the QuantizedTensor from its parts; `get(name)` returns the stored bytes of
 // a part (the caller checks dtype/shape against the declaration). Validates sizes and

@@ -154,6 +154,7 @@ class SafetensorsWriter {
  private:
   void flush();
   void write_raw(const std::byte* p, std::size_t n);
+  void write_all(const std::byte* p, std::size_t n);  // the write(2) loop, EINTR-safe
   void abandon() noexcept;
 
   std::filesystem::path out_;

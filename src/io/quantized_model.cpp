@@ -206,7 +206,7 @@ ModelReport quantize_checkpoint(const std::filesystem::path& in, const std::file
       fail(in.string(), ": tensor '", v.name, "': ", e.what());
     }
     const auto parts = quantized_part_decls(v.name, v.shape, opt.scheme);
-    for (std::size_t p = 0; p < parts.size(); ++p) w.write(parts[p].name, quantized_part_bytes(q, p));
+    for (const PartDecl& part : parts) w.write(part.name, quantized_part_bytes(q, part));
     std::vector<float> y(x.size());
     dequantize_tensor(q, y, opt.threads);
     tr.error = error_stats(x, y);

@@ -126,19 +126,15 @@ void SafetensorsWriter::write_raw(const std::byte* p, std::size_t n) {
     buffer_.insert(buffer_.end(), p, p + n);
     return;
   }
-  while (n > 0) {
-    const ssize_t w = ::write(fd_, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) fail(out_.string(), ": write to ", temp_path_.string(), " failed: ", errno_text());
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  write_all(p, n);
 }
 
 void SafetensorsWriter::flush() {
-  const std::byte* p = buffer_.data();
-  std::size_t n = buffer_.size();
+  write_all(buffer_.data(), buffer_.size());
   buffer_.clear();
+}
+
+void SafetensorsWriter::write_all(const std::byte* p, std::size_t n) {
   while (n > 0) {
     const ssize_t w = ::write(fd_, p, n);
     if (w < 0 && errno == EINTR) continue;

@@ -70,11 +70,9 @@ std::vector<PartDecl> quantized_part_decls(const std::string& t, std::span<const
   return parts;
 }
 
-std::vector<std::byte> quantized_part_bytes(const QuantizedTensor& q, std::size_t part) {
-  const auto decls = quantized_part_decls("t", q.shape, q.scheme);
-  if (part >= decls.size()) fail("quantized part index ", part, " out of range");
-  const std::string& n = decls[part].name;
-  const std::string suffix = n.substr(n.find('.'));
+std::vector<std::byte> quantized_part_bytes(const QuantizedTensor& q, const PartDecl& part) {
+  const std::string& n = part.name;
+  const std::string suffix = n.substr(n.rfind('.'));
   if (suffix == ".qcodes") return as_bytes(q.codes);
   if (suffix == ".qscale") return as_bytes(q.scales);
   if (suffix == ".qscale_codes") return as_bytes(q.scale_codes);
@@ -82,7 +80,7 @@ std::vector<std::byte> quantized_part_bytes(const QuantizedTensor& q, std::size_
   if (suffix == ".qcodebook") return as_bytes(q.codebooks);
   if (suffix == ".qzero") {
     std::vector<std::byte> b;
-    const std::size_t w = dtype_size(decls[part].dtype);
+    const std::size_t w = dtype_size(part.dtype);
     b.resize(q.zero_points.size() * w);
     for (std::size_t i = 0; i < q.zero_points.size(); ++i) {
       const auto u = static_cast<std::uint32_t>(q.zero_points[i]);

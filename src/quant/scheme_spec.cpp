@@ -138,8 +138,6 @@ Scheme parse_scheme(std::string_view spec) {
     if (s.super_block % s.group_size != 0)
       fail("scheme '", spec, "': super-block ", s.super_block, " is not a multiple of group ", s.group_size);
   }
-  if (s.kind == SchemeKind::Grid && s.granularity == GranularityKind::Tensor && !saw_gran)
-    s.granularity = GranularityKind::Tensor;
   return s;
 }
 
