@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(cmake ninja-build g++ ccache clang libclang-rt-14-dev
-  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  python3-torch)  # torch.ao observers, the calibration peers (run by /usr/bin/python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,6 +17,21 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Real English text: Jane Austen's novels from r-cran-janeaustenr. Only its data files
+# are needed, so the .deb is unpacked into .deps/ instead of installing R.
+AUSTEN=.deps/janeaustenr
+if [ ! -f "$AUSTEN/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb" ]; then
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download r-cran-janeaustenr >/dev/null 2>&1); then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download r-cran-janeaustenr >/dev/null)
+  fi
+  mkdir -p "$AUSTEN"
+  dpkg-deb -x "$tmp"/r-cran-janeaustenr_*.deb "$AUSTEN"
+  rm -rf "$tmp"
 fi
 
 PY=${PYTHON:-python3}

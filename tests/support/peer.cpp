@@ -51,8 +51,16 @@ CommandResult run_command(const std::string& command_line) {
   return r;
 }
 
+std::string torch_python() {
+  if (const char* env = std::getenv("LOWBIT_TORCH_PYTHON"); env && *env) return env;
+  return "/usr/bin/python3";
+}
+
 std::string run_peer(const std::string& script, const std::vector<std::string>& args) {
-  const std::string py = peer_python();
+  return run_peer_with(peer_python(), script, args);
+}
+
+std::string run_peer_with(const std::string& py, const std::string& script, const std::vector<std::string>& args) {
   if (!std::filesystem::exists(py))
     throw std::runtime_error("peer python not found at " + py +
                              " (run scripts/test-all.sh, or set LOWBIT_PEER_PYTHON)");

@@ -18,6 +18,13 @@ std::filesystem::path scratch_dir();
 // test command creates. Tests fail (not skip) when it is missing: CI installs it.
 std::string peer_python();
 
+// Python that has torch for torch.ao peers: $LOWBIT_TORCH_PYTHON or Debian's
+// /usr/bin/python3 with python3-torch (scripts/install-deps.sh installs it).
+std::string torch_python();
+
+// Runs `<python> tests/peers/<script> args...` (see run_peer).
+std::string run_peer_with(const std::string& python, const std::string& script, const std::vector<std::string>& args);
+
 // Runs `python tests/peers/<script> args...`, returns its stdout; throws with the
 // combined output when it exits non-zero.
 std::string run_peer(const std::string& script, const std::vector<std::string>& args);

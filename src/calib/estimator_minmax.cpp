@@ -1,0 +1,107 @@
+// Min-max and moving-average min-max, as torch.ao's MinMaxObserver and
+// MovingAverageMinMaxObserver (and their per-channel twins, which are these applied per
+// channel) update them: fp32 running min/max, m += c * (batch - m) after the first batch.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+
+#include "estimators.h"
+#include "lowbit/error.h"
+
+namespace lowbit::calib {
+
+void batch_minmax(std::span<const float> v, float& lo, float& hi) {
+  // Four independent lanes so the compiler keeps vector registers busy.
+  float l[4] = {v[0], v[0], v[0], v[0]}, h[4] = {v[0], v[0], v[0], v[0]};
+  std::size_t i = 0;
+  for (; i + 4 <= v.size(); i += 4)
+    for (int k = 0; k < 4; ++k) {
+      l[k] = v[i + k] < l[k] ? v[i + k] : l[k];
+      h[k] = v[i + k] > h[k] ? v[i + k] : h[k];
+    }
+  for (; i < v.size(); ++i) {
+    l[0] = v[i] < l[0] ? v[i] : l[0];
+    h[0] = v[i] > h[0] ? v[i] : h[0];
+  }
+  lo = std::min({l[0], l[1], l[2], l[3]});
+  hi = std::max({h[0], h[1], h[2], h[3]});
+}
+
+void require_observed(bool seen, const char* method) {
+  if (!seen) fail(method, " observer has seen no data: observe at least one non-empty batch first");
+}
+
+namespace {
+
+// The batch's min/max, or (-max|x|, max|x|) when folding.
+void batch_range(std::span<const float> v, bool fold, float& lo, float& hi) {
+  batch_minmax(v, lo, hi);
+  if (fold) {
+    hi = std::max(std::fabs(lo), std::fabs(hi));
+    lo = -hi;
+  }
+}
+
+class MinMaxEstimator final : public RangeEstimator {
+ public:
+  explicit MinMaxEstimator(bool fold) : fold_(fold) {}
+  void ingest(std::span<const float> v) override {
+    float lo, hi;
+    batch_range(v, fold_, lo, hi);
+    if (!seen_) {
+      r_ = {lo, hi};
+      seen_ = true;
+    } else {
+      r_.min = std::min(lo, r_.min);
+      r_.max = std::max(hi, r_.max);
+    }
+  }
+  Range range(const QuantTarget&) const override {
+    require_observed(seen_, "minmax");
+    return r_;
+  }
+
+ private:
+  bool fold_;
+  Range r_;
+  bool seen_ = false;
+};
+
+class MovingAverageEstimator final : public RangeEstimator {
+ public:
+  MovingAverageEstimator(float c, bool fold) : c_(c), fold_(fold) {}
+  void ingest(std::span<const float> v) override {
+    float lo, hi;
+    batch_range(v, fold_, lo, hi);
+    if (!seen_) {
+      r_ = {lo, hi};
+      seen_ = true;
+    } else {
+      // Separate fp32 multiply and add, as torch's two tensor ops round them.
+      const float dlo = c_ * (lo - r_.min);
+      const float dhi = c_ * (hi - r_.max);
+      r_.min = r_.min + dlo;
+      r_.max = r_.max + dhi;
+    }
+  }
+  Range range(const QuantTarget&) const override {
+    require_observed(seen_, "moving-average minmax");
+    return r_;
+  }
+
+ private:
+  float c_;
+  bool fold_;
+  Range r_;
+  bool seen_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<RangeEstimator> make_minmax_estimator(bool fold) { return std::make_unique<MinMaxEstimator>(fold); }
+std::unique_ptr<RangeEstimator> make_moving_average_estimator(float c, bool fold) {
+  if (!(c >= 0.0f && c <= 1.0f)) fail("moving-average observer: averaging constant ", c, " is not in [0, 1]");
+  return std::make_unique<MovingAverageEstimator>(c, fold);
+}
+
+}  // namespace lowbit::calib
