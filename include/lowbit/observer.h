@@ -38,7 +38,8 @@ struct ObserverOptions {
   bool symmetric = true;
   // Histogram bins. 0 picks the method's default: Entropy 2048 (|x| bins, TensorRT),
   // EntropyOrt 128 (ORT's default; degenerate, see docs/numerics.md), Percentile 2048,
-  // Distribution 512 (ORT refuses fewer), HistogramL2 2048.
+  // Distribution 2048 (ORT's create_calibrator default; it refuses fewer than 512),
+  // HistogramL2 2048.
   int bins = 0;
   // Entropy: quantized levels the KL search merges into; 0 derives them from the target
   // (2^(b-1) signed, 2^b when the data is non-negative). EntropyOrt: 0 means 128.
@@ -63,8 +64,9 @@ std::vector<Method> all_methods();
 class RangeEstimator {
  public:
   virtual ~RangeEstimator() = default;
-  // A non-empty batch of finite values.
-  virtual void ingest(std::span<const float> values) = 0;
+  // A non-empty batch of finite values and its min / max (the Observer has computed them
+  // while validating, so estimators do not pass over the data again for them).
+  virtual void ingest(std::span<const float> values, float batch_min, float batch_max) = 0;
   virtual Range range(const QuantTarget& target) const = 0;
 };
 std::unique_ptr<RangeEstimator> make_estimator(const ObserverOptions& o);

@@ -20,9 +20,7 @@ class EntropyEstimator final : public RangeEstimator {
  public:
   EntropyEstimator(int bins, int levels) : counts_(static_cast<std::size_t>(bins), 0), levels_(levels) {}
 
-  void ingest(std::span<const float> v) override {
-    float lo, hi;
-    batch_minmax(v, lo, hi);
+  void ingest(std::span<const float> v, float lo, float hi) override {
     const float amax = std::max(std::fabs(lo), std::fabs(hi));
     if (!seen_) {
       min_ = lo;

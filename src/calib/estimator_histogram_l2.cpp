@@ -42,11 +42,9 @@ class HistogramL2Estimator final : public RangeEstimator {
  public:
   HistogramL2Estimator(int bins, int upsample) : hist_(static_cast<std::size_t>(bins), 0.0), upsample_(upsample) {}
 
-  void ingest(std::span<const float> x) override {
+  void ingest(std::span<const float> x, float lo, float hi) override {
     // Batches larger than 2^32 elements would overflow the per-batch uint32 counts.
     if (x.size() >= (std::size_t{1} << 32)) fail("hist-l2 observer: batch of ", x.size(), " values is too large");
-    float lo, hi;
-    batch_minmax(x, lo, hi);
     if (!seen_ || min_ == max_) {  // torch restarts while every value seen was equal
       std::fill(hist_.begin(), hist_.end(), 0.0);
       min_ = lo;

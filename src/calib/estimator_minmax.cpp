@@ -10,23 +10,6 @@
 
 namespace lowbit::calib {
 
-void batch_minmax(std::span<const float> v, float& lo, float& hi) {
-  // Four independent lanes so the compiler keeps vector registers busy.
-  float l[4] = {v[0], v[0], v[0], v[0]}, h[4] = {v[0], v[0], v[0], v[0]};
-  std::size_t i = 0;
-  for (; i + 4 <= v.size(); i += 4)
-    for (int k = 0; k < 4; ++k) {
-      l[k] = v[i + k] < l[k] ? v[i + k] : l[k];
-      h[k] = v[i + k] > h[k] ? v[i + k] : h[k];
-    }
-  for (; i < v.size(); ++i) {
-    l[0] = v[i] < l[0] ? v[i] : l[0];
-    h[0] = v[i] > h[0] ? v[i] : h[0];
-  }
-  lo = std::min({l[0], l[1], l[2], l[3]});
-  hi = std::max({h[0], h[1], h[2], h[3]});
-}
-
 void require_observed(bool seen, const char* method) {
   if (!seen) fail(method, " observer has seen no data: observe at least one non-empty batch first");
 }
@@ -34,8 +17,7 @@ void require_observed(bool seen, const char* method) {
 namespace {
 
 // The batch's min/max, or (-max|x|, max|x|) when folding.
-void batch_range(std::span<const float> v, bool fold, float& lo, float& hi) {
-  batch_minmax(v, lo, hi);
+void fold_range(bool fold, float& lo, float& hi) {
   if (fold) {
     hi = std::max(std::fabs(lo), std::fabs(hi));
     lo = -hi;
@@ -45,9 +27,8 @@ void batch_range(std::span<const float> v, bool fold, float& lo, float& hi) {
 class MinMaxEstimator final : public RangeEstimator {
  public:
   explicit MinMaxEstimator(bool fold) : fold_(fold) {}
-  void ingest(std::span<const float> v) override {
-    float lo, hi;
-    batch_range(v, fold_, lo, hi);
+  void ingest(std::span<const float>, float lo, float hi) override {
+    fold_range(fold_, lo, hi);
     if (!seen_) {
       r_ = {lo, hi};
       seen_ = true;
@@ -70,9 +51,8 @@ class MinMaxEstimator final : public RangeEstimator {
 class MovingAverageEstimator final : public RangeEstimator {
  public:
   MovingAverageEstimator(float c, bool fold) : c_(c), fold_(fold) {}
-  void ingest(std::span<const float> v) override {
-    float lo, hi;
-    batch_range(v, fold_, lo, hi);
+  void ingest(std::span<const float>, float lo, float hi) override {
+    fold_range(fold_, lo, hi);
     if (!seen_) {
       r_ = {lo, hi};
       seen_ = true;

@@ -27,9 +27,7 @@ class MseEstimator final : public RangeEstimator {
   MseEstimator(int grid, float min_ratio, std::size_t cap, std::uint64_t seed)
       : grid_(grid), min_ratio_(min_ratio), cap_(cap), seed_(seed) {}
 
-  void ingest(std::span<const float> v) override {
-    float lo, hi;
-    batch_minmax(v, lo, hi);
+  void ingest(std::span<const float> v, float lo, float hi) override {
     if (!seen_) {
       r_ = {lo, hi};
       seen_ = true;

@@ -31,7 +31,7 @@ class PercentileEstimator final : public RangeEstimator {
     if (symmetric) h_.emplace<AbsHistogram>(bins);
     else h_.emplace<SymmetricHistogram>(bins);
   }
-  void ingest(std::span<const float> v) override {
+  void ingest(std::span<const float> v, float, float) override {
     std::visit([&](auto& h) { h.add(v); }, h_);
   }
   Range range(const QuantTarget&) const override {

@@ -18,9 +18,6 @@ std::unique_ptr<RangeEstimator> make_distribution_estimator(const ObserverOption
 std::unique_ptr<RangeEstimator> make_histogram_l2_estimator(const ObserverOptions& o);
 std::unique_ptr<RangeEstimator> make_mse_estimator(const ObserverOptions& o);
 
-// Batch min and max (no NaN: the Observer has refused them).
-void batch_minmax(std::span<const float> v, float& lo, float& hi);
-
 // ORT's (MXNet's) smooth_distribution: zeros become eps, the non-zeros give up
 // eps * zeros / nonzeros each. Returns false when every entry is zero (ORT's None).
 bool smooth_distribution(std::vector<double>& p, double eps = 1e-4);

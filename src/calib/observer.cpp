@@ -9,6 +9,7 @@
 #include <string>
 
 #include "estimators.h"
+#include "kernels/quant_rows.h"
 #include "lowbit/error.h"
 
 namespace lowbit::calib {
@@ -141,18 +142,24 @@ void Observer::observe(std::span<const float> values, std::span<const std::int64
   }
   if (count != values.size())
     fail("observer '", name_, "' batch ", batches_, ": shape holds ", count, " values but ", values.size(), " were given");
-  // One branch-free pass (it vectorizes); the slow search for the culprit only on failure.
-  unsigned bad = 0;
-  for (float v : values) bad |= static_cast<unsigned>(!(std::fabs(v) <= std::numeric_limits<float>::max()));
-  for (std::size_t i = 0; bad && i < values.size(); ++i)
+  if (values.empty()) return;
+  // One pass (the AVX2 row kernel where the CPU has it) validates and finds min / max;
+  // the slow search for the culprit runs only on failure.
+  const kernels::QuantRowKernels& k = kernels::quant_rows();
+  auto minmax = [&](std::span<const float> v, float& lo, float& hi) {
+    const auto n = static_cast<std::int64_t>(v.size());
+    return k.minmax_groups(v.data(), n, n, &lo, &hi);
+  };
+  float lo = 0, hi = 0;
+  const bool finite = minmax(values, lo, hi);
+  for (std::size_t i = 0; !finite && i < values.size(); ++i)
     if (!std::isfinite(values[i]))
       fail("observer '", name_, "' batch ", batches_, ": element ", i, " is ", values[i],
            "; observers refuse NaN/Inf (a range from them would be garbage): mask or clamp them first");
-  if (values.empty()) return;
   const int axis = options_.channel_axis;
   if (axis < 0) {
     if (channels_.empty()) channels_.push_back(make_estimator(options_));
-    channels_[0]->ingest(values);
+    channels_[0]->ingest(values, lo, hi);
     ++batches_;
     return;
   }
@@ -171,15 +178,18 @@ void Observer::observe(std::span<const float> values, std::span<const std::int64
          channels_.size());
   }
   for (std::size_t c = 0; c < ch; ++c) {
-    if (outer == 1) {
-      channels_[c]->ingest(values.subspan(c * inner, inner));
-      continue;
+    std::span<const float> slice = values.subspan(c * inner, inner);
+    if (outer != 1) {
+      gather_.resize(outer * inner);
+      for (std::size_t o = 0; o < outer; ++o)
+        std::copy_n(values.begin() + static_cast<std::ptrdiff_t>((o * ch + c) * inner), inner,
+                    gather_.begin() + static_cast<std::ptrdiff_t>(o * inner));
+      slice = gather_;
     }
-    gather_.resize(outer * inner);
-    for (std::size_t o = 0; o < outer; ++o)
-      std::copy_n(values.begin() + static_cast<std::ptrdiff_t>((o * ch + c) * inner), inner,
-                  gather_.begin() + static_cast<std::ptrdiff_t>(o * inner));
-    channels_[c]->ingest(gather_);
+    if (slice.empty()) continue;
+    float clo, chi;
+    minmax(slice, clo, chi);
+    channels_[c]->ingest(slice, clo, chi);
   }
   ++batches_;
 }
