@@ -12,7 +12,7 @@ namespace {
 class DistributionEstimator final : public RangeEstimator {
  public:
   explicit DistributionEstimator(int bins) : h_(bins) {}
-  void ingest(std::span<const float> v, float, float) override { h_.add(v); }
+  void ingest(std::span<const float> v, float lo, float hi) override { h_.add(v, lo, hi); }
   Range range(const QuantTarget&) const override {
     require_observed(!h_.empty(), "distribution");
     return {h_.edges().front(), h_.edges().back()};

@@ -43,7 +43,7 @@ namespace {
 class EntropyOrtEstimator final : public RangeEstimator {
  public:
   EntropyOrtEstimator(int bins, int levels) : h_(bins), levels_(levels) {}
-  void ingest(std::span<const float> v, float, float) override { h_.add(v); }
+  void ingest(std::span<const float> v, float lo, float hi) override { h_.add(v, lo, hi); }
   Range range(const QuantTarget&) const override {
     require_observed(!h_.empty(), "entropy-ort");
     const auto& hist = h_.counts();

@@ -16,46 +16,23 @@ void require_observed(bool seen, const char* method) {
 
 namespace {
 
-// The batch's min/max, or (-max|x|, max|x|) when folding.
-void fold_range(bool fold, float& lo, float& hi) {
-  if (fold) {
-    hi = std::max(std::fabs(lo), std::fabs(hi));
-    lo = -hi;
-  }
-}
-
-class MinMaxEstimator final : public RangeEstimator {
+// One estimator for both: the first batch sets the range; later batches widen it
+// (min-max) or pull it toward themselves (moving average). Folding makes each batch's
+// range (-max|x|, max|x|) before it is merged.
+class RunningRangeEstimator final : public RangeEstimator {
  public:
-  explicit MinMaxEstimator(bool fold) : fold_(fold) {}
+  RunningRangeEstimator(bool moving, float c, bool fold) : moving_(moving), c_(c), fold_(fold) {}
   void ingest(std::span<const float>, float lo, float hi) override {
-    fold_range(fold_, lo, hi);
+    if (fold_) {
+      hi = std::max(std::fabs(lo), std::fabs(hi));
+      lo = -hi;
+    }
     if (!seen_) {
       r_ = {lo, hi};
       seen_ = true;
-    } else {
+    } else if (!moving_) {
       r_.min = std::min(lo, r_.min);
       r_.max = std::max(hi, r_.max);
-    }
-  }
-  Range range(const QuantTarget&) const override {
-    require_observed(seen_, "minmax");
-    return r_;
-  }
-
- private:
-  bool fold_;
-  Range r_;
-  bool seen_ = false;
-};
-
-class MovingAverageEstimator final : public RangeEstimator {
- public:
-  MovingAverageEstimator(float c, bool fold) : c_(c), fold_(fold) {}
-  void ingest(std::span<const float>, float lo, float hi) override {
-    fold_range(fold_, lo, hi);
-    if (!seen_) {
-      r_ = {lo, hi};
-      seen_ = true;
     } else {
       // Separate fp32 multiply and add, as torch's two tensor ops round them.
       const float dlo = c_ * (lo - r_.min);
@@ -65,11 +42,12 @@ class MovingAverageEstimator final : public RangeEstimator {
     }
   }
   Range range(const QuantTarget&) const override {
-    require_observed(seen_, "moving-average minmax");
+    require_observed(seen_, moving_ ? "moving-average minmax" : "minmax");
     return r_;
   }
 
  private:
+  bool moving_;
   float c_;
   bool fold_;
   Range r_;
@@ -78,10 +56,10 @@ class MovingAverageEstimator final : public RangeEstimator {
 
 }  // namespace
 
-std::unique_ptr<RangeEstimator> make_minmax_estimator(bool fold) { return std::make_unique<MinMaxEstimator>(fold); }
+std::unique_ptr<RangeEstimator> make_minmax_estimator(bool fold) { return std::make_unique<RunningRangeEstimator>(false, 0.0f, fold); }
 std::unique_ptr<RangeEstimator> make_moving_average_estimator(float c, bool fold) {
   if (!(c >= 0.0f && c <= 1.0f)) fail("moving-average observer: averaging constant ", c, " is not in [0, 1]");
-  return std::make_unique<MovingAverageEstimator>(c, fold);
+  return std::make_unique<RunningRangeEstimator>(true, c, fold);
 }
 
 }  // namespace lowbit::calib

@@ -27,12 +27,12 @@ std::size_t cdf_search(const std::vector<std::int64_t>& hist, double v) {
 
 class PercentileEstimator final : public RangeEstimator {
  public:
-  PercentileEstimator(int bins, double p, bool symmetric) : p_(p), symmetric_(symmetric) {
-    if (symmetric) h_.emplace<AbsHistogram>(bins);
-    else h_.emplace<SymmetricHistogram>(bins);
-  }
-  void ingest(std::span<const float> v, float, float) override {
-    std::visit([&](auto& h) { h.add(v); }, h_);
+  PercentileEstimator(int bins, double p, bool symmetric)
+      : h_(symmetric ? Histogram(AbsHistogram(bins)) : Histogram(SymmetricHistogram(bins))),
+        p_(p),
+        symmetric_(symmetric) {}
+  void ingest(std::span<const float> v, float lo, float hi) override {
+    std::visit([&](auto& h) { h.add(v, lo, hi); }, h_);
   }
   Range range(const QuantTarget&) const override {
     return std::visit(
@@ -57,7 +57,8 @@ class PercentileEstimator final : public RangeEstimator {
   }
 
  private:
-  std::variant<AbsHistogram, SymmetricHistogram> h_{std::in_place_type<AbsHistogram>, 1};
+  using Histogram = std::variant<AbsHistogram, SymmetricHistogram>;
+  Histogram h_;
   double p_;
   bool symmetric_;
 };

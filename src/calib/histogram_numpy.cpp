@@ -69,10 +69,15 @@ void numpy_histogram_uniform(std::span<const float> values, float lo, float hi, 
   }
 }
 
-void SymmetricHistogram::add(std::span<const float> values) {
+bool NumpyHistogram::note_range(float lo, float hi) {
+  const bool first = counts_.empty();
+  min_ = first ? lo : std::min(min_, lo);
+  max_ = first ? hi : std::max(max_, hi);
+  return first;
+}
+
+void SymmetricHistogram::add(std::span<const float> values, float bmin, float bmax) {
   if (values.empty()) return;
-  float bmin, bmax;
-  minmax_of(values, bmin, bmax);
   const float thr = std::max(std::fabs(bmin), std::fabs(bmax));
   auto fresh = [&](float t, std::size_t nb) {
     float lo = -t, hi = t;
@@ -85,17 +90,13 @@ void SymmetricHistogram::add(std::span<const float> values) {
     numpy_histogram_uniform(values, lo, hi, edges, counts);
     return std::pair{std::move(counts), std::move(edges)};
   };
-  if (counts_.empty()) {
+  if (note_range(bmin, bmax)) {
     auto [c, e] = fresh(thr, static_cast<std::size_t>(initial_bins_));
     counts_ = std::move(c);
     edges_ = std::move(e);
-    min_ = bmin;
-    max_ = bmax;
     threshold_ = thr;
     return;
   }
-  min_ = std::min(min_, bmin);
-  max_ = std::max(max_, bmax);
   if (thr <= threshold_) {
     auto [c, e] = fresh(threshold_, counts_.size());
     for (std::size_t i = 0; i < c.size(); ++i) counts_[i] += c[i];
@@ -123,15 +124,13 @@ void SymmetricHistogram::add(std::span<const float> values) {
   threshold_ = new_thr;
 }
 
-void AbsHistogram::add(std::span<const float> values) {
+void AbsHistogram::add(std::span<const float> values, float bmin, float bmax) {
   if (values.empty()) return;
-  float bmin, bmax;
-  minmax_of(values, bmin, bmax);
   scratch_.resize(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) scratch_[i] = std::fabs(values[i]);
   float amin, amax;
   minmax_of(scratch_, amin, amax);
-  if (counts_.empty()) {
+  if (note_range(bmin, bmax)) {
     float lo = amin, hi = amax;
     if (lo == hi) {
       lo -= 0.5f;
@@ -141,12 +140,8 @@ void AbsHistogram::add(std::span<const float> values) {
     edges_ = numpy_uniform_edges(lo, hi, static_cast<std::size_t>(initial_bins_), true);
     counts_.assign(static_cast<std::size_t>(initial_bins_), 0);
     numpy_histogram_uniform(scratch_, lo, hi, edges_, counts_);
-    min_ = bmin;
-    max_ = bmax;
     return;
   }
-  min_ = std::min(min_, bmin);
-  max_ = std::max(max_, bmax);
   if (amax > edges_.back()) {  // np.arange(last + w, amax + w, w) in float32
     const float w = edges_[1] - edges_[0];
     const float start = edges_.back() + w;

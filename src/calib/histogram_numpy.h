@@ -18,45 +18,48 @@ std::vector<float> numpy_uniform_edges(float lo, float hi, std::size_t n, bool i
 void numpy_histogram_uniform(std::span<const float> values, float lo, float hi, std::span<const float> edges,
                              std::span<std::int64_t> counts);
 
-// ORT collect_value: bins over [-t, t], t = max|x| seen; a batch with a larger |x| adds
-// whole bins of the old width on both sides (old counts kept in the middle).
-class SymmetricHistogram {
+// What both ORT histograms keep: counts, float32 edges, and the raw data min / max
+// (ORT clamps its thresholds to them).
+class NumpyHistogram {
  public:
-  explicit SymmetricHistogram(int bins) : initial_bins_(bins) {}
-  void add(std::span<const float> values);
+  explicit NumpyHistogram(int bins) : initial_bins_(bins) {}
   bool empty() const { return counts_.empty(); }
   const std::vector<std::int64_t>& counts() const { return counts_; }
   const std::vector<float>& edges() const { return edges_; }
   float min() const { return min_; }
   float max() const { return max_; }
-  float threshold() const { return threshold_; }
 
- private:
+ protected:
+  // Records the batch's raw min / max; true for the first batch.
+  bool note_range(float lo, float hi);
   int initial_bins_;
   std::vector<std::int64_t> counts_;
   std::vector<float> edges_;
-  float min_ = 0, max_ = 0, threshold_ = 0;
+  float min_ = 0, max_ = 0;
+};
+
+// ORT collect_value: bins over [-t, t], t = max|x| seen; a batch with a larger |x| adds
+// whole bins of the old width on both sides (old counts kept in the middle).
+class SymmetricHistogram : public NumpyHistogram {
+ public:
+  using NumpyHistogram::NumpyHistogram;
+  // `lo`, `hi`: the batch's min and max.
+  void add(std::span<const float> values, float lo, float hi);
+
+ private:
+  float threshold_ = 0;
 };
 
 // ORT collect_absolute_value: bins over [min|x|, max|x|] of the first batch; a larger
 // |x| later appends bins of the first width. Values below the first edge are dropped,
 // as np.histogram drops them.
-class AbsHistogram {
+class AbsHistogram : public NumpyHistogram {
  public:
-  explicit AbsHistogram(int bins) : initial_bins_(bins) {}
-  void add(std::span<const float> values);
-  bool empty() const { return counts_.empty(); }
-  const std::vector<std::int64_t>& counts() const { return counts_; }
-  const std::vector<float>& edges() const { return edges_; }
-  float min() const { return min_; }
-  float max() const { return max_; }
+  using NumpyHistogram::NumpyHistogram;
+  void add(std::span<const float> values, float lo, float hi);
 
  private:
-  int initial_bins_;
-  std::vector<std::int64_t> counts_;
-  std::vector<float> edges_;
   std::vector<float> scratch_;
-  float min_ = 0, max_ = 0;
 };
 
 }  // namespace lowbit::calib

@@ -28,17 +28,12 @@ json run_ort(const std::filesystem::path& dir, const json& configs) {
   return json::parse(lowbit::testing::run_peer("calib_ort.py", {dir.string()}));
 }
 
-float data_min(const std::vector<lowbit::testing::CalibBatch>& bs) {
-  float m = bs[0].values[0];
+// The data's own min and max over every batch (ORT clamps its thresholds to them).
+Range data_range(const std::vector<lowbit::testing::CalibBatch>& bs) {
+  Range r{bs[0].values[0], bs[0].values[0]};
   for (const auto& b : bs)
-    for (float v : b.values) m = std::min(m, v);
-  return m;
-}
-float data_max(const std::vector<lowbit::testing::CalibBatch>& bs) {
-  float m = bs[0].values[0];
-  for (const auto& b : bs)
-    for (float v : b.values) m = std::max(m, v);
-  return m;
+    for (float v : b.values) r = {std::min(r.min, v), std::max(r.max, v)};
+  return r;
 }
 
 }  // namespace
@@ -129,13 +124,14 @@ TEST(PeerObserverOrt, HistogramMethodsWithinOneBin) {
       // argmin by rounding noise. Judge lowbit's threshold by ORT's KL of it.
       ASSERT_EQ(m, "entropy") << c.dump() << " lowbit [" << r.min << ", " << r.max << "] ort [" << lo << ", " << hi
                               << "] bin " << bin;
+      const Range seen = data_range(data.at(c["dataset"]));
       double kl_min = 1e300, kl_ours = 1e300, best_match = 1e300;
       for (const auto& cand : e["candidates"]) {
         const double k = cand[2].get<double>();
         kl_min = std::min(kl_min, k);
         // The candidate lowbit chose: its edges, clamped to the data like the result.
-        const double clo = std::max(cand[0].get<double>(), static_cast<double>(data_min(data.at(c["dataset"]))));
-        const double chi = std::min(cand[1].get<double>(), static_cast<double>(data_max(data.at(c["dataset"]))));
+        const double clo = std::max(cand[0].get<double>(), static_cast<double>(seen.min));
+        const double chi = std::min(cand[1].get<double>(), static_cast<double>(seen.max));
         const double miss = std::fabs(clo - r.min) + std::fabs(chi - r.max);
         if (miss < best_match) {
           best_match = miss;
