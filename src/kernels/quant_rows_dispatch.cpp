@@ -25,13 +25,16 @@ bool cpu_has_avx2() {
 #endif
 }
 
-const QuantRowKernels& quant_rows() {
-  static const QuantRowKernels* k = [] {
+bool fast_kernels_enabled() {
+  static const bool on = [] {
     const char* env = std::getenv("LOWBIT_KERNELS");
-    if (env && std::strcmp(env, "ref") == 0) return &quant_rows_ref();
-    return cpu_has_avx2() ? &quant_rows_avx2() : &quant_rows_ref();
+    return !(env && std::strcmp(env, "ref") == 0) && cpu_has_avx2();
   }();
-  return *k;
+  return on;
+}
+
+const QuantRowKernels& quant_rows() {
+  return fast_kernels_enabled() ? quant_rows_avx2() : quant_rows_ref();
 }
 
 }  // namespace lowbit::kernels
