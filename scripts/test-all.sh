@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test: the Release build (unit + peer suites), then
-# the Debug+ASan+UBSan build running the same tests. The peer suite (label "peers")
-# runs the peer libraries at test time and is listed separately so its time shows.
+# Installs, builds and runs every test: the Release build (unit, peer and slow peer
+# suites), then the Debug+ASan+UBSan build running the unit and peer suites. The peer
+# suite (label "peers") runs the peer libraries at test time; "peers-slow" runs whole
+# real models through llama.cpp and gguf-py (minutes), so only the Release build has it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -14,5 +15,9 @@ for preset in release asan; do
   echo "=== unit tests: $preset"
   ctest --preset "$preset" -L unit -j2
   echo "=== peer tests: $preset"
-  ctest --preset "$preset" -L peers -j2
+  ctest --preset "$preset" -L '^peers$' -j2
+  if [ "$preset" = release ]; then
+    echo "=== slow peer tests (real models): $preset"
+    ctest --preset "$preset" -L peers-slow -j2
+  fi
 done

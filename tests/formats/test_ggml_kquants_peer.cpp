@@ -82,7 +82,7 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
          lowbit::testing::row_kind_name(std::get<1>(info.param)) + "_" + mode_name(std::get<2>(info.param));
 }
 
-INSTANTIATE_TEST_SUITE_P(All, PeerGgmlKQuants, ::testing::ValuesIn(all_params()), param_name);
+INSTANTIATE_TEST_SUITE_P(PeerAll, PeerGgmlKQuants, ::testing::ValuesIn(all_params()), param_name);
 
 // llama.cpp's tests/test-quantize-fns.cpp, "absolute quantization error": 4096 values
 // 0.1 + 2cos(i) (computed as ggml's generate_data does, the sum in double), quantized

@@ -168,7 +168,7 @@ std::vector<Param> all_params() {
   return ps;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, PeerGgmlLegacy, ::testing::ValuesIn(all_params()),
+INSTANTIATE_TEST_SUITE_P(PeerAllTypes, PeerGgmlLegacy, ::testing::ValuesIn(all_params()),
                          [](const ::testing::TestParamInfo<Param>& info) { return param_name(info.param); });
 
 // The reference IQ4_NL packs stale codes for an all-zero block (ggml skips the block

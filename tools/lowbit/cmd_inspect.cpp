@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "lowbit/error.h"
+#include "lowbit/gguf_model.h"
 #include "lowbit/quantized_model.h"
 #include "lowbit/quantized_parts.h"
 #include "lowbit/safetensors.h"
@@ -34,10 +35,14 @@ std::string shape_str(const std::vector<std::int64_t>& s) {
 void register_inspect(CLI::App& app) {
   static std::string path;
   static bool summary = false;
-  auto* cmd = app.add_subcommand("inspect", "List tensors, sizes and memory estimates of a safetensors model");
-  cmd->add_option("path", path, ".safetensors file, model directory or index.json")->required();
+  auto* cmd = app.add_subcommand("inspect", "List tensors, sizes and memory estimates of a safetensors or GGUF model");
+  cmd->add_option("path", path, ".safetensors file, model directory, index.json or .gguf")->required();
   cmd->add_flag("--summary", summary, "totals only");
   cmd->callback([] {
+    if (is_gguf_file(path)) {
+      inspect_gguf(path, summary);
+      return;
+    }
     const auto ckpt = SafetensorsCheckpoint::open(path);
     const auto tensors = logical_tensors(ckpt);
     std::uint64_t params = 0, stored = 0, qparams = 0, qstored = 0;

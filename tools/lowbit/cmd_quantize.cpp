@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "lowbit/error.h"
+#include "lowbit/gguf_model.h"
 #include "lowbit/quantized_model.h"
 #include "lowbit/safetensors.h"
 #include "progress.h"
@@ -35,11 +36,14 @@ void print_tensor_table(const ModelReport& r) {
 
 void register_quantize(CLI::App& app) {
   static Args a;
-  auto* cmd = app.add_subcommand("quantize", "Quantize a safetensors model (file, directory or sharded index)");
-  cmd->add_option("input", a.in, "input .safetensors, model directory or index.json")->required();
-  cmd->add_option("output", a.out, "output .safetensors")->required();
-  cmd->add_option("--scheme", a.scheme, "SPEC, e.g. int8:channel:sym, int4:g128:asym, nf4:g64, kmeans4:channel")
+  static GgufQuantizeArgs g;
+  auto* cmd = app.add_subcommand("quantize", "Quantize a safetensors model (file, directory or sharded index) or a GGUF");
+  cmd->add_option("input", a.in, "input .safetensors, model directory, index.json or .gguf")->required();
+  cmd->add_option("output", a.out, "output .safetensors (or .gguf for a GGUF input)")->required();
+  cmd->add_option("--scheme", a.scheme,
+                  "SPEC, e.g. int8:channel:sym, int4:g128:asym, nf4:g64, kmeans4:channel; gguf:Q4_K_M for GGUF")
       ->required();
+  add_gguf_quantize_options(cmd, g);
   cmd->add_option("--method", a.method, "algorithm (rtn)")->check(CLI::IsMember({"rtn"}));
   cmd->add_option("--report", a.report, "write the per-tensor error report as JSON");
   cmd->add_option("--skip", a.skip, "regex of tensor names to keep unquantized (repeatable)");
@@ -47,6 +51,15 @@ void register_quantize(CLI::App& app) {
   cmd->add_flag("--per-tensor", a.per_tensor, "print the per-tensor error table");
   cmd->add_flag("-q,--quiet", a.quiet, "no progress bar, only errors");
   cmd->callback([] {
+    if (is_gguf_file(a.in)) {
+      g.in = a.in, g.out = a.out, g.scheme = a.scheme, g.report = a.report;
+      g.threads = a.threads, g.quiet = a.quiet, g.per_tensor = a.per_tensor;
+      run_quantize_gguf(g);
+      return;
+    }
+    if (a.scheme.rfind("gguf:", 0) == 0)
+      fail("--scheme ", a.scheme, " needs a GGUF input; ", a.in, " is not one (convert it with llama.cpp's ",
+           "convert_hf_to_gguf.py first)");
     QuantizeOptions opt;
     opt.scheme = parse_scheme(a.scheme);
     opt.threads = a.threads;

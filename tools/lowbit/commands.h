@@ -2,6 +2,8 @@
 // subcommand whose callback does the work; errors surface as lowbit::Error.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
 
 namespace lowbit::cli {
 
@@ -10,5 +12,17 @@ void register_inspect(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_dequantize(CLI::App& app);
 void register_report_table(CLI::App& app);
+
+// The GGUF side of `lowbit quantize` (cmd_quantize_gguf.cpp).
+struct GgufQuantizeArgs {
+  std::string in, out, scheme, report, imatrix, output_type, embd_type;
+  std::vector<std::string> tensor_types;
+  int threads = 0;
+  bool quiet = false, per_tensor = false, pure = false, leave_output = false;
+};
+void add_gguf_quantize_options(CLI::App* cmd, GgufQuantizeArgs& a);
+void run_quantize_gguf(const GgufQuantizeArgs& a);
+// `lowbit inspect` of a GGUF file (cmd_inspect_gguf.cpp).
+void inspect_gguf(const std::string& path, bool summary);
 
 }  // namespace lowbit::cli
