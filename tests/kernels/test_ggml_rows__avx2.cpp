@@ -41,6 +41,7 @@ std::vector<std::uint8_t> random_blocks(Type t, std::int64_t nblocks, std::mt199
       case Type::Q4_1: case Type::Q5_1: put(0); put(2); break;
       case Type::Q4_K: case Type::Q5_K: put(0); put(2); break;
       case Type::Q6_K: put(offsetof(ggml::block_q6_K, d)); break;
+      case Type::F16: case Type::BF16: break;  // every bit pattern, NaNs included
       default: ADD_FAILURE() << "no scale layout for " << tr.name; break;
     }
   }
@@ -74,8 +75,8 @@ std::vector<float> test_row(std::int64_t n, int kind, std::mt19937& rng) {
   return x;
 }
 
-const Type kDecoders[] = {Type::Q4_0, Type::Q4_1, Type::Q5_0, Type::Q8_0, Type::Q4_K, Type::Q5_K, Type::Q6_K};
-const Type kEncoders[] = {Type::Q4_0, Type::Q8_0};
+const Type kDecoders[] = {Type::F16, Type::BF16, Type::Q4_0, Type::Q4_1, Type::Q5_0, Type::Q8_0, Type::Q4_K, Type::Q5_K, Type::Q6_K};
+const Type kEncoders[] = {Type::F16, Type::BF16, Type::Q4_0, Type::Q8_0};
 
 }  // namespace
 

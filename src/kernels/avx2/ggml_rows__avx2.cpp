@@ -9,6 +9,7 @@
 
 #include "formats/ggml_blocks.h"
 #include "kernels/ggml_rows_fast.h"
+#include "kernels/quant_rows.h"
 #include "lowbit/fp16.h"
 
 namespace lowbit::kernels {
@@ -275,10 +276,27 @@ void quantize_q4_0(const float* x, void* vy, std::int64_t k) {
   }
 }
 
+// F16/BF16 rows: the F16C/AVX2 element casts of quant_rows (bit-exact with fp16.h and
+// bf16.h, which is what ggml's rows compute).
+void dequantize_f16(const void* x, float* y, std::int64_t k) {
+  quant_rows_avx2().fp16_to_fp32(static_cast<const std::uint16_t*>(x), k, y);
+}
+void quantize_f16(const float* x, void* y, std::int64_t k) {
+  quant_rows_avx2().fp32_to_fp16(x, k, static_cast<std::uint16_t*>(y));
+}
+void dequantize_bf16(const void* x, float* y, std::int64_t k) {
+  quant_rows_avx2().bf16_to_fp32(static_cast<const std::uint16_t*>(x), k, y);
+}
+void quantize_bf16(const float* x, void* y, std::int64_t k) {
+  quant_rows_avx2().fp32_to_bf16(x, k, static_cast<std::uint16_t*>(y));
+}
+
 }  // namespace
 
 GgmlRowTwins ggml_rows_avx2(ggml::Type t) {
   switch (t) {
+    case Type::F16: return {dequantize_f16, quantize_f16};
+    case Type::BF16: return {dequantize_bf16, quantize_bf16};
     case Type::Q4_0: return {dequantize_q4_0, quantize_q4_0};
     case Type::Q4_1: return {dequantize_q4_1, nullptr};
     case Type::Q5_0: return {dequantize_q5_0, nullptr};
