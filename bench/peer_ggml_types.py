@@ -4,7 +4,8 @@ shape as bench_ggml_types (k-quant encoders on the first 512 rows, as there):
              the type traits' to_float, from the libggml-base that llama-cpp-python builds,
              on 1 and 2 threads (rows split in halves; ctypes releases the GIL);
   gguf-py:   gguf.quants.quantize / dequantize (numpy), one thread, where implemented.
-Prints one JSON object per line: peer, type, threads, quantize_GBps, dequantize_GBps."""
+Prints one JSON object per line: peer, type, threads, quantize_GBps, dequantize_GBps
+(and bpw for llama.cpp's rows). bench/quant_throughput.sh uses its llama.cpp rows too."""
 import ctypes
 import glob
 import importlib.util
@@ -81,7 +82,8 @@ for name in sys.argv[1:] or TYPES:
         td = best(3, lambda: timed(threads, dequant, ROWS))
         print(json.dumps({"peer": "llama.cpp", "type": name, "threads": threads,
                           "quantize_GBps": qrows * COLS * 4 / 1e9 / tq,
-                          "dequantize_GBps": ROWS * COLS * 4 / 1e9 / td}), flush=True)
+                          "dequantize_GBps": ROWS * COLS * 4 / 1e9 / td,
+                          "bpw": 8 * row_bytes / COLS}), flush=True)
     rec = {"peer": "gguf-py", "type": name, "threads": 1, "quantize_GBps": None}
     try:
         tq = best(1, lambda: (lambda t0: (quants.quantize(x[:qrows], qt), time.perf_counter() - t0)[1])(time.perf_counter()))

@@ -1,4 +1,4 @@
-"""Turns bench_quantize's google-benchmark JSON and peer_llamacpp_quant.py's JSON lines
+"""Turns bench_quantize's google-benchmark JSON and peer_ggml_types.py's llama.cpp JSON lines
 into the markdown tables of docs/benchmarks.md (GB/s of fp32 input)."""
 import json
 import sys
@@ -26,6 +26,8 @@ print()
 peer = {}
 for line in open(sys.argv[2]):
     j = json.loads(line)
+    if j["peer"] != "llama.cpp":
+        continue
     peer.setdefault(j["type"], {})[j["threads"]] = j
 print("| llama.cpp type (same run) | bpw | quantize 1T | quantize 2T | dequantize 1T | dequantize 2T |")
 print("|---|---:|---:|---:|---:|---:|")

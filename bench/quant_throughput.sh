@@ -17,5 +17,5 @@ OUT=build/bench
 mkdir -p "$OUT"
 build/release/bench/bench_quantize --benchmark_min_time=${MIN_TIME:-1} --benchmark_format=json \
   --benchmark_out="$OUT/lowbit_quant.json" --benchmark_out_format=json >/dev/null
-.venv/bin/python bench/peer_llamacpp_quant.py Q4_0 Q8_0 Q4_K F16 > "$OUT/llamacpp_quant.jsonl"
+.venv/bin/python bench/peer_ggml_types.py Q4_0 Q8_0 Q4_K F16 > "$OUT/llamacpp_quant.jsonl"
 .venv/bin/python bench/quant_table.py "$OUT/lowbit_quant.json" "$OUT/llamacpp_quant.jsonl"

@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 
+#include "io/shown_name.h"
 #include "lowbit/error.h"
 #include "lowbit/gguf.h"
 #include "lowbit/safetensors.h"  // first_invalid_utf8
@@ -17,23 +18,8 @@ namespace {
 constexpr std::uint64_t kMinKvBytes = 8 + 1 + 4 + 1;      // key length, 1-byte key, type, a u8
 constexpr std::uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;  // name length, n_dims, type, offset
 
-// A name or key for an error message: control bytes escaped, long ones cut (hostile
-// names can be a gigabyte).
-std::string shown(std::string_view s) {
-  std::string out = "'";
-  for (char c : s.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out + (s.size() > 80 ? "...'" : "'");
-}
+// Names and keys in errors: escaped and cut at 80 bytes (hostile names can be huge).
+std::string shown(std::string_view s) { return shown_name(s, 80); }
 
 // Bounds-checked little-endian reads over the image; every failure names the source,
 // the item being read (`ctx`), what was read and at which file offset.

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/shown_name.h"
 #include "lowbit/error.h"
 #include "lowbit/safetensors.h"
 
@@ -27,22 +28,8 @@ struct Entry {
   std::uint64_t end;
 };
 
-std::string shown(std::string_view s) {
-  // Names come from hostile files; keep control bytes out of error messages.
-  std::string out = "'";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
+// Names come from hostile files; keep control bytes out of error messages.
+std::string shown(std::string_view s) { return shown_name(s); }
 
 // A JSON value for an error message, cut short: hostile values can be megabytes long.
 std::string brief(const json& v) {

@@ -60,17 +60,6 @@ std::string tensor_difference(const fs::path& a, const fs::path& b) {
   return bad ? std::to_string(bad) + " tensors differ, first " + first : "";
 }
 
-bool same_file(const fs::path& a, const fs::path& b) {
-  if (fs::file_size(a) != fs::file_size(b)) return false;
-  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
-  std::vector<char> ba(1 << 20), bb(1 << 20);
-  while (fa && fb) {
-    fa.read(ba.data(), std::streamsize(ba.size()));
-    fb.read(bb.data(), std::streamsize(bb.size()));
-    if (fa.gcount() != fb.gcount() || !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin())) return false;
-  }
-  return true;
-}
 
 // An importance matrix (llama.cpp's GGUF form) for every matrix of the model: positive
 // per-column sums of squares spanning four decades, 64 tokens seen, one chunk.
@@ -104,7 +93,7 @@ TEST(SlowPeerGgufQuantize, SmolLM2EveryMixIsLlamaCppsFile) {
     lowbit_quantize(smollm2(), l, ft);
     llamacpp_quantize(smollm2(), p, ft);
     EXPECT_EQ(tensor_difference(l, p), "") << ft;
-    EXPECT_TRUE(same_file(l, p)) << ft << ": tensors agree but the files differ (metadata or layout)";
+    EXPECT_TRUE(testing::files_equal(l, p)) << ft << ": tensors agree but the files differ (metadata or layout)";
   }
 }
 
@@ -133,7 +122,7 @@ TEST(SlowPeerGgufQuantize, Gemma3MixesAreLlamaCppsFile) {
     lowbit_quantize(gemma3(), l, ft);
     llamacpp_quantize(gemma3(), p, ft);
     EXPECT_EQ(tensor_difference(l, p), "") << ft;
-    EXPECT_TRUE(same_file(l, p)) << ft;
+    EXPECT_TRUE(testing::files_equal(l, p)) << ft;
   }
 }
 
@@ -144,13 +133,13 @@ TEST(SlowPeerGgufQuantize, F32InputWrittenByLowbit) {
   const fs::path f32 = dir / "f32.gguf", f32_peer = dir / "f32_llama.gguf";
   lowbit_quantize(smollm2(), f32, "F32");
   llamacpp_quantize(smollm2(), f32_peer, "F32");
-  EXPECT_TRUE(same_file(f32, f32_peer));
+  EXPECT_TRUE(testing::files_equal(f32, f32_peer));
   for (const char* ft : {"Q4_K_M", "Q2_K", "Q6_K", "Q8_0"}) {
     const fs::path l = dir / "lowbit.gguf", p = dir / "llama.gguf";
     lowbit_quantize(f32, l, ft);
     llamacpp_quantize(f32, p, ft);
     EXPECT_EQ(tensor_difference(l, p), "") << ft << " from F32";
-    EXPECT_TRUE(same_file(l, p)) << ft;
+    EXPECT_TRUE(testing::files_equal(l, p)) << ft;
   }
 }
 

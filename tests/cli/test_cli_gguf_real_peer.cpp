@@ -44,17 +44,6 @@ void expect_same_view(const fs::path& file) {
   }
 }
 
-bool same_file(const fs::path& a, const fs::path& b) {
-  if (fs::file_size(a) != fs::file_size(b)) return false;
-  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
-  std::vector<char> ba(1 << 20), bb(1 << 20);
-  while (fa && fb) {
-    fa.read(ba.data(), std::streamsize(ba.size()));
-    fb.read(bb.data(), std::streamsize(bb.size()));
-    if (fa.gcount() != fb.gcount() || !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin())) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -80,7 +69,7 @@ TEST(SlowPeerGgufRealFiles, LosslessCopyIsTheSameFile) {
     for (const GgufTensor& t : f.tensors()) w.add_tensor(t);
     const fs::path copy = scratch_dir() / "copy.gguf";
     w.write(copy);
-    EXPECT_TRUE(same_file(model, copy)) << model.filename();
+    EXPECT_TRUE(testing::files_equal(model, copy)) << model.filename();
     expect_same_view(copy);
   }
 }

@@ -18,24 +18,6 @@ namespace lowbit::testing {
 
 namespace {
 
-template <typename T>
-void write_raw(const fs::path& p, const std::vector<T>& v) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-  if (!f) throw std::runtime_error("cannot write " + p.string());
-}
-
-template <typename T>
-std::vector<T> read_raw(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary | std::ios::ate);
-  if (!f) throw std::runtime_error("cannot read " + p.string());
-  const auto n = static_cast<std::size_t>(f.tellg());
-  std::vector<T> v(n / sizeof(T));
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-  return v;
-}
-
 std::vector<float> minilm_rows(std::int64_t& nrows, std::int64_t& n_per_row) {
   std::string path = run_peer("minilm_path.py", {});
   while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();

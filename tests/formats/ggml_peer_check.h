@@ -4,6 +4,9 @@
 // the first differing row, block and byte.
 #pragma once
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,25 @@ std::vector<float> ggml_peer_dequantize(ggml::Type t, const std::vector<std::uin
 // Empty when equal, else "row r block b byte k: got 0x.. want 0x.." plus context.
 std::string ggml_first_difference(ggml::Type t, const std::vector<std::uint8_t>& got,
                                   const std::vector<std::uint8_t>& want, std::int64_t n_per_row);
+// Raw little-endian arrays, the files the peer scripts read and write.
+template <typename T>
+void write_raw(const std::filesystem::path& p, const std::vector<T>& v) {
+  std::ofstream f(p, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  if (!f) throw std::runtime_error("cannot write " + p.string());
+}
+
+template <typename T>
+std::vector<T> read_raw(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary | std::ios::ate);
+  if (!f) throw std::runtime_error("cannot read " + p.string());
+  const auto n = static_cast<std::size_t>(f.tellg());
+  std::vector<T> v(n / sizeof(T));
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  return v;
+}
+
 // Bitwise float comparison (NaN payloads included); empty when equal.
 std::string float_first_difference(const std::vector<float>& got, const std::vector<float>& want);
 

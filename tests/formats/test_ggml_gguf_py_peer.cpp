@@ -17,20 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <typename T>
-void write_raw(const fs::path& p, const std::vector<T>& v) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(v.data()),
-                                           static_cast<std::streamsize>(v.size() * sizeof(T)));
-}
-template <typename T>
-std::vector<T> read_raw(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary | std::ios::ate);
-  std::vector<T> v(static_cast<std::size_t>(f.tellg()) / sizeof(T));
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-  return v;
-}
-
 std::vector<std::uint8_t> lowbit_quantize(Type t, const std::vector<float>& x, std::int64_t rows, std::int64_t npr) {
   std::vector<std::uint8_t> q(static_cast<std::size_t>(rows) * *ggml::row_size(t, npr));
   ggml::quantize_rows(t, x.data(), q.data(), rows, npr);

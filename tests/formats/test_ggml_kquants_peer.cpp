@@ -84,47 +84,4 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(PeerAll, PeerGgmlKQuants, ::testing::ValuesIn(all_params()), param_name);
 
-// llama.cpp's tests/test-quantize-fns.cpp, "absolute quantization error": 4096 values
-// 0.1 + 2cos(i) (computed as ggml's generate_data does, the sum in double), quantized
-// and dequantized, error = sqrtf(sum of squared differences) / n, which must stay below
-// 0.0075 for Q2_K, 0.004 for Q3_K and 0.002 otherwise. llama.cpp skips Q8_K there (its
-// ggml type_traits have no to_float for it); we hold it to the general bound.
-// Its second check, reference quantizer vs the CPU quantizer under 0.0001, becomes
-// from_float_ref vs quantize_rows without an imatrix.
-float array_rmse(const std::vector<float>& a, const std::vector<float>& b) {
-  double sum = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double diff = a[i] - b[i];
-    sum += diff * diff;
-  }
-  return std::sqrt(static_cast<float>(sum)) / static_cast<float>(a.size());
-}
-
-TEST(GgmlKQuantsErrorBound, MatchesTestQuantizeFns) {
-  constexpr std::size_t kTestSize = 32 * 128;
-  std::vector<float> data(kTestSize);
-  for (std::size_t i = 0; i < kTestSize; ++i)
-    data[i] = static_cast<float>(0.1 + static_cast<double>(2.0f * std::cos(static_cast<float>(i) + 0.0f)));
-
-  const struct {
-    Type type;
-    float max_error;
-  } cases[] = {{Type::Q2_K, 0.0075f}, {Type::Q3_K, 0.0040f}, {Type::Q4_K, 0.002f},
-               {Type::Q5_K, 0.002f},  {Type::Q6_K, 0.002f},  {Type::Q8_K, 0.002f}};
-  for (const auto& c : cases) {
-    const auto& tr = lowbit::ggml::traits(c.type);
-    const std::size_t bytes = *lowbit::ggml::row_size(c.type, kTestSize);
-    std::vector<std::uint8_t> q(bytes), q_ref(bytes);
-    std::vector<float> out(kTestSize), out_ref(kTestSize);
-    lowbit::ggml::quantize_rows(c.type, data.data(), q.data(), 1, kTestSize);
-    lowbit::ggml::dequantize(c.type, q.data(), out.data(), kTestSize);
-    const float total_error = array_rmse(data, out);
-    EXPECT_LT(total_error, c.max_error) << tr.name;
-
-    tr.from_float_ref(data.data(), q_ref.data(), kTestSize);
-    lowbit::ggml::dequantize(c.type, q_ref.data(), out_ref.data(), kTestSize);
-    EXPECT_LT(array_rmse(out, out_ref), 0.0001f) << tr.name;
-  }
-}
-
 }  // namespace

@@ -185,41 +185,5 @@ TEST(PeerGgmlLegacyIq4nl, ZeroBlockCarriesPreviousCodesLikeLlamaCpp) {
   EXPECT_EQ(std::memcmp(got.data() + 2, got.data() + 18 + 2, 16), 0) << "block 1 should repeat block 0's codes";
 }
 
-// llama.cpp's tests/test-quantize-fns.cpp: x[i] = 0.1 + 2 cos(i) (computed in double,
-// stored as float) over 4096 weights; "total error" sqrt(sum (x - deq)^2) / n must stay
-// below 0.002 for all these types. llama.cpp measures its CPU quantizer, which for
-// these types is the reference one; we hold quantize_<t> without weights (the
-// llama-quantize path, a different search for IQ4_NL) to the same bound.
-std::vector<float> test_quantize_fns_data(float offset, std::size_t n) {
-  std::vector<float> x(n);
-  for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(0.1 + 2.0f * std::cos(static_cast<float>(i) + offset));
-  return x;
-}
-
-float array_rmse(const std::vector<float>& a, const std::vector<float>& b) {
-  double sum = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double diff = a[i] - b[i];
-    sum += diff * diff;
-  }
-  return std::sqrt(static_cast<float>(sum)) / static_cast<float>(a.size());
-}
-
-TEST(GgmlLegacyErrorBound, TestQuantizeFnsData) {
-  constexpr std::size_t kN = 32 * 128;
-  const std::vector<float> x = test_quantize_fns_data(0.0f, kN);
-  for (Type t : kTypes) {
-    const ggml::TypeTraits& tr = ggml::traits(t);
-    std::vector<std::uint8_t> q(*ggml::row_size(t, kN));
-    std::vector<float> ref_out(kN), cpu_out(kN);
-    tr.from_float_ref(x.data(), q.data(), kN);
-    ggml::dequantize(t, q.data(), ref_out.data(), kN);
-    tr.quantize(x.data(), q.data(), 1, kN, nullptr);
-    ggml::dequantize(t, q.data(), cpu_out.data(), kN);
-    EXPECT_LT(array_rmse(x, ref_out), 0.002f) << tr.name << " reference quantizer";
-    EXPECT_LT(array_rmse(x, cpu_out), 0.002f) << tr.name << " quantize_" << tr.name << " without imatrix";
-  }
-}
-
 }  // namespace
 }  // namespace lowbit::testing

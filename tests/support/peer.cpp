@@ -1,6 +1,10 @@
 // Implementation of the shared test helpers (see peer.h).
 #include "support/peer.h"
 
+#include <algorithm>
+#include <fstream>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -71,6 +75,20 @@ std::string run_peer_with(const std::string& py, const std::string& script, cons
     throw std::runtime_error("peer script failed (exit " + std::to_string(r.exit_code) + "): " + cmd +
                              "\n" + r.output);
   return r.output;
+}
+
+bool files_equal(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ea, eb;
+  const auto sa = std::filesystem::file_size(a, ea), sb = std::filesystem::file_size(b, eb);
+  if (ea || eb || sa != sb) return false;
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  std::vector<char> ba(1 << 20), bb(1 << 20);
+  while (fa && fb) {
+    fa.read(ba.data(), std::streamsize(ba.size()));
+    fb.read(bb.data(), std::streamsize(bb.size()));
+    if (fa.gcount() != fb.gcount() || !std::equal(ba.begin(), ba.begin() + fa.gcount(), bb.begin())) return false;
+  }
+  return true;
 }
 
 }  // namespace lowbit::testing

@@ -36,6 +36,9 @@ struct CommandResult {
 // Runs a command line through /bin/sh and captures its output.
 CommandResult run_command(const std::string& command_line);
 
+// True when both files exist and hold the same bytes.
+bool files_equal(const std::filesystem::path& a, const std::filesystem::path& b);
+
 // Single-quotes a string for /bin/sh.
 std::string shell_quote(const std::string& s);
 
