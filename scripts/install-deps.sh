@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(cmake ninja-build g++ ccache clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  libicu-dev zlib1g-dev  # tokenizers' Unicode tables; the Austen text's zlib streams
   python3-torch)  # torch.ao observers, the calibration peers (run by /usr/bin/python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
