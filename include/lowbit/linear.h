@@ -1,0 +1,56 @@
+// A Linear layer as the runtime sees it: weight rows [out, in] in whatever format the
+// checkpoint stores (fp32/fp16/bf16, any ggml block type, lowbit's own codes), an
+// optional bias, and y = x W^T + b. The reference path decodes the weight once to fp32
+// and runs an fp32 matmul; fast quantized kernels (issue 7) plug in behind forward().
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lowbit/ggml_types.h"
+
+namespace lowbit {
+
+// How activations meet a ggml weight. GgmlCpu rounds them the way llama.cpp's CPU
+// backend converts its matmul input to the weight type's vec_dot_type (Q8_0, Q8_1, Q8_K,
+// F16, BF16) before the dot products, so lowbit's logits agree with llama.cpp's up to
+// summation order. Exact keeps fp32 activations (what transformers computes).
+enum class ActivationRounding { Exact, GgmlCpu };
+
+class Linear {
+ public:
+  Linear() = default;
+  // Rows of ggml type `type` (e.g. a GGUF tensor's data), `rows` x `cols` weights.
+  static Linear from_ggml(std::string name, ggml::Type type, std::span<const std::byte> data, std::int64_t rows,
+                          std::int64_t cols, ActivationRounding rounding);
+  static Linear from_f32(std::string name, std::vector<float> weight, std::int64_t rows, std::int64_t cols);
+
+  void set_bias(std::vector<float> bias);
+  // Replaces the weight (e.g. by its quantized-dequantized version in GPTQ's sequential
+  // mode); keeps name, shape and bias; activations are no longer rounded.
+  void set_weight_f32(std::vector<float> weight);
+
+  // y[m][rows] = x[m][cols] W^T + b.
+  void forward(const float* x, std::int64_t m, float* y, int threads) const;
+
+  const std::string& name() const { return name_; }
+  std::int64_t rows() const { return rows_; }
+  std::int64_t cols() const { return cols_; }
+  ggml::Type type() const { return type_; }
+  std::span<const float> weight_f32() const { return weight_; }
+  std::span<const float> bias() const { return bias_; }
+  bool empty() const { return rows_ == 0; }
+
+ private:
+  std::string name_;
+  std::int64_t rows_ = 0, cols_ = 0;
+  ggml::Type type_ = ggml::Type::F32;
+  ActivationRounding rounding_ = ActivationRounding::Exact;
+  std::vector<float> weight_;      // decoded [rows, cols]
+  std::vector<float> bias_;        // empty or [rows]
+  std::vector<float> block_mins_;  // Q4_1/Q5_1 only: per-32 block m, [rows, cols/32]
+};
+
+}  // namespace lowbit

@@ -1,0 +1,91 @@
+// Activation conversion of llama.cpp's CPU matmul (see ggml_cpu_activations.h). The q8_0
+// and q8_1 rules follow ggml-cpu/arch/x86/quants.c (the AVX2 build llama-cpp-python
+// ships): d = amax/127 stored as fp16, codes = nearest-even(x * (127/amax)). q8_K is
+// ggml's reference quantizer, which x86 uses unchanged.
+#include "model/ggml_cpu_activations.h"
+
+#include <cmath>
+#include <vector>
+
+#include "formats/ggml_blocks.h"
+#include "formats/ggml_rows.h"
+#include "lowbit/bf16.h"
+#include "lowbit/error.h"
+#include "lowbit/fp16.h"
+
+namespace lowbit::model {
+
+ggml::Type ggml_vec_dot_type(ggml::Type t) {
+  using ggml::Type;
+  switch (t) {
+    case Type::F32: return Type::F32;
+    case Type::F16: return Type::F16;
+    case Type::BF16: return Type::BF16;
+    case Type::Q4_0: case Type::Q5_0: case Type::Q8_0: case Type::IQ4_NL: return Type::Q8_0;
+    case Type::Q4_1: case Type::Q5_1: return Type::Q8_1;
+    case Type::Q2_K: case Type::Q3_K: case Type::Q4_K: case Type::Q5_K: case Type::Q6_K: case Type::IQ4_XS:
+      return Type::Q8_K;
+    default: fail("ggml type ", ggml::traits(t).name, " has no CPU matmul in lowbit's runtime");
+  }
+}
+
+namespace {
+
+// One 32-wide block the way quantize_row_q8_0/_1 (AVX2) do it; returns fp16(d) and
+// writes the integer sum of the codes.
+float q8_block(const float* x, float* out, int* code_sum) {
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+  const float d = amax / 127.0f;
+  const float dh = fp16_to_fp32(fp32_to_fp16(d));
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) {
+    const float q = std::nearbyint(x[j] * id);  // default rounding mode: nearest-even, as _mm256_round_ps
+    sum += static_cast<int>(q);
+    out[j] = dh * q;
+  }
+  *code_sum = sum;
+  return d;
+}
+
+}  // namespace
+
+void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t m, std::int64_t k, float* out,
+                            float* block_sums) {
+  const ggml::Type vt = ggml_vec_dot_type(weight_type);
+  const std::int64_t n = m * k;
+  switch (vt) {
+    case ggml::Type::F32:
+      for (std::int64_t i = 0; i < n; ++i) out[i] = x[i];
+      return;
+    case ggml::Type::F16:
+      for (std::int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+      return;
+    case ggml::Type::BF16:
+      for (std::int64_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
+      return;
+    case ggml::Type::Q8_0:
+    case ggml::Type::Q8_1: {
+      if (k % 32) fail("activation rows of ", k, " values are not whole 32-blocks");
+      for (std::int64_t b = 0; b < n / 32; ++b) {
+        int sum = 0;
+        const float d = q8_block(x + b * 32, out + b * 32, &sum);
+        if (vt == ggml::Type::Q8_1) block_sums[b] = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
+      }
+      return;
+    }
+    case ggml::Type::Q8_K: {
+      if (k % ggml::QK_K) fail("activation rows of ", k, " values are not whole 256-blocks");
+      std::vector<ggml::block_q8_K> blocks(static_cast<std::size_t>(k / ggml::QK_K));
+      for (std::int64_t r = 0; r < m; ++r) {
+        ggml::quantize_row_q8_K_ref(x + r * k, blocks.data(), k);
+        ggml::dequantize_row_q8_K(blocks.data(), out + r * k, k);
+      }
+      return;
+    }
+    default: fail("unreachable vec_dot type");
+  }
+}
+
+}  // namespace lowbit::model

@@ -1,0 +1,108 @@
+// Linear layers of the runtime (include/lowbit/linear.h): decode the weight once through
+// the format's reference decoder, then y = x W^T + b by the fp32 matmul kernel, with the
+// activations first rounded like llama.cpp's CPU backend when the weight came from ggml.
+#include "lowbit/linear.h"
+
+#include <cstring>
+
+#include "formats/ggml_blocks.h"
+#include "kernels/gemm_f32.h"
+#include "lowbit/error.h"
+#include "lowbit/fp16.h"
+#include "lowbit/parallel.h"
+#include "model/ggml_cpu_activations.h"
+
+namespace lowbit {
+
+Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std::byte> data, std::int64_t rows,
+                         std::int64_t cols, ActivationRounding rounding) {
+  const auto& tr = ggml::traits(type);
+  if (!tr.to_float) fail(name, ": ggml type ", tr.name, " cannot be decoded by lowbit");
+  if (cols % tr.block_size) fail(name, ": rows of ", cols, " values are not whole ", tr.name, " blocks");
+  const std::size_t row_bytes = ggml::row_size(type, cols).value_or(0);
+  if (data.size() != row_bytes * static_cast<std::size_t>(rows))
+    fail(name, ": ", data.size(), " bytes of data for ", rows, " x ", cols, " ", tr.name, " weights (want ",
+         row_bytes * static_cast<std::size_t>(rows), ")");
+  Linear l;
+  l.name_ = std::move(name);
+  l.rows_ = rows;
+  l.cols_ = cols;
+  l.type_ = type;
+  l.rounding_ = rounding;
+  l.weight_.resize(static_cast<std::size_t>(rows * cols));
+  ggml::dequantize(type, data.data(), l.weight_.data(), rows * cols, hardware_threads());
+  if (rounding == ActivationRounding::GgmlCpu && (type == ggml::Type::Q4_1 || type == ggml::Type::Q5_1)) {
+    // Both blocks start with fp16 d then fp16 m; ggml pairs m with the activation
+    // block's stored sum, so the correction in forward() needs m per block.
+    const std::size_t bsize = tr.type_size;
+    const std::int64_t nb = rows * cols / 32;
+    l.block_mins_.resize(static_cast<std::size_t>(nb));
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+    for (std::int64_t b = 0; b < nb; ++b) {
+      std::uint16_t m;
+      std::memcpy(&m, p + static_cast<std::size_t>(b) * bsize + 2, 2);
+      l.block_mins_[static_cast<std::size_t>(b)] = fp16_to_fp32(m);
+    }
+  }
+  if (rounding == ActivationRounding::GgmlCpu) (void)model::ggml_vec_dot_type(type);  // fails early if unsupported
+  return l;
+}
+
+Linear Linear::from_f32(std::string name, std::vector<float> weight, std::int64_t rows, std::int64_t cols) {
+  if (static_cast<std::int64_t>(weight.size()) != rows * cols)
+    fail(name, ": ", weight.size(), " weights for a ", rows, " x ", cols, " matrix");
+  Linear l;
+  l.name_ = std::move(name);
+  l.rows_ = rows;
+  l.cols_ = cols;
+  l.weight_ = std::move(weight);
+  return l;
+}
+
+void Linear::set_bias(std::vector<float> bias) {
+  if (!bias.empty() && static_cast<std::int64_t>(bias.size()) != rows_)
+    fail(name_, ": bias of ", bias.size(), " values for ", rows_, " outputs");
+  bias_ = std::move(bias);
+}
+
+void Linear::set_weight_f32(std::vector<float> weight) {
+  if (static_cast<std::int64_t>(weight.size()) != rows_ * cols_)
+    fail(name_, ": replacement weight of ", weight.size(), " values for ", rows_, " x ", cols_);
+  weight_ = std::move(weight);
+  type_ = ggml::Type::F32;
+  rounding_ = ActivationRounding::Exact;
+  block_mins_.clear();
+}
+
+void Linear::forward(const float* x, std::int64_t m, float* y, int threads) const {
+  const float* xin = x;
+  std::vector<float> rounded, sums;
+  if (rounding_ == ActivationRounding::GgmlCpu && type_ != ggml::Type::F32) {
+    rounded.resize(static_cast<std::size_t>(m * cols_));
+    if (!block_mins_.empty()) sums.resize(static_cast<std::size_t>(m * cols_ / 32));
+    model::ggml_round_activations(type_, x, m, cols_, rounded.data(), sums.data());
+    xin = rounded.data();
+  }
+  kernels::gemm_f32_nt(xin, weight_.data(), y, m, rows_, cols_, threads);
+  if (!block_mins_.empty()) {
+    // ggml adds m_w * s_x per block, s_x being the activation block's fp16 sum; the
+    // matmul above added m_w * (exact sum). The difference is a small [m, cols/32] x
+    // [rows, cols/32]^T product.
+    const std::int64_t nb = cols_ / 32;
+    std::vector<float> delta(static_cast<std::size_t>(m * nb));
+    for (std::int64_t r = 0; r < m; ++r)
+      for (std::int64_t b = 0; b < nb; ++b) {
+        float s = 0.0f;
+        for (int j = 0; j < 32; ++j) s += xin[r * cols_ + b * 32 + j];
+        delta[static_cast<std::size_t>(r * nb + b)] = sums[static_cast<std::size_t>(r * nb + b)] - s;
+      }
+    std::vector<float> corr(static_cast<std::size_t>(m * rows_));
+    kernels::gemm_f32_nt(delta.data(), block_mins_.data(), corr.data(), m, rows_, nb, threads);
+    for (std::size_t i = 0; i < corr.size(); ++i) y[i] += corr[i];
+  }
+  if (!bias_.empty())
+    for (std::int64_t r = 0; r < m; ++r)
+      for (std::int64_t j = 0; j < rows_; ++j) y[r * rows_ + j] += bias_[static_cast<std::size_t>(j)];
+}
+
+}  // namespace lowbit
