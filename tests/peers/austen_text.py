@@ -4,9 +4,13 @@ with the PyPI `rdata` parser. scripts/install-deps.sh unpacks the .deb into .dep
 without installing R; a system-wide install is used when present."""
 import gzip
 import os
+import warnings
 import zlib
 
 import rdata
+
+# rdata cannot tell a bare serialized stream from an .rds file and says so on stderr.
+warnings.filterwarnings("ignore", message="Unknown file type")
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _CANDIDATES = [

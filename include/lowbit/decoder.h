@@ -1,0 +1,108 @@
+// The decoder-only transformer runtime: llama-family models (Llama, Mistral, Qwen2,
+// SmolLM: RMSNorm, RoPE with its scaling variants, GQA, SwiGLU, optional biases, tied or
+// untied head) and Gemma 3 (sandwich norms, q/k norms, GeGLU, sliding-window layers),
+// loaded from GGUF or a HF directory. A forward pass reads top to bottom in
+// src/model/decoder_model.cpp; GGUF models follow llama.cpp's CPU numerics (fp16 KV
+// cache, activation rounding per weight type) so logits agree with llama.cpp's.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lowbit/linear.h"
+#include "lowbit/model_weights.h"
+
+namespace lowbit {
+
+enum class RopeStyle {
+  Adjacent,  // rotates pairs (2i, 2i+1): ggml's "normal" mode (GGUF llama; weights permuted)
+  Halves,    // rotates (i, i + n_rot/2): HF's rotate_half, ggml's NEOX mode
+};
+
+struct RopeConfig {
+  RopeStyle style = RopeStyle::Halves;
+  int n_rot = 0;               // rotated dimensions per head (<= head_dim)
+  float base = 10000.0f;       // full-attention layers
+  float base_swa = 10000.0f;   // sliding-window layers (Gemma 3)
+  // "default", "linear", "llama3", "yarn", "dynamic" (HF rope_scaling.rope_type).
+  std::string scaling = "default";
+  float factor = 1.0f;
+  float low_freq_factor = 1.0f, high_freq_factor = 4.0f;  // llama3
+  float beta_fast = 32.0f, beta_slow = 1.0f;                // yarn
+  int original_max_positions = 0;                           // llama3, yarn, dynamic
+  float attention_factor = 1.0f;                            // yarn's cos/sin scale
+  std::vector<float> freq_factors;  // GGUF rope_freqs.weight: theta divided per pair
+  bool ggml_math = false;           // angles by ggml's running product (GGUF), else HF's
+};
+
+struct DecoderConfig {
+  std::string arch;  // "llama" (also mistral/qwen2/smollm) or "gemma3"
+  int n_layer = 0, n_embd = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_ff = 0, n_vocab = 0;
+  float norm_eps = 1e-5f;
+  RopeConfig rope;
+  bool gemma = false;              // embeddings * sqrt(n_embd), sandwich norms, q/k norms, GeGLU
+  float attn_scale = 0.0f;         // softmax scale; 0 = 1/sqrt(head_dim)
+  int sliding_window = 0;          // 0 = none
+  std::vector<bool> swa_layers;    // per layer: sliding-window attention
+  float final_logit_softcap = 0.0f;
+  // llama.cpp's CPU numerics for GGUF models: K/V cached as fp16, Q and the attention
+  // probabilities rounded to fp16 before their matmuls, GELU through ggml's fp16 table.
+  bool ggml_numerics = false;
+  int context_length = 0;
+};
+
+// Sees the input of every Linear just before it runs (calibration statistics).
+// `layer` is the block index, -1 for the output head; rows x lin.cols() values.
+using LinearInputObserver = std::function<void(int layer, const Linear& lin, const float* x, std::int64_t rows)>;
+
+struct DecoderLayer {
+  std::vector<float> attn_norm, ffn_norm, attn_post_norm, ffn_post_norm, q_norm, k_norm;
+  Linear wq, wk, wv, wo, w_gate, w_up, w_down;
+  // The Linears in the order they run, for calibration and layer-wise quantization.
+  std::vector<Linear*> linears() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
+};
+
+class DecoderModel {
+ public:
+  // A .gguf file or a HF directory (config.json + safetensors, plain or lowbit-quantized).
+  static DecoderModel load(const std::filesystem::path& path);
+
+  const DecoderConfig& config() const { return cfg_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // Logits of positions [first_logit, T) of one sequence starting at position 0:
+  // logits is (T - first_logit) x n_vocab.
+  void forward(std::span<const std::int32_t> tokens, float* logits, int threads, std::int64_t first_logit = 0,
+               const LinearInputObserver& observe = {}) const;
+
+  // The same pass in pieces, for capturing statistics layer by layer while earlier
+  // layers are replaced (GPTQ's sequential mode). h is T x n_embd.
+  void embed(std::span<const std::int32_t> tokens, float* h) const;
+  void run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe = {}) const;
+  void head(const float* h, std::int64_t T, std::int64_t first, float* logits, int threads,
+            const LinearInputObserver& observe = {}) const;
+
+  DecoderLayer& layer(int il) { return layers_.at(static_cast<std::size_t>(il)); }
+  const DecoderLayer& layer(int il) const { return layers_.at(static_cast<std::size_t>(il)); }
+  Linear& output() { return output_; }
+
+ private:
+  DecoderConfig cfg_;
+  ModelWeights weights_;
+  std::vector<float> tok_embd_;  // n_vocab x n_embd (empty when tied: output_'s weight)
+  std::vector<float> output_norm_;
+  Linear output_;
+  bool tied_ = false;
+  std::vector<DecoderLayer> layers_;
+};
+
+// Config from GGUF metadata (general.architecture llama/gemma3) or HF config.json.
+DecoderConfig decoder_config_from_gguf(const GgufFile& f);
+DecoderConfig decoder_config_from_hf(const std::filesystem::path& config_json);
+
+}  // namespace lowbit

@@ -1,0 +1,183 @@
+// Decoder-only transformer forward pass (include/lowbit/decoder.h), llama2.c style:
+// embed, then per block [norm -> q,k,v -> (q/k norm) -> rope -> attention -> o ->
+// (post norm) -> residual -> norm -> gate,up -> act*up -> down -> (post norm) ->
+// residual], final norm, head. Weights come through ModelWeights under GGUF or HF names.
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/decoder.h"
+#include "lowbit/error.h"
+#include "lowbit/gguf_model.h"
+#include "model/decoder_ops.h"
+#include "model/rope.h"
+
+namespace lowbit {
+namespace {
+
+// Tensor names per source: GGUF's (llama.cpp's converter) and HF's (transformers').
+struct Names {
+  bool gguf;
+  std::string tok_embd() const { return gguf ? "token_embd.weight" : "model.embed_tokens.weight"; }
+  std::string out_norm() const { return gguf ? "output_norm.weight" : "model.norm.weight"; }
+  std::string output() const { return gguf ? "output.weight" : "lm_head.weight"; }
+  std::string layer(int il, const char* gguf_part, const char* hf_part, const char* suffix = "weight") const {
+    return gguf ? "blk." + std::to_string(il) + "." + gguf_part + "." + suffix
+                : "model.layers." + std::to_string(il) + "." + hf_part + "." + suffix;
+  }
+};
+
+std::vector<float> vector_of(const ModelWeights& w, const std::string& name, std::int64_t n) {
+  auto v = w.f32(name);
+  if (static_cast<std::int64_t>(v.size()) != n)
+    fail(w.path().string(), ": tensor \"", name, "\" has ", v.size(), " values, expected ", n);
+  return v;
+}
+
+Linear linear_of(const ModelWeights& w, const std::string& name, std::int64_t rows, std::int64_t cols,
+                 const std::string& bias_name) {
+  const auto s = w.shape(name);
+  if (s.size() != 2 || s[0] != rows || s[1] != cols)
+    fail(w.path().string(), ": tensor \"", name, "\" should be [", rows, ", ", cols, "]");
+  Linear l = w.linear(name);
+  if (w.has(bias_name)) l.set_bias(vector_of(w, bias_name, rows));
+  return l;
+}
+
+}  // namespace
+
+DecoderModel DecoderModel::load(const std::filesystem::path& path) {
+  DecoderModel m;
+  m.weights_ = ModelWeights::open(path);
+  const ModelWeights& w = m.weights_;
+  const Names nm{w.gguf() != nullptr};
+  if (w.gguf()) {
+    m.cfg_ = decoder_config_from_gguf(*w.gguf());
+  } else {
+    const auto dir = std::filesystem::is_directory(path) ? path : path.parent_path();
+    m.cfg_ = decoder_config_from_hf(dir / "config.json");
+  }
+  DecoderConfig& c = m.cfg_;
+  if (w.has("rope_freqs.weight")) c.rope.freq_factors = w.f32("rope_freqs.weight");
+  const std::int64_t d = c.n_embd, qd = static_cast<std::int64_t>(c.n_head) * c.head_dim;
+  const std::int64_t kvd = static_cast<std::int64_t>(c.n_head_kv) * c.head_dim;
+  m.tied_ = !w.has(nm.output());
+  m.output_ = linear_of(w, m.tied_ ? nm.tok_embd() : nm.output(), c.n_vocab, d, "");
+  if (!m.tied_) m.tok_embd_ = vector_of(w, nm.tok_embd(), static_cast<std::int64_t>(c.n_vocab) * d);
+  m.output_norm_ = vector_of(w, nm.out_norm(), d);
+  for (int il = 0; il < c.n_layer; ++il) {
+    DecoderLayer L;
+    L.attn_norm = vector_of(w, nm.layer(il, "attn_norm", "input_layernorm"), d);
+    L.ffn_norm = vector_of(w, nm.layer(il, "ffn_norm", "post_attention_layernorm"), d);
+    L.wq = linear_of(w, nm.layer(il, "attn_q", "self_attn.q_proj"), qd, d, nm.layer(il, "attn_q", "self_attn.q_proj", "bias"));
+    L.wk = linear_of(w, nm.layer(il, "attn_k", "self_attn.k_proj"), kvd, d, nm.layer(il, "attn_k", "self_attn.k_proj", "bias"));
+    L.wv = linear_of(w, nm.layer(il, "attn_v", "self_attn.v_proj"), kvd, d, nm.layer(il, "attn_v", "self_attn.v_proj", "bias"));
+    L.wo = linear_of(w, nm.layer(il, "attn_output", "self_attn.o_proj"), d, qd, nm.layer(il, "attn_output", "self_attn.o_proj", "bias"));
+    L.w_gate = linear_of(w, nm.layer(il, "ffn_gate", "mlp.gate_proj"), c.n_ff, d, nm.layer(il, "ffn_gate", "mlp.gate_proj", "bias"));
+    L.w_up = linear_of(w, nm.layer(il, "ffn_up", "mlp.up_proj"), c.n_ff, d, nm.layer(il, "ffn_up", "mlp.up_proj", "bias"));
+    L.w_down = linear_of(w, nm.layer(il, "ffn_down", "mlp.down_proj"), d, c.n_ff, nm.layer(il, "ffn_down", "mlp.down_proj", "bias"));
+    if (c.gemma) {
+      L.q_norm = vector_of(w, nm.layer(il, "attn_q_norm", "self_attn.q_norm"), c.head_dim);
+      L.k_norm = vector_of(w, nm.layer(il, "attn_k_norm", "self_attn.k_norm"), c.head_dim);
+      L.attn_post_norm = vector_of(w, nm.layer(il, "attn_post_norm", "post_attention_layernorm"), d);
+      L.ffn_post_norm = vector_of(w, nm.layer(il, "ffn_post_norm", "post_feedforward_layernorm"), d);
+    }
+    m.layers_.push_back(std::move(L));
+  }
+  return m;
+}
+
+void DecoderModel::embed(std::span<const std::int32_t> tokens, float* h) const {
+  const std::int64_t d = cfg_.n_embd;
+  const float* table = tied_ ? output_.weight_f32().data() : tok_embd_.data();
+  // Gemma scales embeddings by sqrt(n_embd) (ggml_scale with sqrtf in gemma3.cpp).
+  const float scale = cfg_.gemma ? std::sqrt(static_cast<float>(d)) : 1.0f;
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    const std::int32_t id = tokens[t];
+    if (id < 0 || id >= cfg_.n_vocab) fail("token id ", id, " at position ", t, " is outside the vocabulary of ", cfg_.n_vocab);
+    const float* row = table + static_cast<std::int64_t>(id) * d;
+    for (std::int64_t j = 0; j < d; ++j) h[static_cast<std::int64_t>(t) * d + j] = cfg_.gemma ? row[j] * scale : row[j];
+  }
+}
+
+void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe) const {
+  const DecoderConfig& c = cfg_;
+  const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
+  const std::int64_t d = c.n_embd, qd = static_cast<std::int64_t>(c.n_head) * c.head_dim;
+  const std::int64_t kvd = static_cast<std::int64_t>(c.n_head_kv) * c.head_dim;
+  auto run = [&](const Linear& lin, const float* x, float* y) {
+    if (observe) observe(il, lin, x, T);
+    lin.forward(x, T, y, threads);
+  };
+  std::vector<float> x(static_cast<std::size_t>(T * d)), q(static_cast<std::size_t>(T * qd));
+  std::vector<float> k(static_cast<std::size_t>(T * kvd)), v(k.size()), att(q.size()), o(x.size());
+
+  model::rms_norm_rows(h, x.data(), T, d, L.attn_norm, c.norm_eps);
+  run(L.wq, x.data(), q.data());
+  run(L.wk, x.data(), k.data());
+  run(L.wv, x.data(), v.data());
+  if (c.gemma) {
+    model::rms_norm_rows(q.data(), q.data(), T * c.n_head, c.head_dim, L.q_norm, c.norm_eps);
+    model::rms_norm_rows(k.data(), k.data(), T * c.n_head_kv, c.head_dim, L.k_norm, c.norm_eps);
+  }
+  const bool swa = !c.swa_layers.empty() && c.swa_layers[static_cast<std::size_t>(il)];
+  const auto table = model::rope_table(c.rope, swa && c.gemma ? c.rope.base_swa : c.rope.base, c.context_length, T);
+  model::apply_rope(q.data(), T, c.n_head, c.head_dim, table, c.rope.style);
+  model::apply_rope(k.data(), T, c.n_head_kv, c.head_dim, table, c.rope.style);
+  model::AttentionShape as;
+  as.T = T;
+  as.n_head = c.n_head;
+  as.n_head_kv = c.n_head_kv;
+  as.head_dim = c.head_dim;
+  as.window = swa ? c.sliding_window : 0;
+  as.ggml_numerics = c.ggml_numerics;
+  if (c.gemma) {
+    // gemma3.cpp scales q before attention and runs the softmax with scale 1.
+    for (auto& e : q) e *= c.attn_scale;
+    as.scale = 1.0f;
+  } else {
+    as.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  }
+  model::causal_attention(q.data(), k.data(), v.data(), att.data(), as, threads);
+  run(L.wo, att.data(), o.data());
+  if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.attn_post_norm, c.norm_eps);
+  for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
+
+  model::rms_norm_rows(h, x.data(), T, d, L.ffn_norm, c.norm_eps);
+  std::vector<float> g(static_cast<std::size_t>(T * c.n_ff)), u(g.size());
+  run(L.w_gate, x.data(), g.data());
+  run(L.w_up, x.data(), u.data());
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const float a = c.gemma ? (c.ggml_numerics ? model::gelu_ggml(g[i]) : model::gelu_tanh(g[i])) : model::silu(g[i]);
+    g[i] = a * u[i];
+  }
+  run(L.w_down, g.data(), o.data());
+  if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.ffn_post_norm, c.norm_eps);
+  for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
+}
+
+void DecoderModel::head(const float* h, std::int64_t T, std::int64_t first, float* logits, int threads,
+                        const LinearInputObserver& observe) const {
+  const std::int64_t d = cfg_.n_embd, rows = T - first;
+  if (rows <= 0) return;
+  std::vector<float> x(static_cast<std::size_t>(rows * d));
+  model::rms_norm_rows(h + first * d, x.data(), rows, d, output_norm_, cfg_.norm_eps);
+  if (observe) observe(-1, output_, x.data(), rows);
+  output_.forward(x.data(), rows, logits, threads);
+  if (cfg_.final_logit_softcap > 0) {
+    const float cap = cfg_.final_logit_softcap;
+    for (std::int64_t i = 0; i < rows * cfg_.n_vocab; ++i) logits[i] = std::tanh(logits[i] / cap) * cap;
+  }
+}
+
+void DecoderModel::forward(std::span<const std::int32_t> tokens, float* logits, int threads, std::int64_t first_logit,
+                           const LinearInputObserver& observe) const {
+  const auto T = static_cast<std::int64_t>(tokens.size());
+  if (T == 0) return;
+  if (first_logit < 0 || first_logit > T) fail("first logit ", first_logit, " outside a sequence of ", T);
+  std::vector<float> h(static_cast<std::size_t>(T * cfg_.n_embd));
+  embed(tokens, h.data());
+  for (int il = 0; il < cfg_.n_layer; ++il) run_layer(il, h.data(), T, threads, observe);
+  head(h.data(), T, first_logit, logits, threads, observe);
+}
+
+}  // namespace lowbit

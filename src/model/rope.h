@@ -1,0 +1,23 @@
+// Rotary position embeddings: the per-pair angles for each supported scaling variant,
+// computed the way each source defines them (transformers' inv_freq tables for HF
+// checkpoints, ggml's running product for GGUF), and their application to q/k rows.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "lowbit/decoder.h"
+
+namespace lowbit::model {
+
+// cos/sin of position p and pair i at [p * n_pairs + i], for positions [0, T).
+struct RopeTable {
+  int n_pairs = 0;
+  std::vector<float> cos, sin;
+};
+
+RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::int64_t T);
+
+// Rotates the first n_rot dims of each head in x [T][n_heads * head_dim].
+void apply_rope(float* x, std::int64_t T, int n_heads, int head_dim, const RopeTable& t, RopeStyle style);
+
+}  // namespace lowbit::model

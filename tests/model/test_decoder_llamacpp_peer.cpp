@@ -1,0 +1,127 @@
+// lowbit's decoder against llama.cpp (llama-cpp-python) on the real SmolLM2-135M GGUF
+// and real text: both run the same token ids (llama.cpp's tokenization of Persuasion,
+// so this test does not depend on lowbit's tokenizer) and every position's logits are
+// compared. llama.cpp computes its logits at test time (tests/peers/model_llamacpp.py).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "lowbit/decoder.h"
+#include "support/peer.h"
+
+using namespace lowbit;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::vector<float> read_f32(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::vector<float> v(fs::file_size(p) / 4);
+  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
+  return v;
+}
+
+struct Agreement {
+  double max_abs = 0, max_logit = 0, sum_abs = 0;
+  std::size_t positions = 0, same_top1 = 0, values = 0;
+};
+
+void compare_rows(const float* a, const float* b, std::int64_t rows, std::int64_t n_vocab, Agreement& g) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* x = a + r * n_vocab;
+    const float* y = b + r * n_vocab;
+    std::int64_t ax = 0, ay = 0;
+    for (std::int64_t j = 0; j < n_vocab; ++j) {
+      const double d = std::fabs(static_cast<double>(x[j]) - y[j]);
+      g.max_abs = std::max(g.max_abs, d);
+      g.sum_abs += d;
+      g.max_logit = std::max(g.max_logit, std::fabs(static_cast<double>(y[j])));
+      if (x[j] > x[ax]) ax = j;
+      if (y[j] > y[ay]) ay = j;
+    }
+    g.values += static_cast<std::size_t>(n_vocab);
+    g.positions++;
+    g.same_top1 += ax == ay;
+  }
+}
+
+struct Run {
+  std::vector<std::vector<std::int32_t>> ids;
+  std::vector<float> llama_off, llama_on;  // llama.cpp logits without / with flash attention
+  std::vector<float> lowbit;
+  std::int64_t n_vocab = 0;
+};
+
+// llama.cpp's tokenization of `seqs` x `ctx` tokens of a novel, its logits with both of
+// its attention paths, and lowbit's logits for the same ids.
+Run run_both(const std::string& gguf, const std::string& novel, int seqs, int ctx) {
+  const fs::path dir = lowbit::testing::scratch_dir();
+  Run r;
+  const auto ids_text = lowbit::testing::run_peer(
+      "model_llamacpp.py", {"tokenize", "--model", gguf, "--austen", novel, "--seqs", std::to_string(seqs), "--ctx",
+                            std::to_string(ctx)});
+  std::ofstream(dir / "ids.json") << ids_text;
+  r.ids = json::parse(ids_text).get<std::vector<std::vector<std::int32_t>>>();
+  for (const char* fa : {"off", "on"}) {
+    lowbit::testing::run_peer("model_llamacpp.py", {"logits", "--model", gguf, "--ids", (dir / "ids.json").string(),
+                                                    "--out", (dir / "logits.f32").string(), "--flash-attn", fa});
+    (std::string(fa) == "off" ? r.llama_off : r.llama_on) = read_f32(dir / "logits.f32");
+  }
+  const auto model = DecoderModel::load(gguf);
+  r.n_vocab = model.config().n_vocab;
+  for (const auto& s : r.ids) {
+    std::vector<float> logits(s.size() * static_cast<std::size_t>(r.n_vocab));
+    model.forward(s, logits.data(), 2);
+    r.lowbit.insert(r.lowbit.end(), logits.begin(), logits.end());
+  }
+  return r;
+}
+
+Agreement agreement(const std::vector<float>& a, const std::vector<float>& b, std::int64_t n_vocab, const char* what) {
+  Agreement g;
+  EXPECT_EQ(a.size(), b.size()) << what;
+  if (a.size() == b.size()) compare_rows(a.data(), b.data(), static_cast<std::int64_t>(a.size()) / n_vocab, n_vocab, g);
+  std::printf("%-34s %zu positions: top-1 identical %zu (%.3f%%), max|diff| %.5f, mean|diff| %.6f, max|logit| %.2f\n",
+              what, g.positions, g.same_top1, 100.0 * g.same_top1 / std::max<std::size_t>(g.positions, 1), g.max_abs,
+              g.sum_abs / std::max<std::size_t>(g.values, 1), g.max_logit);
+  return g;
+}
+
+std::string model_path(const char* key) {
+  return json::parse(lowbit::testing::run_peer("gguf_model_paths.py", {}))[key].get<std::string>();
+}
+
+}  // namespace
+
+// SmolLM2 with fp32 weights (the package's Q4_1 decoded by `lowbit quantize --scheme
+// gguf:F32`, byte-identical to llama-quantize's output): only fp16 attention roundings,
+// which both sides place identically, so the bar applies: top-1 identical on
+// >= 99.9 % of 4 x 512 positions of Persuasion.
+TEST(PeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
+  const fs::path dir = lowbit::testing::scratch_dir();
+  const auto f32 = (dir / "smollm2_f32.gguf").string();
+  const auto q = lowbit::testing::run_command(lowbit::testing::shell_quote(lowbit::testing::cli_path().string()) +
+                                              " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) + " " +
+                                              lowbit::testing::shell_quote(f32) + " --scheme gguf:F32");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  const Run r = run_both(f32, "persuasion", 4, 512);
+  const auto g = agreement(r.lowbit, r.llama_off, r.n_vocab, "lowbit vs llama.cpp (f32 weights)");
+  EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
+  EXPECT_LT(g.max_abs, 0.01 * g.max_logit);
+}
+
+// The model as shipped (Q4_1 weights, Q8_0 head). llama.cpp rounds every matmul input to
+// 8 bits (Q8_1/Q8_0), so a last-bit difference upstream flips codes and grows through
+// 30 layers: llama.cpp disagrees with itself between its two attention paths. lowbit
+// must agree with llama.cpp at least as well as llama.cpp agrees with itself.
+TEST(PeerDecoderLlamaCpp, SmolLM2Q4_1AgreesAsWellAsLlamaCppWithItself) {
+  const Run r = run_both(model_path("smollm2"), "persuasion", 4, 512);
+  const auto self = agreement(r.llama_on, r.llama_off, r.n_vocab, "llama.cpp flash-attn on vs off");
+  const auto g = agreement(r.lowbit, r.llama_off, r.n_vocab, "lowbit vs llama.cpp (Q4_1 as shipped)");
+  EXPECT_GE(static_cast<double>(g.same_top1), static_cast<double>(self.same_top1) - 0.005 * self.positions);
+  EXPECT_LE(g.max_abs, 1.5 * self.max_abs);
+}
