@@ -49,7 +49,7 @@ void compare_rows(const float* a, const float* b, std::int64_t rows, std::int64_
   }
 }
 
-struct Run {
+struct LogitRuns {
   std::vector<std::vector<std::int32_t>> ids;
   std::vector<float> llama_off, llama_on;  // llama.cpp logits without / with flash attention
   std::vector<float> lowbit;
@@ -58,9 +58,8 @@ struct Run {
 
 // llama.cpp's tokenization of `seqs` x `ctx` tokens of a novel, its logits with both of
 // its attention paths, and lowbit's logits for the same ids.
-Run run_both(const std::string& gguf, const std::string& novel, int seqs, int ctx) {
-  const fs::path dir = lowbit::testing::scratch_dir();
-  Run r;
+LogitRuns run_both(const fs::path& dir, const std::string& gguf, const std::string& novel, int seqs, int ctx) {
+  LogitRuns r;
   const auto ids_text = lowbit::testing::run_peer(
       "model_llamacpp.py", {"tokenize", "--model", gguf, "--austen", novel, "--seqs", std::to_string(seqs), "--ctx",
                             std::to_string(ctx)});
@@ -101,14 +100,14 @@ std::string model_path(const char* key) {
 // gguf:F32`, byte-identical to llama-quantize's output): only fp16 attention roundings,
 // which both sides place identically, so the bar applies: top-1 identical on
 // >= 99.9 % of 4 x 512 positions of Persuasion.
-TEST(PeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
+TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
   const fs::path dir = lowbit::testing::scratch_dir();
   const auto f32 = (dir / "smollm2_f32.gguf").string();
   const auto q = lowbit::testing::run_command(lowbit::testing::shell_quote(lowbit::testing::cli_path().string()) +
                                               " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) + " " +
                                               lowbit::testing::shell_quote(f32) + " --scheme gguf:F32");
   ASSERT_EQ(q.exit_code, 0) << q.output;
-  const Run r = run_both(f32, "persuasion", 4, 512);
+  const LogitRuns r = run_both(dir, f32, "persuasion", 4, 512);
   const auto g = agreement(r.lowbit, r.llama_off, r.n_vocab, "lowbit vs llama.cpp (f32 weights)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
   EXPECT_LT(g.max_abs, 0.01 * g.max_logit);
@@ -118,8 +117,8 @@ TEST(PeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
 // 8 bits (Q8_1/Q8_0), so a last-bit difference upstream flips codes and grows through
 // 30 layers: llama.cpp disagrees with itself between its two attention paths. lowbit
 // must agree with llama.cpp at least as well as llama.cpp agrees with itself.
-TEST(PeerDecoderLlamaCpp, SmolLM2Q4_1AgreesAsWellAsLlamaCppWithItself) {
-  const Run r = run_both(model_path("smollm2"), "persuasion", 4, 512);
+TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1AgreesAsWellAsLlamaCppWithItself) {
+  const LogitRuns r = run_both(lowbit::testing::scratch_dir(), model_path("smollm2"), "persuasion", 4, 512);
   const auto self = agreement(r.llama_on, r.llama_off, r.n_vocab, "llama.cpp flash-attn on vs off");
   const auto g = agreement(r.lowbit, r.llama_off, r.n_vocab, "lowbit vs llama.cpp (Q4_1 as shipped)");
   EXPECT_GE(static_cast<double>(g.same_top1), static_cast<double>(self.same_top1) - 0.005 * self.positions);
