@@ -135,11 +135,14 @@ def main():
     first = n_ctx // 2
     nll, count, per_chunk = 0.0, 0, []
     t0 = time.perf_counter()
+    decode_secs = 0.0
     for c in range(n_chunk):
         chunk = list(tokens[c * n_ctx:(c + 1) * n_ctx])
         if add_bos:
             chunk[0] = L.llama_vocab_bos(vocab)
+        td = time.perf_counter()
         decode(ctx, chunk, lambda i: i >= first)
+        decode_secs += time.perf_counter() - td
         for i in range(n_ctx - 1 - first):
             row = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, first + i), shape=(n_vocab,)).astype(np.float32)
             mx = row.max()
@@ -150,7 +153,7 @@ def main():
         per_chunk.append(math.exp(nll / count))
     secs = time.perf_counter() - t0
     print(json.dumps({"ppl": math.exp(nll / count), "chunks": n_chunk, "ctx": n_ctx, "scored": count,
-                      "tokens": len(tokens), "running_ppl": per_chunk, "seconds": secs,
+                      "tokens": len(tokens), "running_ppl": per_chunk, "seconds": secs, "decode_seconds": decode_secs,
                       "n_vocab": n_vocab, "add_bos": bool(add_bos)}))
 
 
