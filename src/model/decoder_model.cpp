@@ -78,8 +78,8 @@ DecoderModel DecoderModel::load(const std::filesystem::path& path) {
     if (c.gemma) {
       L.q_norm = vector_of(w, nm.layer(il, "attn_q_norm", "self_attn.q_norm"), c.head_dim);
       L.k_norm = vector_of(w, nm.layer(il, "attn_k_norm", "self_attn.k_norm"), c.head_dim);
-      L.attn_post_norm = vector_of(w, nm.layer(il, "attn_post_norm", "post_attention_layernorm"), d);
-      L.ffn_post_norm = vector_of(w, nm.layer(il, "ffn_post_norm", "post_feedforward_layernorm"), d);
+      L.attn_post_norm = vector_of(w, nm.layer(il, "post_attention_norm", "post_attention_layernorm"), d);
+      L.ffn_post_norm = vector_of(w, nm.layer(il, "post_ffw_norm", "post_feedforward_layernorm"), d);
     }
     m.layers_.push_back(std::move(L));
   }
