@@ -12,6 +12,9 @@ void register_inspect(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_dequantize(CLI::App& app);
 void register_report_table(CLI::App& app);
+void register_corpus(CLI::App& app);
+void register_perplexity(CLI::App& app);
+void register_calibrate(CLI::App& app);
 
 // The GGUF side of `lowbit quantize` (cmd_quantize_gguf.cpp).
 struct GgufQuantizeArgs {

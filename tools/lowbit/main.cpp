@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   lowbit::cli::register_quantize(app);
   lowbit::cli::register_dequantize(app);
   lowbit::cli::register_report_table(app);
+  lowbit::cli::register_corpus(app);
+  lowbit::cli::register_perplexity(app);
+  lowbit::cli::register_calibrate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
