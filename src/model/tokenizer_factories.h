@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -20,5 +21,9 @@ std::unique_ptr<Tokenizer> make_wordpiece_from_json(const nlohmann::json& j, con
 std::unique_ptr<Tokenizer> make_wordpiece_from_gguf(const GgufFile& f);
 std::unique_ptr<Tokenizer> make_spm_bpe_from_json(const nlohmann::json& j, const std::string& source);
 std::unique_ptr<Tokenizer> make_spm_from_gguf(const GgufFile& f);
+
+// A tokenizer.json given as text (load_tokenizer_json reads the file; the fuzzer feeds
+// bytes): parses the JSON and dispatches on model.type and the pre-tokenizer.
+std::unique_ptr<Tokenizer> load_tokenizer_json_text(std::string_view text, const std::string& source);
 
 }  // namespace lowbit::model

@@ -255,6 +255,11 @@ SpmBpe::SpmBpe(const json& j, std::string source) : source_(std::move(source)) {
   for (const auto& [t, id] : vocab_) max_id = std::max<std::int64_t>(max_id, id);
   for (const auto& a : added_) max_id = std::max<std::int64_t>(max_id, a.id);
   vocab_size_ = static_cast<std::size_t>(max_id + 1);
+  // Template ids the vocabulary lacks would reach a model's embedding lookup (fuzzer find).
+  for (const auto* ids : {&template_prefix_, &template_suffix_})
+    for (const std::int32_t id : *ids)
+      if (id < 0 || static_cast<std::size_t>(id) >= vocab_size_)
+        fail(source_, ": post_processor special token id ", id, " is outside the vocabulary of ", vocab_size_);
   if (unk_token_) {
     const auto it = added_by_content_.find(*unk_token_);
     special_.unk = it != added_by_content_.end() ? added_[it->second].id : vocab_id(*unk_token_);
