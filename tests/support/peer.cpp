@@ -57,6 +57,10 @@ CommandResult run_command(const std::string& command_line) {
 
 std::string torch_python() {
   if (const char* env = std::getenv("LOWBIT_TORCH_PYTHON"); env && *env) return env;
+  // The venv adds transformers on top of Debian's torch (system site packages), so it
+  // serves the torch.ao peers as well; bare Debian Python is the fallback.
+  const auto venv = source_dir() / ".venv-torch/bin/python";
+  if (std::filesystem::exists(venv)) return venv.string();
   return "/usr/bin/python3";
 }
 

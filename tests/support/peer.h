@@ -18,8 +18,9 @@ std::filesystem::path scratch_dir();
 // test command creates. Tests fail (not skip) when it is missing: CI installs it.
 std::string peer_python();
 
-// Python that has torch for torch.ao peers: $LOWBIT_TORCH_PYTHON or Debian's
-// /usr/bin/python3 with python3-torch (scripts/install-deps.sh installs it).
+// Python that has torch (torch.ao peers) and transformers: $LOWBIT_TORCH_PYTHON, else
+// .venv-torch (Debian's python3-torch + tests/peers/requirements-torch.txt, made by
+// scripts/install-deps.sh), else Debian's /usr/bin/python3 (torch only).
 std::string torch_python();
 
 // Runs `<python> tests/peers/<script> args...` (see run_peer).
