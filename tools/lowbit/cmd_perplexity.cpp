@@ -1,19 +1,26 @@
 // `lowbit perplexity MODEL --text FILE [--ctx N] [--chunks N] [--threads N]
 //  [--save-logits F | --kld-base F] [--json F]`: llama-perplexity's measurement on lowbit's
-// runtime. Prints the running estimate per chunk and the final table; --json writes the
-// same numbers for scripts. The saved-logits file is llama-perplexity's format.
+// runtime; the saved-logits file is llama-perplexity's format. For sentence encoders
+// (`--base FP32_DIR`), the text's lines are embedded by both models and the cosines of
+// the pooled embeddings reported instead. --json writes the numbers for scripts.
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
+#include "lowbit/bert.h"
 #include "lowbit/decoder.h"
+#include "lowbit/embedding_fidelity.h"
 #include "lowbit/error.h"
 #include "lowbit/perplexity.h"
 #include "lowbit/tokenizer.h"
 
 namespace lowbit::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -40,10 +47,54 @@ void print_result(const PerplexityResult& r) {
   std::printf("RMS Δp     : %8.3f %%\nSame top p : %8.3f %%\n", 100.0 * k.rms_delta_p, 100.0 * k.same_top1);
 }
 
+void write_json_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream o(tmp);
+    o << text << "\n";
+    if (!o) fail(path, ": cannot write");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+// Encoder mode: cosine between the pooled embeddings of the reference (fp32) encoder and
+// the candidate, over the text's non-empty lines, each cut to the reference's positions.
+void run_encoder(const std::string& candidate, const std::string& base, const std::string& text, int max_sentences,
+                 int threads, const std::string& json_out) {
+  const auto ref = BertEncoder::load(base);
+  const fs::path base_dir = fs::is_directory(base) ? fs::path(base) : fs::path(base).parent_path();
+  const auto cand = fs::is_directory(candidate) ? BertEncoder::load(candidate)
+                                                : BertEncoder::load(candidate, base_dir / "config.json");
+  const auto tok = load_tokenizer(base_dir);
+  std::vector<std::vector<std::int32_t>> sentences;
+  std::istringstream lines(read_text(text));
+  const auto max_len = static_cast<std::size_t>(ref.config().max_positions);
+  for (std::string line; std::getline(lines, line) && static_cast<int>(sentences.size()) < max_sentences;) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto ids = tok->encode(line, true, false);
+    if (ids.size() > max_len) {
+      const auto last = ids.back();  // keep the closing [SEP] as transformers' truncation does
+      ids.resize(max_len);
+      ids.back() = last;
+    }
+    sentences.push_back(std::move(ids));
+  }
+  if (sentences.empty()) fail(text, ": no non-empty lines to embed");
+  const auto f = embedding_fidelity(ref, cand, sentences, threads);
+  std::printf("encoder fidelity over %zu sentences: mean cosine %.6f, min cosine %.6f (sentence %zu)\n",
+              sentences.size(), f.mean_cosine, f.min_cosine, f.worst);
+  if (!json_out.empty()) {
+    const nlohmann::json j = {{"sentences", sentences.size()}, {"mean_cosine", f.mean_cosine},
+                              {"min_cosine", f.min_cosine}, {"worst", f.worst}};
+    write_json_atomic(json_out, j.dump(2));
+  }
+}
+
 }  // namespace
 
 void register_perplexity(CLI::App& app) {
-  static std::string model_path, text, save_logits, kld_base, json_out;
+  static std::string model_path, text, save_logits, kld_base, json_out, base;
+  static int sentences = 256;
   static PerplexityOptions opt;
   auto* cmd = app.add_subcommand("perplexity", "Perplexity / KL divergence of a model over a text (llama-perplexity's method)");
   cmd->add_option("model", model_path, "a .gguf file or a HF model directory")->required();
@@ -54,7 +105,14 @@ void register_perplexity(CLI::App& app) {
   cmd->add_option("--save-logits", save_logits, "write the base log-probs (llama-perplexity --kl-divergence-base format)");
   cmd->add_option("--kld-base", kld_base, "compare with a saved-logits file: KL divergence and top-1 agreement");
   cmd->add_option("--json", json_out, "also write the result as JSON");
+  cmd->add_option("--base", base, "encoders: the reference (fp32) model to compare sentence embeddings with");
+  cmd->add_option("--sentences", sentences, "encoders: embed at most this many lines of --text");
   cmd->callback([] {
+    if (!base.empty()) {
+      if (text.empty()) fail("--text is required with --base");
+      run_encoder(model_path, base, text, sentences, opt.threads, json_out);
+      return;
+    }
     if (!save_logits.empty() && !kld_base.empty()) fail("--save-logits and --kld-base cannot be combined");
     if (kld_base.empty() && text.empty()) fail("--text is required (or --kld-base with a saved-logits file)");
     const auto model = DecoderModel::load(model_path);
@@ -70,15 +128,7 @@ void register_perplexity(CLI::App& app) {
     };
     const PerplexityResult r = kld_base.empty() ? perplexity(model, *tok, read_text(text), opt) : kl_divergence(model, *tok, opt);
     print_result(r);
-    if (!json_out.empty()) {
-      const std::string tmp = json_out + ".tmp";
-      {
-        std::ofstream o(tmp);
-        o << r.to_json() << "\n";
-        if (!o) fail(json_out, ": cannot write");
-      }
-      std::filesystem::rename(tmp, json_out);
-    }
+    if (!json_out.empty()) write_json_atomic(json_out, r.to_json());
   });
 }
 
