@@ -45,7 +45,5 @@ std::vector<std::string_view> austen_split_novels(AustenSplit s);
 std::string austen_text(AustenSplit s);
 std::string austen_text(std::span<const std::string_view> novels);
 
-// Writes `text` to `path` atomically: a temporary file beside it, fsync, rename.
-void write_text_file_atomic(const std::filesystem::path& path, std::string_view text);
 
 }  // namespace lowbit

@@ -1,13 +1,9 @@
 // The Austen corpus: finds janeaustenr's data folder, decodes the novels through the R
 // lazy-load reader (src/io/rdata_reader.cpp) and builds the fixed calibration and
 // evaluation texts. The splits are part of every reported number, so they never change.
-#include <fcntl.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 
 #include "lowbit/austen.h"
 #include "lowbit/error.h"
@@ -41,7 +37,6 @@ std::vector<std::string> novel_lines(const RLazyLoadDb& db, const fs::path& dir,
   return r_character_vector(v, (dir / "Rdata.rdb").string() + "['" + std::string(name) + "']");
 }
 
-std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
@@ -131,47 +126,6 @@ std::string austen_text(std::span<const std::string_view> novels) {
     }
   }
   return text;
-}
-
-void write_text_file_atomic(const fs::path& path, std::string_view text) {
-  // Same directory as the destination, so rename() is atomic (never across filesystems).
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::random_device rd;
-  fs::path temp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
-    char suffix[16];
-    std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rd()));
-    temp = dir / (path.filename().string() + ".tmp-" + suffix);
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno != EEXIST || attempt > 100))
-      fail(path.string(), ": cannot create temporary file ", temp.string(), ": ", errno_text());
-  }
-  try {
-    std::size_t done = 0;
-    while (done < text.size()) {
-      const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) fail(path.string(), ": write to ", temp.string(), " failed: ", errno_text());
-      done += static_cast<std::size_t>(w);
-    }
-    if (::fsync(fd) != 0) fail(path.string(), ": fsync of ", temp.string(), " failed: ", errno_text());
-    const int f = std::exchange(fd, -1);
-    if (::close(f) != 0) fail(path.string(), ": close of ", temp.string(), " failed: ", errno_text());
-    if (::rename(temp.c_str(), path.c_str()) != 0)
-      fail(path.string(), ": rename from ", temp.string(), " failed: ", errno_text());
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  // Make the rename itself durable; the data is already safe, so a failure here is not
-  // worth failing the write over.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace lowbit

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/llama_logits_file.h"
+#include "lowbit/atomic_file.h"
 #include "lowbit/error.h"
 #include "lowbit/parallel.h"
 
@@ -153,22 +154,18 @@ PerplexityResult perplexity(const DecoderModel& model, const Tokenizer& tok, std
   const std::int64_t nv = model.config().n_vocab;
   const int threads = opt.threads > 0 ? opt.threads : hardware_threads();
 
-  std::ofstream save;
+  std::optional<AtomicFile> save;
   eval::LogitsFileHeader h;
-  std::filesystem::path tmp;
   if (!opt.save_logits.empty()) {
-    tmp = opt.save_logits;
-    tmp += ".tmp";
-    save.open(tmp, std::ios::binary);
-    if (!save) fail(opt.save_logits.string(), ": cannot write");
+    save.emplace(opt.save_logits);
     h.n_ctx = n_ctx;
     h.n_vocab = static_cast<std::int32_t>(nv);
     h.n_chunk = n_chunk;
-    save.write("_logits_", 8);
-    save.write(reinterpret_cast<const char*>(&h.n_ctx), 4);
-    save.write(reinterpret_cast<const char*>(&h.n_vocab), 4);
-    save.write(reinterpret_cast<const char*>(&h.n_chunk), 4);
-    save.write(reinterpret_cast<const char*>(tokens.data()), static_cast<std::streamsize>(n_chunk) * n_ctx * 4);
+    save->write("_logits_", 8);
+    save->write(&h.n_ctx, 4);
+    save->write(&h.n_vocab, 4);
+    save->write(&h.n_chunk, 4);
+    save->write(tokens.data(), static_cast<std::size_t>(n_chunk) * static_cast<std::size_t>(n_ctx) * 4);
   }
   double nll = 0, nll2 = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -178,16 +175,16 @@ PerplexityResult perplexity(const DecoderModel& model, const Tokenizer& tok, std
     const auto logits = eval_chunk(model, tok, std::vector<std::int32_t>(begin, begin + n_ctx), first, threads);
     const std::int32_t* next = tokens.data() + static_cast<std::ptrdiff_t>(c) * n_ctx + first + 1;
     const int n_scored = n_ctx - 1 - first;
-    if (save.is_open()) rows.assign(static_cast<std::size_t>(n_scored * h.row_u16()), 0);
+    if (save) rows.assign(static_cast<std::size_t>(n_scored * h.row_u16()), 0);
     for (int i = 0; i < n_scored; ++i) {
       const float* row = logits.data() + static_cast<std::int64_t>(i) * nv;
-      const double v = save.is_open()
+      const double v = save
                            ? eval::compress_log_probs(row, h.n_vocab, rows.data() + static_cast<std::int64_t>(i) * h.row_u16(), next[i])
                            : nll_of(row, nv, next[i]);
       nll += v;
       nll2 += v * v;
     }
-    if (save.is_open()) save.write(reinterpret_cast<const char*>(rows.data()), static_cast<std::streamsize>(rows.size() * 2));
+    if (save) save->write(rows.data(), rows.size() * 2);
     r.scored += n_scored;
     r.running_ppl.push_back(std::exp(nll / static_cast<double>(r.scored)));
     if (opt.on_chunk) opt.on_chunk(c + 1, n_chunk, r.running_ppl.back());
@@ -195,11 +192,7 @@ PerplexityResult perplexity(const DecoderModel& model, const Tokenizer& tok, std
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.tokens_per_second = r.seconds > 0 ? static_cast<double>(n_chunk) * n_ctx / r.seconds : 0;
   finish_ppl(r, nll, nll2);
-  if (save.is_open()) {
-    save.close();
-    if (!save) fail(opt.save_logits.string(), ": write failed");
-    std::filesystem::rename(tmp, opt.save_logits);
-  }
+  if (save) save->commit();
   return r;
 }
 

@@ -2,14 +2,11 @@
 // each tensor at the next aligned offset followed by zero padding), streamed one tensor at
 // a time into a temporary file beside the destination that is renamed into place only
 // when complete. Everything a reader would refuse is refused here before a byte is written.
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
-#include <random>
 
+#include "lowbit/atomic_file.h"
 #include "lowbit/error.h"
 #include "lowbit/gguf.h"
 #include "lowbit/safetensors.h"  // first_invalid_utf8
@@ -54,19 +51,6 @@ std::uint64_t pad_to(std::uint64_t n, std::uint64_t align) {
   std::uint64_t out;
   if (__builtin_add_overflow(n, pad, &out)) fail("GGUF writer: size overflows 64 bits");
   return out;
-}
-
-std::string errno_text() { return std::strerror(errno); }
-
-// A file descriptor that writes everything (EINTR-safe) and names the file on failure.
-void write_all(int fd, const std::byte* p, std::size_t n, const fs::path& out, const fs::path& temp) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) fail(out.string(), ": write to ", temp.string(), " failed: ", errno_text());
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
 }
 
 }  // namespace
@@ -220,53 +204,23 @@ std::vector<std::byte> GgufWriter::to_bytes() const {
 void GgufWriter::write(const fs::path& out) const {
   (void)header();  // every validation error before the file system is touched
 
-  // Same directory as the destination, so rename() is atomic (never across filesystems).
-  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  std::random_device rd;
-  fs::path temp;
-  int fd = -1;
-  for (int attempt = 0; fd < 0; ++attempt) {
-    char suffix[16];
-    std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rd()));
-    temp = dir / (out.filename().string() + ".tmp-" + suffix);
-    // 0666 lets the umask decide the final permissions, as for any newly created file.
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno != EEXIST || attempt > 100))
-      fail(out.string(), ": cannot create temporary file ", temp.string(), ": ", errno_text());
-  }
-  try {
-    std::vector<std::byte> buffer;
-    buffer.reserve(kBufferBytes);
-    auto flush = [&] {
-      write_all(fd, buffer.data(), buffer.size(), out, temp);
-      buffer.clear();
-    };
-    stream([&](const std::byte* p, std::size_t n) {
-      if (buffer.size() + n > kBufferBytes) flush();
-      if (n >= kBufferBytes) {
-        write_all(fd, p, n, out, temp);
-      } else {
-        buffer.insert(buffer.end(), p, p + n);
-      }
-    });
-    flush();
-    if (::fsync(fd) != 0) fail(out.string(), ": fsync of ", temp.string(), " failed: ", errno_text());
-    const int closing = std::exchange(fd, -1);
-    if (::close(closing) != 0) fail(out.string(), ": close of ", temp.string(), " failed: ", errno_text());
-    if (::rename(temp.c_str(), out.c_str()) != 0)
-      fail(out.string(), ": rename from ", temp.string(), " failed: ", errno_text());
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  // Make the rename itself durable; the data is already safe, so a failure here is not
-  // worth failing the write over.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  AtomicFile file(out);
+  std::vector<std::byte> buffer;
+  buffer.reserve(kBufferBytes);
+  auto flush = [&] {
+    file.write(buffer.data(), buffer.size());
+    buffer.clear();
+  };
+  stream([&](const std::byte* p, std::size_t n) {
+    if (buffer.size() + n > kBufferBytes) flush();
+    if (n >= kBufferBytes) {
+      file.write(p, n);
+    } else {
+      buffer.insert(buffer.end(), p, p + n);
+    }
+  });
+  flush();
+  file.commit();
 }
 
 }  // namespace lowbit

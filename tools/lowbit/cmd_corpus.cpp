@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.h"
+#include "lowbit/atomic_file.h"
 #include "lowbit/austen.h"
 #include "lowbit/error.h"
 
@@ -79,7 +80,7 @@ void register_corpus(CLI::App& app) {
            "northangerabbey, persuasion)");
     }
     const std::string text = austen_text(novels);
-    write_text_file_atomic(out, text);
+    write_file_atomic(out, text);
     const Counts c = count(text);
     std::printf("wrote %s: %s (%s): %zu lines, %zu words, %zu bytes\n", out.c_str(), split.c_str(),
                 join(novels).c_str(), c.lines, c.words, c.bytes);

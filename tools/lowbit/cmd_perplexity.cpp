@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "lowbit/atomic_file.h"
 #include "lowbit/bert.h"
 #include "lowbit/decoder.h"
 #include "lowbit/embedding_fidelity.h"
@@ -47,15 +48,7 @@ void print_result(const PerplexityResult& r) {
   std::printf("RMS Δp     : %8.3f %%\nSame top p : %8.3f %%\n", 100.0 * k.rms_delta_p, 100.0 * k.same_top1);
 }
 
-void write_json_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream o(tmp);
-    o << text << "\n";
-    if (!o) fail(path, ": cannot write");
-  }
-  std::filesystem::rename(tmp, path);
-}
+void write_json_atomic(const std::string& path, const std::string& text) { write_file_atomic(path, text + "\n"); }
 
 // Encoder mode: cosine between the pooled embeddings of the reference (fp32) encoder and
 // the candidate, over the text's non-empty lines, each cut to the reference's positions.
