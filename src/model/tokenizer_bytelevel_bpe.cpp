@@ -415,24 +415,19 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& sou
   t->added_raw_ = pretok::AddedMatcher(std::move(raw));
   t->added_normalized_ = pretok::AddedMatcher(std::move(normalized));
   hfjson::parse_post_processor(j.value("post_processor", json()), source, t->prefix_, t->suffix_);
-  for (const auto id : t->prefix_)
-    if (id < 0 || static_cast<std::size_t>(id) >= t->vocab_.size()) fail(source, ": post-processor token id ", id, " is outside the vocabulary");
-  for (const auto id : t->suffix_)
-    if (id < 0 || static_cast<std::size_t>(id) >= t->vocab_.size()) fail(source, ": post-processor token id ", id, " is outside the vocabulary");
+  for (const auto* ids : {&t->prefix_, &t->suffix_})
+    for (const auto id : *ids)
+      if (id < 0 || static_cast<std::size_t>(id) >= t->vocab_.size())
+        fail(source, ": post-processor token id ", id, " is outside the vocabulary");
   fill_special(*t);
   return t;
 }
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> make_bytelevel_bpe_from_json(const json& j, const std::string& source) {
-  try {
-    return build_from_json(j, source);
-  } catch (const nlohmann::json::exception& e) {
-    // A member of an unexpected type that no check above caught.
-    fail(source, ": malformed tokenizer.json: ", e.what());
-  }
-}
+// nlohmann exceptions from members of unexpected types become lowbit::Error in
+// load_tokenizer_json_text, the one caller.
+std::unique_ptr<Tokenizer> make_bytelevel_bpe_from_json(const json& j, const std::string& source) { return build_from_json(j, source); }
 
 // ---- GGUF (llama.cpp) -----------------------------------------------------------------
 

@@ -343,14 +343,9 @@ std::unique_ptr<Tokenizer> build_from_json(const json& j, const std::string& sou
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> make_wordpiece_from_json(const json& j, const std::string& source) {
-  try {
-    return build_from_json(j, source);
-  } catch (const nlohmann::json::exception& e) {
-    // A member of an unexpected type that no check above caught.
-    fail(source, ": malformed tokenizer.json: ", e.what());
-  }
-}
+// nlohmann exceptions from members of unexpected types become lowbit::Error in
+// load_tokenizer_json_text, the one caller.
+std::unique_ptr<Tokenizer> make_wordpiece_from_json(const json& j, const std::string& source) { return build_from_json(j, source); }
 
 std::unique_ptr<Tokenizer> make_wordpiece_from_gguf(const GgufFile& f) {
   const std::string& source = f.source();

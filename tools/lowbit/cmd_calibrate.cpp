@@ -17,17 +17,10 @@
 #include "lowbit/safetensors.h"
 #include "lowbit/tokenizer.h"
 #include "progress.h"
+#include "text_file.h"
 
 namespace lowbit::cli {
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, ": cannot open the text file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::span<const std::byte> bytes_of(const std::vector<float>& v) {
   return std::as_bytes(std::span<const float>(v));
@@ -54,7 +47,7 @@ void register_calibrate(CLI::App& app) {
   cmd->callback([] {
     DecoderModel model = DecoderModel::load(model_path);
     const auto tok = load_tokenizer(model_path);
-    const auto seqs = calibration_chunks(*tok, read_text(text), ctx, chunks);
+    const auto seqs = calibration_chunks(*tok, read_text_file(text), ctx, chunks);
     const auto n_seq = static_cast<int>(seqs.size());
     LayerwiseRunner runner(model, seqs, threads);
     const auto& c = model.config();

@@ -17,19 +17,12 @@
 #include "lowbit/error.h"
 #include "lowbit/perplexity.h"
 #include "lowbit/tokenizer.h"
+#include "text_file.h"
 
 namespace lowbit::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, ": cannot open the text file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void print_result(const PerplexityResult& r) {
   std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_uncertainty);
@@ -60,7 +53,7 @@ void run_encoder(const std::string& candidate, const std::string& base, const st
                                                 : BertEncoder::load(candidate, base_dir / "config.json");
   const auto tok = load_tokenizer(base_dir);
   std::vector<std::vector<std::int32_t>> sentences;
-  std::istringstream lines(read_text(text));
+  std::istringstream lines(read_text_file(text));
   const auto max_len = static_cast<std::size_t>(ref.config().max_positions);
   for (std::string line; std::getline(lines, line) && static_cast<int>(sentences.size()) < max_sentences;) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -119,7 +112,7 @@ void register_perplexity(CLI::App& app) {
       std::printf("[%d/%d] %.4f\n", i, n, ppl);
       std::fflush(stdout);
     };
-    const PerplexityResult r = kld_base.empty() ? perplexity(model, *tok, read_text(text), opt) : kl_divergence(model, *tok, opt);
+    const PerplexityResult r = kld_base.empty() ? perplexity(model, *tok, read_text_file(text), opt) : kl_divergence(model, *tok, opt);
     print_result(r);
     if (!json_out.empty()) write_json_atomic(json_out, r.to_json());
   });
