@@ -71,17 +71,24 @@ fi
 
 # llama.cpp itself, the peer for the GGUF and ggml tests: llama-cpp-python builds it from
 # source (several minutes on 2 cores), so the wheel is built once and kept in a cache
-# outside the clone; later installs take seconds.
+# outside the clone; later installs take seconds. The build is pinned to AVX2+FMA+F16C
+# (no AVX-512, no VNNI, whatever the CPU): lowbit's runtime reproduces that build's
+# arithmetic bit for bit, and a -march=native build would change it from machine to machine.
 LLAMA_CPP_PYTHON=0.3.36
-WHEELS=${LOWBIT_WHEEL_CACHE:-$HOME/.cache/lowbit-wheels}
-if ! .venv/bin/python -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_CPP_PYTHON')" 2>/dev/null; then
+LLAMA_CPP_BUILD="$LLAMA_CPP_PYTHON avx2-fma-f16c"
+WHEELS=${LOWBIT_WHEEL_CACHE:-$HOME/.cache/lowbit-wheels}/avx2-fma-f16c
+if [ "$(cat .venv/.llama-cpp-build 2>/dev/null)" != "$LLAMA_CPP_BUILD" ]; then
   wheel=$(ls "$WHEELS"/llama_cpp_python-$LLAMA_CPP_PYTHON-*.whl 2>/dev/null | head -1 || true)
   if [ -z "$wheel" ]; then
     echo "install-deps: building llama-cpp-python $LLAMA_CPP_PYTHON from source (once; cached in $WHEELS)"
     mkdir -p "$WHEELS"
-    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+    CMAKE_BUILD_PARALLEL_LEVEL=2 \
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=OFF -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF" \
       .venv/bin/pip wheel -q --disable-pip-version-check --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON" -w "$WHEELS"
     wheel=$(ls "$WHEELS"/llama_cpp_python-$LLAMA_CPP_PYTHON-*.whl | head -1)
   fi
+  # The first install brings its dependencies; the second replaces a differently built copy.
   .venv/bin/pip install -q --disable-pip-version-check "$wheel"
+  .venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+  echo "$LLAMA_CPP_BUILD" > .venv/.llama-cpp-build
 fi

@@ -4,6 +4,7 @@
 // and runs an fp32 matmul; fast quantized kernels (issue 7) plug in behind forward().
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -16,7 +17,9 @@ namespace lowbit {
 // How activations meet a ggml weight. GgmlCpu rounds them the way llama.cpp's CPU
 // backend converts its matmul input to the weight type's vec_dot_type (Q8_0, Q8_1, Q8_K,
 // F16, BF16) before the dot products, so lowbit's logits agree with llama.cpp's up to
-// summation order. Exact keeps fp32 activations (what transformers computes).
+// summation order; for Q4_0, Q4_1 and Q8_0 the dot products themselves run in ggml's
+// x86 order (kernels/ggml_dot.h), bit for bit. Exact keeps fp32 activations (what
+// transformers computes).
 enum class ActivationRounding { Exact, GgmlCpu };
 
 class Linear {
@@ -51,6 +54,9 @@ class Linear {
   std::vector<float> weight_;      // decoded [rows, cols]
   std::vector<float> bias_;        // empty or [rows]
   std::vector<float> block_mins_;  // Q4_1/Q5_1 only: per-32 block m, [rows, cols/32]
+  std::vector<std::byte> blocks_;  // GgmlCpu with a ggml-order integer dot: the weight blocks
+
+  void add_bias(float* y, std::int64_t m) const;
 };
 
 }  // namespace lowbit

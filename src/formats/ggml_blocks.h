@@ -21,6 +21,9 @@ struct block_q5_1 { std::uint16_t d, m; std::uint8_t qh[4]; std::uint8_t qs[QK5_
 static_assert(sizeof(block_q5_1) == 24);
 struct block_q8_0 { std::uint16_t d; std::int8_t qs[QK8_0]; };
 static_assert(sizeof(block_q8_0) == 34);
+// Activation-side block of Q4_1/Q5_1 dot products: d, and s = d * sum(qs) (both fp16).
+struct block_q8_1 { std::uint16_t d, s; std::int8_t qs[32]; };
+static_assert(sizeof(block_q8_1) == 36);
 
 // k-quants: 256 weights in 16 (Q2_K, Q3_K, Q6_K) or 8 (Q4_K, Q5_K) sub-blocks with
 // quantized per-sub-block scales under one or two fp16 super-scales.

@@ -147,7 +147,8 @@ void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, cons
   run(L.w_gate, x.data(), g.data());
   run(L.w_up, x.data(), u.data());
   for (std::size_t i = 0; i < g.size(); ++i) {
-    const float a = c.gemma ? (c.ggml_numerics ? model::gelu_ggml(g[i]) : model::gelu_tanh(g[i])) : model::silu(g[i]);
+    const float a = c.gemma ? (c.ggml_numerics ? model::gelu_ggml(g[i]) : model::gelu_tanh(g[i]))
+                            : (c.ggml_numerics ? model::silu_ggml(g[i]) : model::silu(g[i]));
     g[i] = a * u[i];
   }
   run(L.w_down, g.data(), o.data());

@@ -10,6 +10,7 @@
 #include "kernels/gemm_f32.h"
 #include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
+#include "model/ggml_cpu_math.h"
 
 namespace lowbit::model {
 
@@ -19,7 +20,7 @@ void rms_norm_rows(const float* x, float* y, std::int64_t rows, std::int64_t col
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     double sum = 0.0;
-    for (std::int64_t j = 0; j < cols; ++j) sum += static_cast<double>(xr[j]) * xr[j];
+    for (std::int64_t j = 0; j < cols; ++j) sum += static_cast<double>(xr[j] * xr[j]);
     const float mean = static_cast<float>(sum / static_cast<double>(cols));
     const float scale = 1.0f / std::sqrt(mean + eps);
     for (std::int64_t j = 0; j < cols; ++j) yr[j] = xr[j] * scale * w[static_cast<std::size_t>(j)];
@@ -41,12 +42,18 @@ float gelu_ggml(float x) {
 
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
+float silu_ggml(float x) { return ggml_silu_avx2(x); }
+
 void round_fp16(float* x, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
 }
 
 void causal_attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s,
                       int threads) {
+  if (s.ggml_numerics && s.head_dim % 8 == 0) {
+    causal_attention_ggml_cpu(q, k, v, out, s, threads);
+    return;
+  }
   const std::int64_t T = s.T;
   const int hd = s.head_dim;
   const int group = s.n_head / s.n_head_kv;

@@ -6,7 +6,7 @@
 
 namespace lowbit::model {
 
-// y = x / sqrt(mean(x^2) + eps) * w per row (mean accumulated in double, as ggml does).
+// y = x / sqrt(mean(x^2) + eps) * w per row (fp32 squares summed in double, as ggml does).
 void rms_norm_rows(const float* x, float* y, std::int64_t rows, std::int64_t cols, std::span<const float> w,
                    float eps);
 
@@ -30,5 +30,12 @@ struct AttentionShape {
 // [T][n_head * head_dim], k and v [T][n_head_kv * head_dim] (grouped-query sharing).
 void causal_attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s,
                       int threads);
+// The same in llama.cpp's x86 CPU arithmetic, bit for bit (head_dim a multiple of 8);
+// causal_attention() takes this path when s.ggml_numerics is set.
+void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, float* out, const AttentionShape& s,
+                               int threads);
+
+// llama.cpp's swiglu (ggml_v_silu) and silu-times-up in its x86 arithmetic.
+float silu_ggml(float x);
 
 }  // namespace lowbit::model

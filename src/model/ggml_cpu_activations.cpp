@@ -31,21 +31,27 @@ ggml::Type ggml_vec_dot_type(ggml::Type t) {
 
 namespace {
 
-// One 32-wide block the way quantize_row_q8_0/_1 (AVX2) do it; returns fp16(d) and
-// writes the integer sum of the codes.
-float q8_block(const float* x, float* out, int* code_sum) {
+// One 32-wide block the way quantize_row_q8_0/_1 (AVX2) do it: writes the codes and
+// their integer sum, returns the unrounded d (amax / 127).
+float q8_block_codes(const float* x, std::int8_t* codes, int* code_sum) {
   float amax = 0.0f;
   for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-  const float d = amax / 127.0f;
-  const float dh = fp16_to_fp32(fp32_to_fp16(d));
   const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
   int sum = 0;
   for (int j = 0; j < 32; ++j) {
     const float q = std::nearbyint(x[j] * id);  // default rounding mode: nearest-even, as _mm256_round_ps
     sum += static_cast<int>(q);
-    out[j] = dh * q;
+    codes[j] = static_cast<std::int8_t>(q);
   }
   *code_sum = sum;
+  return amax / 127.0f;
+}
+
+float q8_block(const float* x, float* out, int* code_sum) {
+  std::int8_t codes[32];
+  const float d = q8_block_codes(x, codes, code_sum);
+  const float dh = fp16_to_fp32(fp32_to_fp16(d));
+  for (int j = 0; j < 32; ++j) out[j] = dh * codes[j];
   return d;
 }
 
@@ -86,6 +92,33 @@ void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t
     }
     default: fail("unreachable vec_dot type");
   }
+}
+
+std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const float* x, std::int64_t m,
+                                                 std::int64_t k) {
+  if (k % 32) fail("activation rows of ", k, " values are not whole 32-blocks");
+  const std::int64_t nb = m * k / 32;
+  std::vector<std::byte> out;
+  if (vec_dot_type == ggml::Type::Q8_0) {
+    out.resize(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_0));
+    auto* b = reinterpret_cast<ggml::block_q8_0*>(out.data());
+    for (std::int64_t i = 0; i < nb; ++i) {
+      int sum = 0;
+      b[i].d = fp32_to_fp16(q8_block_codes(x + i * 32, b[i].qs, &sum));
+    }
+  } else if (vec_dot_type == ggml::Type::Q8_1) {
+    out.resize(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_1));
+    auto* b = reinterpret_cast<ggml::block_q8_1*>(out.data());
+    for (std::int64_t i = 0; i < nb; ++i) {
+      int sum = 0;
+      const float d = q8_block_codes(x + i * 32, b[i].qs, &sum);
+      b[i].d = fp32_to_fp16(d);
+      b[i].s = fp32_to_fp16(d * static_cast<float>(sum));
+    }
+  } else {
+    fail("no block quantizer for activation type ", ggml::traits(vec_dot_type).name);
+  }
+  return out;
 }
 
 }  // namespace lowbit::model

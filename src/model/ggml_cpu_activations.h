@@ -4,7 +4,9 @@
 // reference q8_K. Decoding the result back to fp32 lets an fp32 matmul reproduce
 // ggml's integer dot products up to summation order.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "lowbit/ggml_types.h"
 
@@ -18,5 +20,10 @@ ggml::Type ggml_vec_dot_type(ggml::Type t);
 // which ggml uses in place of the exact sum for the weight-minimum term.
 void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t m, std::int64_t k, float* out,
                             float* block_sums);
+
+// x[m][k] as ggml's x86 quantize_row_q8_0 / quantize_row_q8_1 store it: the activation
+// blocks its integer dot products read (vec_dot_type Q8_0 or Q8_1 only).
+std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const float* x, std::int64_t m,
+                                                 std::int64_t k);
 
 }  // namespace lowbit::model

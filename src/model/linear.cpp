@@ -7,6 +7,7 @@
 
 #include "formats/ggml_blocks.h"
 #include "kernels/gemm_f32.h"
+#include "kernels/ggml_dot.h"
 #include "lowbit/error.h"
 #include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
@@ -31,6 +32,11 @@ Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std:
   l.rounding_ = rounding;
   l.weight_.resize(static_cast<std::size_t>(rows * cols));
   ggml::dequantize(type, data.data(), l.weight_.data(), rows * cols, hardware_threads());
+  if (rounding == ActivationRounding::GgmlCpu && kernels::ggml_dot_kernel(type)) {
+    // ggml's own integer dot products in its order: keep the blocks, skip the fp32 path.
+    l.blocks_.assign(data.begin(), data.end());
+    return l;
+  }
   if (rounding == ActivationRounding::GgmlCpu && (type == ggml::Type::Q4_1 || type == ggml::Type::Q5_1)) {
     // Both blocks start with fp16 d then fp16 m; ggml pairs m with the activation
     // block's stored sum, so the correction in forward() needs m per block.
@@ -72,9 +78,29 @@ void Linear::set_weight_f32(std::vector<float> weight) {
   type_ = ggml::Type::F32;
   rounding_ = ActivationRounding::Exact;
   block_mins_.clear();
+  blocks_.clear();
 }
 
 void Linear::forward(const float* x, std::int64_t m, float* y, int threads) const {
+  if (!blocks_.empty()) {
+    const auto xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(type_), x, m, cols_);
+    kernels::ggml_mul_mat(kernels::ggml_dot_kernel(type_), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_),
+                          rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads);
+    add_bias(y, m);
+    return;
+  }
+  if (rounding_ == ActivationRounding::GgmlCpu && (type_ == ggml::Type::F32 || type_ == ggml::Type::F16) &&
+      cols_ % 8 == 0) {
+    // llamafile's tinyBLAS takes fp32 x fp32 and fp16 x fp16 products in ggml.
+    std::vector<float> rounded;
+    if (type_ == ggml::Type::F16) {
+      rounded.resize(static_cast<std::size_t>(m * cols_));
+      model::ggml_round_activations(type_, x, m, cols_, rounded.data(), nullptr);
+    }
+    kernels::ggml_mul_mat_tinyblas(weight_.data(), rows_, rounded.empty() ? x : rounded.data(), m, cols_, y, threads);
+    add_bias(y, m);
+    return;
+  }
   const float* xin = x;
   std::vector<float> rounded, sums;
   if (rounding_ == ActivationRounding::GgmlCpu && type_ != ggml::Type::F32) {
@@ -100,6 +126,10 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
     kernels::gemm_f32_nt(delta.data(), block_mins_.data(), corr.data(), m, rows_, nb, threads);
     for (std::size_t i = 0; i < corr.size(); ++i) y[i] += corr[i];
   }
+  add_bias(y, m);
+}
+
+void Linear::add_bias(float* y, std::int64_t m) const {
   if (!bias_.empty())
     for (std::int64_t r = 0; r < m; ++r)
       for (std::int64_t j = 0; j < rows_; ++j) y[r * rows_ + j] += bias_[static_cast<std::size_t>(j)];

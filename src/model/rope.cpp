@@ -98,6 +98,7 @@ RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::
         theta *= theta_scale;
       }
     }
+    t.ggml_fma = true;
     return t;
   }
   float att = 1.0f;
@@ -122,8 +123,13 @@ void apply_rope(float* x, std::int64_t T, int n_heads, int head_dim, const RopeT
         float* a = style == RopeStyle::Adjacent ? v + 2 * i : v + i;
         float* b = style == RopeStyle::Adjacent ? v + 2 * i + 1 : v + i + np;
         const float x0 = *a, x1 = *b;
-        *a = x0 * c[i] - x1 * s[i];
-        *b = x0 * s[i] + x1 * c[i];
+        if (t.ggml_fma) {
+          *a = std::fma(x0, c[i], -(x1 * s[i]));
+          *b = std::fma(x0, s[i], x1 * c[i]);
+        } else {
+          *a = x0 * c[i] - x1 * s[i];
+          *b = x0 * s[i] + x1 * c[i];
+        }
       }
     }
   }

@@ -13,6 +13,9 @@ namespace lowbit::model {
 struct RopeTable {
   int n_pairs = 0;
   std::vector<float> cos, sin;
+  // ggml's x86 build contracts the rotation: x0*c - x1*s as fma(x0, c, -(x1*s)) and
+  // x0*s + x1*c as fma(x0, s, x1*c).
+  bool ggml_fma = false;
 };
 
 RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::int64_t T);

@@ -97,9 +97,9 @@ std::string model_path(const char* key) {
 }  // namespace
 
 // SmolLM2 with fp32 weights (the package's Q4_1 decoded by `lowbit quantize --scheme
-// gguf:F32`, byte-identical to llama-quantize's output): only fp16 attention roundings,
-// which both sides place identically, so the bar applies: top-1 identical on
-// >= 99.9 % of 4 x 512 positions of Persuasion.
+// gguf:F32`, byte-identical to llama-quantize's output): the bar, top-1 identical
+// on >= 99.9 % of 4 x 512 positions of Persuasion; with tinyBLAS's fp32 lane order in
+// the matmuls, every logit is bit-identical to the pinned AVX2 build's.
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
   const fs::path dir = lowbit::testing::scratch_dir();
   const auto f32 = (dir / "smollm2_f32.gguf").string();
@@ -110,17 +110,20 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
   const LogitRuns r = run_both(dir, f32, "persuasion", 4, 512);
   const auto g = agreement(r.lowbit, r.llama_off, r.n_vocab, "lowbit vs llama.cpp (f32 weights)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
-  EXPECT_LT(g.max_abs, 0.01 * g.max_logit);
+  EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
 }
 
-// The model as shipped (Q4_1 weights, Q8_0 head). llama.cpp rounds every matmul input to
-// 8 bits (Q8_1/Q8_0), so a last-bit difference upstream flips codes and grows through
-// 30 layers: llama.cpp disagrees with itself between its two attention paths. lowbit
-// must agree with llama.cpp at least as well as llama.cpp agrees with itself.
-TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1AgreesAsWellAsLlamaCppWithItself) {
-  const LogitRuns r = run_both(lowbit::testing::scratch_dir(), model_path("smollm2"), "persuasion", 2, 512);
-  const auto self = agreement(r.llama_on, r.llama_off, r.n_vocab, "llama.cpp flash-attn on vs off");
+// The model as shipped (Q4_1 weights, Q8_0 head): the bar, top-1 identical on
+// >= 99.9 % of 4 x 512 positions of Persuasion. llama.cpp rounds every matmul input to
+// 8 bits, so any last-bit difference flips codes and grows through 30 layers (its own
+// flash and non-flash paths disagree on ~5 % of positions, printed for context); lowbit
+// runs ggml's x86 arithmetic step for step (integer block dots, tinyBLAS fp16 attention,
+// ggml_v_expf softmax and silu, contracted RoPE), so against the AVX2 build that
+// scripts/install-deps.sh pins, every logit is bit-identical.
+TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
+  const LogitRuns r = run_both(lowbit::testing::scratch_dir(), model_path("smollm2"), "persuasion", 4, 512);
+  agreement(r.llama_on, r.llama_off, r.n_vocab, "llama.cpp flash-attn on vs off");
   const auto g = agreement(r.lowbit, r.llama_off, r.n_vocab, "lowbit vs llama.cpp (Q4_1 as shipped)");
-  EXPECT_GE(static_cast<double>(g.same_top1), static_cast<double>(self.same_top1) - 0.005 * self.positions);
-  EXPECT_LE(g.max_abs, 1.5 * self.max_abs);
+  EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
+  EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
 }

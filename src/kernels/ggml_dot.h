@@ -1,0 +1,52 @@
+// ggml's block dot products (weight blocks x activation blocks of the weight type's
+// vec_dot_type) in the exact arithmetic order of llama.cpp's x86 AVX2 build: per block,
+// eight int32 lanes each summing four consecutive code products, fma(d_w*d_x, lane, acc)
+// per lane, then ggml's 8-lane fold. Same order, same float results, bit for bit.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "lowbit/ggml_types.h"
+
+namespace lowbit::kernels {
+
+// One dot product of n values (whole 32-blocks): weight row w, activation row x.
+using GgmlDotFn = float (*)(const void* w, const void* x, std::int64_t n);
+
+float ggml_dot_q4_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q4_1_q8_1__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q8_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q4_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q4_1_q8_1__avx2(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q8_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
+
+// llamafile's tinyBLAS fp16 x fp16 product as ggml runs it for attention (AVX2+F16C):
+// lane l accumulates fma(a[i], b[i], .) over i = l, l+8, ..., then ggml's fold. a and b
+// hold fp16 values widened to fp32; n is a multiple of 8 (tinyBLAS declines otherwise).
+float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n);
+float ggml_dot_f16_tinyblas__avx2(const float* a, const float* b, std::int64_t n);
+using GgmlDotF16Fn = float (*)(const float* a, const float* b, std::int64_t n);
+GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel();
+
+// ggml's 8-lane horizontal sum (hsum_float_8 / tinyBLAS hsum): (a4+a0 + a6+a2) + (a5+a1 + a7+a3).
+inline float ggml_hsum8(const float* a) {
+  const float t0 = a[4] + a[0], t1 = a[5] + a[1], t2 = a[6] + a[2], t3 = a[7] + a[3];
+  return (t0 + t2) + (t1 + t3);
+}
+
+// The kernel for weight type t (reference or AVX2 by fast_kernels_enabled()), or null
+// when lowbit has no ggml-order integer dot for t.
+GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference = false);
+
+// y[i][r] = dot(weight row r, activation row i) for i < m, r < rows; weight rows are
+// row_bytes apart, activation rows x_row_bytes apart. Each output is one dot product, so
+// results do not depend on `threads`.
+void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
+                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads);
+
+// y[i][r] = tinyBLAS dot(weight row r, activation row i) over k (a multiple of 8), for
+// fp32 weights or fp16 weights and activations widened to fp32.
+void ggml_mul_mat_tinyblas(const float* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y,
+                           int threads);
+
+}  // namespace lowbit::kernels

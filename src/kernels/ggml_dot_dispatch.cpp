@@ -1,0 +1,53 @@
+// Chooses ggml-order block dot kernels by weight type and CPU, and runs them as a matmul
+// over threads: output rows are split in fixed blocks and each output is one dot product.
+#include "kernels/ggml_dot.h"
+#include "kernels/quant_rows.h"
+#include "lowbit/parallel.h"
+
+namespace lowbit::kernels {
+
+GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference) {
+  const bool fast = !reference && fast_kernels_enabled();
+  switch (t) {
+    case ggml::Type::Q4_0: return fast ? ggml_dot_q4_0_q8_0__avx2 : ggml_dot_q4_0_q8_0__ref;
+    case ggml::Type::Q4_1: return fast ? ggml_dot_q4_1_q8_1__avx2 : ggml_dot_q4_1_q8_1__ref;
+    case ggml::Type::Q8_0: return fast ? ggml_dot_q8_0_q8_0__avx2 : ggml_dot_q8_0_q8_0__ref;
+    default: return nullptr;
+  }
+}
+
+GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel() {
+  static const GgmlDotF16Fn fn = fast_kernels_enabled() ? ggml_dot_f16_tinyblas__avx2 : ggml_dot_f16_tinyblas__ref;
+  return fn;
+}
+
+void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
+                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads) {
+  if (rows * m * k < (std::int64_t{1} << 20)) threads = 1;
+  parallel_for(static_cast<std::size_t>(rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
+    // Blocks of 16 weight rows stay in cache while every activation row passes them.
+    for (std::size_t rb = r0; rb < r1; rb += 16) {
+      const std::size_t re = std::min(r1, rb + 16);
+      for (std::int64_t i = 0; i < m; ++i) {
+        const std::byte* xi = x + static_cast<std::size_t>(i) * x_row_bytes;
+        for (std::size_t r = rb; r < re; ++r) y[i * rows + static_cast<std::int64_t>(r)] = dot(w + r * row_bytes, xi, k);
+      }
+    }
+  });
+}
+
+void ggml_mul_mat_tinyblas(const float* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y,
+                           int threads) {
+  const GgmlDotF16Fn dot = ggml_dot_f16_tinyblas_kernel();
+  if (rows * m * k < (std::int64_t{1} << 20)) threads = 1;
+  parallel_for(static_cast<std::size_t>(rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t rb = r0; rb < r1; rb += 16) {
+      const std::size_t re = std::min(r1, rb + 16);
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::size_t r = rb; r < re; ++r)
+          y[i * rows + static_cast<std::int64_t>(r)] = dot(w + static_cast<std::int64_t>(r) * k, x + i * k, k);
+    }
+  });
+}
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,183 @@
+// ggml-order block dot products: the AVX2 kernels equal their reference twins bit for
+// bit (random blocks, 1..48 blocks, unaligned rows), and the reference is the true dot
+// product of the decoded blocks within the rounding bound of its order: n/256 + 4 fp32
+// roundings per term ((blocks + 4) * 2^-24 * sum |terms|). The fp32 matmul kernel pair
+// is held to the bound its header states.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "formats/ggml_blocks.h"
+#include "kernels/gemm_f32.h"
+#include "kernels/ggml_dot.h"
+#include "kernels/quant_rows.h"
+#include "lowbit/fp16.h"
+#include "model/ggml_cpu_activations.h"
+
+using namespace lowbit;
+using ggml::Type;
+
+namespace {
+
+constexpr double kU = 0x1p-24;
+
+std::uint16_t random_half(std::mt19937& rng, float lo, float hi) {
+  std::uniform_real_distribution<float> e(lo, hi);
+  return fp32_to_fp16(std::exp2(e(rng)) * ((rng() & 1) ? -1.f : 1.f));
+}
+
+// Random weight blocks of type t (random codes, finite fp16 scales) at byte offset 2.
+std::vector<std::uint8_t> weight_blocks(Type t, std::int64_t nb, std::mt19937& rng) {
+  const auto& tr = ggml::traits(t);
+  std::vector<std::uint8_t> b(static_cast<std::size_t>(nb) * tr.type_size + 2);
+  for (auto& v : b) v = static_cast<std::uint8_t>(rng());
+  for (std::int64_t i = 0; i < nb; ++i) {
+    std::uint8_t* blk = b.data() + 2 + i * tr.type_size;
+    std::uint16_t h = random_half(rng, -12.f, 0.f);
+    std::memcpy(blk, &h, 2);
+    if (t == Type::Q4_1) {
+      h = random_half(rng, -12.f, 0.f);
+      std::memcpy(blk + 2, &h, 2);
+    }
+    if (t == Type::Q8_0)  // ggml's quantizers never write -128; the kernels need not care either way
+      for (int j = 0; j < 32; ++j) blk[2 + j] = static_cast<std::uint8_t>(std::max<int>(-127, static_cast<std::int8_t>(blk[2 + j])));
+  }
+  return b;
+}
+
+// Activation blocks as the runtime makes them, from heavy-tailed random rows, at offset 2.
+std::vector<std::uint8_t> activation_blocks(Type t, std::int64_t nb, std::mt19937& rng) {
+  std::student_t_distribution<float> d(3.0f);
+  std::vector<float> x(static_cast<std::size_t>(nb * 32));
+  for (auto& v : x) v = d(rng);
+  const auto q = model::ggml_quantize_activations(model::ggml_vec_dot_type(t), x.data(), 1, nb * 32);
+  std::vector<std::uint8_t> b(q.size() + 2);
+  std::memcpy(b.data() + 2, q.data(), q.size());
+  return b;
+}
+
+// The exact dot of the decoded blocks and the sum of |terms| it is built from.
+void exact_dot(Type t, const std::uint8_t* w, const std::uint8_t* x, std::int64_t nb, double* dot, double* mag) {
+  *dot = 0;
+  *mag = 0;
+  for (std::int64_t i = 0; i < nb; ++i) {
+    int qw[32];
+    const std::int8_t* qx;
+    double dw, dx, min_term = 0;
+    if (t == Type::Q8_1 || t == Type::Q4_1) {
+      ggml::block_q4_1 a;
+      ggml::block_q8_1 b;
+      std::memcpy(&a, w + i * sizeof a, sizeof a);
+      std::memcpy(&b, x + i * sizeof b, sizeof b);
+      for (int j = 0; j < 16; ++j) qw[j] = a.qs[j] & 15, qw[j + 16] = a.qs[j] >> 4;
+      dw = fp16_to_fp32(a.d), dx = fp16_to_fp32(b.d);
+      min_term = static_cast<double>(fp16_to_fp32(a.m)) * fp16_to_fp32(b.s);
+      int s = 0;
+      for (int j = 0; j < 32; ++j) s += qw[j] * b.qs[j];
+      *dot += dw * dx * s + min_term;
+      int sa = 0;
+      for (int j = 0; j < 32; ++j) sa += std::abs(qw[j] * b.qs[j]);
+      *mag += std::fabs(dw * dx) * sa + std::fabs(min_term);
+      continue;
+    }
+    ggml::block_q8_0 b;
+    std::memcpy(&b, x + i * sizeof b, sizeof b);
+    qx = b.qs;
+    if (t == Type::Q4_0) {
+      ggml::block_q4_0 a;
+      std::memcpy(&a, w + i * sizeof a, sizeof a);
+      for (int j = 0; j < 16; ++j) qw[j] = (a.qs[j] & 15) - 8, qw[j + 16] = (a.qs[j] >> 4) - 8;
+      dw = fp16_to_fp32(a.d);
+    } else {
+      ggml::block_q8_0 a;
+      std::memcpy(&a, w + i * sizeof a, sizeof a);
+      for (int j = 0; j < 32; ++j) qw[j] = a.qs[j];
+      dw = fp16_to_fp32(a.d);
+    }
+    dx = fp16_to_fp32(b.d);
+    int s = 0, sa = 0;
+    for (int j = 0; j < 32; ++j) s += qw[j] * qx[j], sa += std::abs(qw[j] * qx[j]);
+    *dot += dw * dx * s;
+    *mag += std::fabs(dw * dx) * sa;
+  }
+}
+
+class GgmlDot : public ::testing::TestWithParam<Type> {};
+
+TEST_P(GgmlDot, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
+  const Type t = GetParam();
+  std::mt19937 rng(1234 + static_cast<int>(t));
+  const auto ref = kernels::ggml_dot_kernel(t, true);
+  ASSERT_NE(ref, nullptr);
+  const bool avx2 = kernels::fast_kernels_enabled();
+  if (!avx2) std::printf("no AVX2+FMA+F16C on this CPU: only the reference bound is checked\n");
+  const auto fast = kernels::ggml_dot_kernel(t);
+  for (std::int64_t nb : {1, 2, 3, 7, 18, 48}) {
+    for (int rep = 0; rep < 200; ++rep) {
+      const auto w = weight_blocks(t, nb, rng);
+      const auto x = activation_blocks(t, nb, rng);
+      const float r = ref(w.data() + 2, x.data() + 2, nb * 32);
+      if (avx2) {
+        const float f = fast(w.data() + 2, x.data() + 2, nb * 32);
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(r), std::bit_cast<std::uint32_t>(f)) << nb << " blocks, rep " << rep;
+      }
+      double e, mag;
+      exact_dot(t, w.data() + 2, x.data() + 2, nb, &e, &mag);
+      ASSERT_LE(std::fabs(r - e), (static_cast<double>(nb) + 4) * kU * mag + 1e-30) << nb << " blocks, rep " << rep;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, GgmlDot, ::testing::Values(Type::Q4_0, Type::Q4_1, Type::Q8_0),
+                         [](const auto& i) { return std::string(ggml::traits(i.param).name); });
+
+TEST(GgmlDotF16Tinyblas, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> d;
+  for (std::int64_t n : {8, 16, 64, 256, 1032}) {
+    std::vector<float> a(static_cast<std::size_t>(n) + 1), b(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = fp16_to_fp32(fp32_to_fp16(d(rng)));
+      b[i] = fp16_to_fp32(fp32_to_fp16(d(rng)));
+    }
+    const float r = kernels::ggml_dot_f16_tinyblas__ref(a.data() + 1, b.data() + 1, n);  // unaligned rows
+    if (kernels::fast_kernels_enabled()) {
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(r),
+                std::bit_cast<std::uint32_t>(kernels::ggml_dot_f16_tinyblas__avx2(a.data() + 1, b.data() + 1, n)));
+    }
+    double e = 0, mag = 0;
+    for (std::int64_t i = 1; i <= n; ++i) e += static_cast<double>(a[i]) * b[i], mag += std::fabs(static_cast<double>(a[i]) * b[i]);
+    EXPECT_LE(std::fabs(r - e), (static_cast<double>(n) / 8 + 3) * kU * mag) << n;
+  }
+}
+
+// gemm_f32.h: |avx2 - ref| <= (K/8 + 4) * eps * sum|x*w| per output, on ragged shapes.
+TEST(GemmF32Nt, Avx2WithinTheStatedBoundOfReference) {
+  if (!kernels::fast_kernels_enabled()) GTEST_SKIP() << "no AVX2+FMA+F16C on this CPU";
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d;
+  for (auto [m, n, k] : {std::array<std::int64_t, 3>{1, 1, 1}, {1, 17, 33}, {3, 4, 8}, {5, 7, 129}, {13, 21, 576}}) {
+    std::vector<float> x(static_cast<std::size_t>(m * k)), w(static_cast<std::size_t>(n * k));
+    for (auto& v : x) v = d(rng);
+    for (auto& v : w) v = d(rng);
+    std::vector<float> yr(static_cast<std::size_t>(m * n)), ya(yr.size());
+    kernels::gemm_f32_nt__ref(x.data(), w.data(), yr.data(), m, n, k, 0, n);
+    kernels::gemm_f32_nt__avx2(x.data(), w.data(), ya.data(), m, n, k, 0, n);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        double mag = 0;
+        for (std::int64_t t = 0; t < k; ++t) mag += std::fabs(static_cast<double>(x[i * k + t]) * w[j * k + t]);
+        // Both sides are within their own bound of the exact value: ref (K eps), avx2 (K/8 + 4) eps.
+        EXPECT_LE(std::fabs(static_cast<double>(ya[i * n + j]) - yr[i * n + j]),
+                  (static_cast<double>(k) + static_cast<double>(k) / 8 + 4) * kU * mag)
+            << m << "x" << n << "x" << k;
+      }
+  }
+}
+
+}  // namespace
