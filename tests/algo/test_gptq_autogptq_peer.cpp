@@ -13,25 +13,15 @@
 
 #include "lowbit/gptq.h"
 #include "support/peer.h"
+#include "support/files.h"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
 
 namespace {
 
-template <class T>
-std::vector<T> read_raw(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::vector<T> v(fs::file_size(p) / sizeof(T));
-  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-  return v;
-}
-
-template <class T>
-void write_raw(const fs::path& p, const std::vector<T>& v) {
-  std::ofstream f(p, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
-}
+using lowbit::testing::read_raw;
+using lowbit::testing::write_raw;
 
 struct Case {
   const char* name;

@@ -11,16 +11,14 @@
 #include "lowbit/error.h"
 #include "lowbit/gguf.h"
 #include "support/peer.h"
+#include "support/files.h"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using lowbit::testing::slurp;
 
 std::string error_of(const std::function<void()>& fn) {
   try {

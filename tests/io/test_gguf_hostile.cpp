@@ -13,6 +13,7 @@
 #include "lowbit/gguf.h"
 #include "lowbit/imatrix.h"
 #include "support/peer.h"
+#include "support/files.h"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
@@ -26,10 +27,7 @@ nlohmann::json manifest() {
   return nlohmann::json::parse(f);
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using lowbit::testing::slurp;
 
 void open_as(const nlohmann::json& m, const fs::path& path) {
   if (m["kind"] == "imatrix") {

@@ -13,6 +13,7 @@
 #include "lowbit/error.h"
 #include "lowbit/gguf.h"
 #include "support/peer.h"
+#include "support/files.h"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
@@ -20,10 +21,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using lowbit::testing::slurp;
 
 json peer(const std::vector<std::string>& args) { return json::parse(lowbit::testing::run_peer("io_gguf.py", args)); }
 

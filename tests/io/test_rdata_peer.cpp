@@ -11,6 +11,7 @@
 #include "lowbit/error.h"
 #include "lowbit/rdata.h"
 #include "support/peer.h"
+#include "support/files.h"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
@@ -18,10 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using lowbit::testing::slurp;
 
 json peer_novels(const std::vector<std::string_view>& names) {
   std::vector<std::string> args(names.begin(), names.end());

@@ -14,6 +14,7 @@
 #include "lowbit/error.h"
 #include "lowbit/safetensors.h"
 #include "support/peer.h"
+#include "support/files.h"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
@@ -55,10 +56,7 @@ std::vector<TensorDecl> as_decls(const std::vector<Owned>& ts) {
   return v;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using lowbit::testing::slurp;
 
 void expect_same(const SafetensorsFile& f, const std::vector<Owned>& ts) {
   ASSERT_EQ(f.tensors().size(), ts.size());

@@ -11,6 +11,7 @@
 
 #include "lowbit/decoder.h"
 #include "support/peer.h"
+#include "support/files.h"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
@@ -18,12 +19,7 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<float> read_f32(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::vector<float> v(fs::file_size(p) / 4);
-  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
-  return v;
-}
+std::vector<float> read_f32(const fs::path& p) { return lowbit::testing::read_raw<float>(p); }
 
 struct Agreement {
   double max_abs = 0, max_logit = 0, sum_abs = 0;
