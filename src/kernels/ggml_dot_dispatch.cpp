@@ -1,5 +1,7 @@
 // Chooses ggml-order block dot kernels by weight type and CPU, and runs them as a matmul
 // over threads: output rows are split in fixed blocks and each output is one dot product.
+#include <algorithm>
+
 #include "kernels/ggml_dot.h"
 #include "kernels/quant_rows.h"
 #include "lowbit/parallel.h"
@@ -21,32 +23,37 @@ GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel() {
   return fn;
 }
 
-void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
-                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads) {
+namespace {
+
+// y[i][r] = out(r, i) for every weight row r and activation row i: rows split over
+// threads in fixed blocks, and blocks of 16 weight rows stay in cache while every
+// activation row passes them.
+template <class Out>
+void rows_times_activations(std::int64_t rows, std::int64_t m, std::int64_t k, float* y, int threads, const Out& out) {
   if (rows * m * k < (std::int64_t{1} << 20)) threads = 1;
   parallel_for(static_cast<std::size_t>(rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
-    // Blocks of 16 weight rows stay in cache while every activation row passes them.
     for (std::size_t rb = r0; rb < r1; rb += 16) {
       const std::size_t re = std::min(r1, rb + 16);
-      for (std::int64_t i = 0; i < m; ++i) {
-        const std::byte* xi = x + static_cast<std::size_t>(i) * x_row_bytes;
-        for (std::size_t r = rb; r < re; ++r) y[i * rows + static_cast<std::int64_t>(r)] = dot(w + r * row_bytes, xi, k);
-      }
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::size_t r = rb; r < re; ++r) y[i * rows + static_cast<std::int64_t>(r)] = out(r, i);
     }
+  });
+}
+
+}  // namespace
+
+void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
+                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads) {
+  rows_times_activations(rows, m, k, y, threads, [&](std::size_t r, std::int64_t i) {
+    return dot(w + r * row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, k);
   });
 }
 
 void ggml_mul_mat_tinyblas(const float* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y,
                            int threads) {
   const GgmlDotF16Fn dot = ggml_dot_f16_tinyblas_kernel();
-  if (rows * m * k < (std::int64_t{1} << 20)) threads = 1;
-  parallel_for(static_cast<std::size_t>(rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t rb = r0; rb < r1; rb += 16) {
-      const std::size_t re = std::min(r1, rb + 16);
-      for (std::int64_t i = 0; i < m; ++i)
-        for (std::size_t r = rb; r < re; ++r)
-          y[i * rows + static_cast<std::int64_t>(r)] = dot(w + static_cast<std::int64_t>(r) * k, x + i * k, k);
-    }
+  rows_times_activations(rows, m, k, y, threads, [&](std::size_t r, std::int64_t i) {
+    return dot(w + static_cast<std::int64_t>(r) * k, x + i * k, k);
   });
 }
 
