@@ -84,6 +84,12 @@ class DecoderModel {
   // layers are replaced (GPTQ's sequential mode). h is T x n_embd.
   void embed(std::span<const std::int32_t> tokens, float* h) const;
   void run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe = {}) const;
+  // run_layer's two halves without norms or residuals (AWQ inspects each one's output):
+  // x is the normed input (T x n_embd), out the o_proj / down_proj output (T x n_embd).
+  void attention_block(int il, const float* x, std::int64_t T, float* out, int threads,
+                       const LinearInputObserver& observe = {}) const;
+  void ffn_block(int il, const float* x, std::int64_t T, float* out, int threads,
+                 const LinearInputObserver& observe = {}) const;
   void head(const float* h, std::int64_t T, std::int64_t first, float* logits, int threads,
             const LinearInputObserver& observe = {}) const;
 

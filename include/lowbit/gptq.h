@@ -17,6 +17,12 @@ struct GptqOptions {
   bool static_groups = false;      // group parameters from the original weight, before updates
   std::int64_t block_size = 128;   // lazy batch updates (Sec. 4, "Lazy Batch-Updates")
   double percdamp = 0.01;          // lambda = percdamp * mean(diag H) added to the diagonal
+  // The reference quantizer's mse option (MSE-clipped grids): each group's range shrunk
+  // by p = 1 - i/mse_grid, i < mse_maxshrink * mse_grid, minimizing sum |q - w|^mse_norm.
+  bool mse = false;
+  int mse_grid = 100;
+  float mse_maxshrink = 0.8f;
+  double mse_norm = 2.4;
 };
 
 // The result in the GPTQ checkpoint convention: w ~ scale * (code - zero), codes unsigned,

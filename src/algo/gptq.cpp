@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "algo/cholesky.h"
@@ -24,23 +25,41 @@ struct Grid {
   float scale, zero;
 };
 
-Grid grid_of(const float* x, std::int64_t n, int maxq, bool sym) {
-  float mn = 0, mx = 0;
-  for (std::int64_t i = 0; i < n; ++i) mn = std::min(mn, x[i]), mx = std::max(mx, x[i]);
-  if (sym) {
-    mx = std::max(std::fabs(mn), mx);
-    if (mn < 0) mn = -mx;
-  }
-  if (mn == 0 && mx == 0) mn = -1, mx = 1;
+float quantize(float x, Grid g, int maxq, std::uint8_t* code) {
+  const float q = std::clamp(std::nearbyint(x / g.scale) + g.zero, 0.0f, static_cast<float>(maxq));
+  *code = static_cast<std::uint8_t>(q);
+  return g.scale * (q - g.zero);
+}
+
+Grid grid_from_range(float mn, float mx, int maxq, bool sym) {
   const float scale = (mx - mn) / static_cast<float>(maxq);
   const float zero = sym ? static_cast<float>(maxq + 1) / 2 : std::nearbyint(-mn / scale);
   return {scale, zero};
 }
 
-float quantize(float x, Grid g, int maxq, std::uint8_t* code) {
-  const float q = std::clamp(std::nearbyint(x / g.scale) + g.zero, 0.0f, static_cast<float>(maxq));
-  *code = static_cast<std::uint8_t>(q);
-  return g.scale * (q - g.zero);
+Grid grid_of(const float* x, std::int64_t n, int maxq, const GptqOptions& opt) {
+  float mn = 0, mx = 0;
+  for (std::int64_t i = 0; i < n; ++i) mn = std::min(mn, x[i]), mx = std::max(mx, x[i]);
+  if (opt.sym) {
+    mx = std::max(std::fabs(mn), mx);
+    if (mn < 0) mn = -mx;
+  }
+  if (mn == 0 && mx == 0) mn = -1, mx = 1;
+  Grid best = grid_from_range(mn, mx, maxq, opt.sym);
+  if (!opt.mse) return best;
+  // The reference quantizer's mse mode: shrink the range by p = 1 - i/grid and keep the
+  // grid with the least sum |q - x|^norm (the first one on ties).
+  double best_err = std::numeric_limits<double>::infinity();
+  std::uint8_t code;
+  for (int i = 0; i < static_cast<int>(opt.mse_maxshrink * static_cast<float>(opt.mse_grid)); ++i) {
+    const auto p = static_cast<float>(1.0 - static_cast<double>(i) / opt.mse_grid);
+    Grid g = grid_from_range(p * mn, p * mx, maxq, opt.sym);
+    double err = 0;
+    for (std::int64_t j = 0; j < n; ++j)
+      err += std::pow(static_cast<double>(std::fabs(quantize(x[j], g, maxq, &code) - x[j])), opt.mse_norm);
+    if (err < best_err) best_err = err, best = g;
+  }
+  return best;
 }
 
 void check(std::span<const float> w, std::int64_t rows, std::int64_t cols, const GptqOptions& opt) {
@@ -76,7 +95,7 @@ GptqResult rtn_gptq_grid(std::span<const float> w, std::int64_t rows, std::int64
   for (std::int64_t i = 0; i < rows; ++i)
     for (std::int64_t gi = 0; gi < r.groups; ++gi) {
       const std::int64_t c0 = gi * g, n = std::min(g, cols - c0);
-      const Grid gr = grid_of(w.data() + i * cols + c0, n, maxq, opt.sym);
+      const Grid gr = grid_of(w.data() + i * cols + c0, n, maxq, opt);
       r.scales[static_cast<std::size_t>(i * r.groups + gi)] = gr.scale;
       r.zeros[static_cast<std::size_t>(i * r.groups + gi)] = gr.zero;
       for (std::int64_t c = c0; c < c0 + n; ++c) {
@@ -149,7 +168,7 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
       if (opt.static_groups) {
         static_grids.clear();
         for (std::int64_t c0 = 0; c0 < cols; c0 += gs)
-          static_grids.push_back(grid_of(orig.data() + c0, std::min(gs, cols - c0), maxq, opt.sym));
+          static_grids.push_back(grid_of(orig.data() + c0, std::min(gs, cols - c0), maxq, opt));
       }
       Grid cur{};
       double loss = 0;
@@ -165,8 +184,8 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
             // One group per row: the reference fits it before zeroing dead columns. A group
             // that starts inside a block is fitted, as in the reference, to the weights as
             // they were when the block began (its in-block updates are not yet written back).
-            if (k == 0 && opt.group_size <= 0) cur = grid_of(w.data() + ri * cols, cols, maxq, opt.sym);
-            else if (k % gs == 0) cur = grid_of(at_block_start.data() + k, std::min(gs, cols - k), maxq, opt.sym);
+            if (k == 0 && opt.group_size <= 0) cur = grid_of(w.data() + ri * cols, cols, maxq, opt);
+            else if (k % gs == 0) cur = grid_of(at_block_start.data() + k, std::min(gs, cols - k), maxq, opt);
             g = cur;
           }
           const std::size_t gi = static_cast<std::size_t>(ri * r.groups + r.g_idx[static_cast<std::size_t>(c)]);

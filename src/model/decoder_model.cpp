@@ -99,22 +99,21 @@ void DecoderModel::embed(std::span<const std::int32_t> tokens, float* h) const {
   }
 }
 
-void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe) const {
+void DecoderModel::attention_block(int il, const float* x, std::int64_t T, float* out, int threads,
+                                   const LinearInputObserver& observe) const {
   const DecoderConfig& c = cfg_;
   const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
-  const std::int64_t d = c.n_embd, qd = static_cast<std::int64_t>(c.n_head) * c.head_dim;
+  const std::int64_t qd = static_cast<std::int64_t>(c.n_head) * c.head_dim;
   const std::int64_t kvd = static_cast<std::int64_t>(c.n_head_kv) * c.head_dim;
-  auto run = [&](const Linear& lin, const float* x, float* y) {
-    if (observe) observe(il, lin, x, T);
-    lin.forward(x, T, y, threads);
+  auto run = [&](const Linear& lin, const float* in, float* y) {
+    if (observe) observe(il, lin, in, T);
+    lin.forward(in, T, y, threads);
   };
-  std::vector<float> x(static_cast<std::size_t>(T * d)), q(static_cast<std::size_t>(T * qd));
-  std::vector<float> k(static_cast<std::size_t>(T * kvd)), v(k.size()), att(q.size()), o(x.size());
-
-  model::rms_norm_rows(h, x.data(), T, d, L.attn_norm, c.norm_eps);
-  run(L.wq, x.data(), q.data());
-  run(L.wk, x.data(), k.data());
-  run(L.wv, x.data(), v.data());
+  std::vector<float> q(static_cast<std::size_t>(T * qd)), k(static_cast<std::size_t>(T * kvd)), v(k.size());
+  std::vector<float> att(q.size());
+  run(L.wq, x, q.data());
+  run(L.wk, x, k.data());
+  run(L.wv, x, v.data());
   if (c.gemma) {
     model::rms_norm_rows(q.data(), q.data(), T * c.n_head, c.head_dim, L.q_norm, c.norm_eps);
     model::rms_norm_rows(k.data(), k.data(), T * c.n_head_kv, c.head_dim, L.k_norm, c.norm_eps);
@@ -138,20 +137,40 @@ void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, cons
     as.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   }
   model::causal_attention(q.data(), k.data(), v.data(), att.data(), as, threads);
-  run(L.wo, att.data(), o.data());
-  if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.attn_post_norm, c.norm_eps);
-  for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
+  run(L.wo, att.data(), out);
+}
 
-  model::rms_norm_rows(h, x.data(), T, d, L.ffn_norm, c.norm_eps);
+void DecoderModel::ffn_block(int il, const float* x, std::int64_t T, float* out, int threads,
+                             const LinearInputObserver& observe) const {
+  const DecoderConfig& c = cfg_;
+  const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
+  auto run = [&](const Linear& lin, const float* in, float* y) {
+    if (observe) observe(il, lin, in, T);
+    lin.forward(in, T, y, threads);
+  };
   std::vector<float> g(static_cast<std::size_t>(T * c.n_ff)), u(g.size());
-  run(L.w_gate, x.data(), g.data());
-  run(L.w_up, x.data(), u.data());
+  run(L.w_gate, x, g.data());
+  run(L.w_up, x, u.data());
   for (std::size_t i = 0; i < g.size(); ++i) {
     const float a = c.gemma ? (c.ggml_numerics ? model::gelu_ggml(g[i]) : model::gelu_tanh(g[i]))
                             : (c.ggml_numerics ? model::silu_ggml(g[i]) : model::silu(g[i]));
     g[i] = a * u[i];
   }
-  run(L.w_down, g.data(), o.data());
+  run(L.w_down, g.data(), out);
+}
+
+void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe) const {
+  const DecoderConfig& c = cfg_;
+  const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
+  const std::int64_t d = c.n_embd;
+  std::vector<float> x(static_cast<std::size_t>(T * d)), o(x.size());
+  model::rms_norm_rows(h, x.data(), T, d, L.attn_norm, c.norm_eps);
+  attention_block(il, x.data(), T, o.data(), threads, observe);
+  if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.attn_post_norm, c.norm_eps);
+  for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
+
+  model::rms_norm_rows(h, x.data(), T, d, L.ffn_norm, c.norm_eps);
+  ffn_block(il, x.data(), T, o.data(), threads, observe);
   if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.ffn_post_norm, c.norm_eps);
   for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
 }

@@ -28,6 +28,7 @@ struct Case {
   int bits;
   std::int64_t group;
   bool sym, act_order, static_groups;
+  bool mse = false, rtn = false;  // MSE-clipped grids; RTN instead of GPTQ
 };
 
 class PeerGptqAutoGptq : public ::testing::TestWithParam<Case> {};
@@ -70,6 +71,8 @@ TEST_P(PeerGptqAutoGptq, CodesAndErrorMatch) {
   if (c.sym) args.push_back("--sym");
   if (c.act_order) args.push_back("--act-order");
   if (c.static_groups) args.push_back("--static-groups");
+  if (c.mse) args.push_back("--mse");
+  if (c.rtn) args.push_back("--rtn");
   lowbit::testing::run_peer_with(lowbit::testing::torch_python(), "algo_gptq_autogptq.py", args);
   const auto pq = read_raw<float>(dir / "peer.q.f32");
   const auto pg = read_raw<std::int32_t>(dir / "peer.g_idx.i32");
@@ -80,7 +83,8 @@ TEST_P(PeerGptqAutoGptq, CodesAndErrorMatch) {
   o.sym = c.sym;
   o.act_order = c.act_order;
   o.static_groups = c.static_groups;
-  const auto r = gptq_quantize(w, rows, cols, h, o, 2);
+  o.mse = c.mse;
+  const auto r = c.rtn ? rtn_gptq_grid(w, rows, cols, o) : gptq_quantize(w, rows, cols, h, o, 2);
   ASSERT_EQ(pq.size(), r.dequantized.size());
   EXPECT_EQ(std::vector<std::int32_t>(r.g_idx.begin(), r.g_idx.end()), pg);
   std::size_t same = 0;
@@ -105,7 +109,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"w2_g64_asym", 2, 64, false, false, false}, Case{"w8_channel_asym", 8, -1, false, false, false},
                       Case{"w4_channel_sym", 4, -1, true, false, false}, Case{"w4_g128_actorder", 4, 128, false, true, false},
                       Case{"w4_g128_actorder_static", 4, 128, false, true, true},
-                      Case{"w3_g64_sym_static", 3, 64, true, false, true}),
+                      Case{"w3_g64_sym_static", 3, 64, true, false, true},
+                      Case{"w4_g128_asym_mse", 4, 128, false, false, false, true},
+                      Case{"w3_g128_sym_mse_actorder", 3, 128, true, true, false, true},
+                      Case{"rtn_w4_g128_asym", 4, 128, false, false, false, false, true},
+                      Case{"rtn_w3_g128_asym_mse", 3, 128, false, false, false, true, true},
+                      Case{"rtn_w2_g64_sym_mse", 2, 64, true, false, false, true, true}),
     [](const auto& i) { return std::string(i.param.name); });
 
 }  // namespace

@@ -4,8 +4,10 @@ the peer of lowbit's GPTQ. Only the algorithm modules are loaded
 reference calls torch.cuda.synchronize() after quantizing, which is a no-op here.
 
   --w W.f32 --h H.f32 --rows R --cols C --bits B --group G [--sym] [--act-order]
-  [--static-groups] --out PREFIX   -> PREFIX.q.f32 (dequantized [R, C]), PREFIX.scale.f32,
+  [--static-groups] [--mse] [--rtn] --out PREFIX   -> PREFIX.q.f32 (dequantized [R, C]), PREFIX.scale.f32,
                                       PREFIX.zero.f32 ([R, groups]), PREFIX.g_idx.i32 ([C])
+--mse configures the Quantizer's MSE-clipped grid search (norm 2.4, grid 100, maxshrink
+0.8); --rtn skips fasterquant and rounds each group on the Quantizer's grid (RTN).
 """
 import argparse
 import importlib.util
@@ -44,6 +46,8 @@ def main():
     ap.add_argument("--sym", action="store_true")
     ap.add_argument("--act-order", action="store_true")
     ap.add_argument("--static-groups", action="store_true")
+    ap.add_argument("--mse", action="store_true")
+    ap.add_argument("--rtn", action="store_true")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     GPTQ = load_autogptq_quantization()
@@ -56,9 +60,22 @@ def main():
     g = GPTQ(layer)
     g.H = torch.from_numpy(h.copy())
     g.nsamples = 1
-    g.quantizer.configure(a.bits, perchannel=True, sym=a.sym, mse=False)
-    scale, zero, g_idx = g.fasterquant(blocksize=128, percdamp=0.01, group_size=a.group, actorder=a.act_order,
-                                       static_groups=a.static_groups)
+    g.quantizer.configure(a.bits, perchannel=True, sym=a.sym, mse=a.mse)
+    if a.rtn:
+        wt = layer.weight.data.clone()
+        gs = a.group if a.group > 0 else a.cols
+        scales, zeros = [], []
+        for c0 in range(0, a.cols, gs):
+            g.quantizer.find_params(wt[:, c0:c0 + gs], weight=True)
+            wt[:, c0:c0 + gs] = g.quantizer.quantize(wt[:, c0:c0 + gs])
+            scales.append(g.quantizer.scale)
+            zeros.append(g.quantizer.zero)
+        layer.weight.data = wt
+        scale, zero = torch.cat(scales, dim=1), torch.cat(zeros, dim=1)
+        g_idx = torch.arange(a.cols, dtype=torch.int32) // gs
+    else:
+        scale, zero, g_idx = g.fasterquant(blocksize=128, percdamp=0.01, group_size=a.group,
+                                           actorder=a.act_order, static_groups=a.static_groups)
     layer.weight.data.numpy().astype(np.float32).tofile(a.out + ".q.f32")
     scale.numpy().astype(np.float32).tofile(a.out + ".scale.f32")
     zero.numpy().astype(np.float32).tofile(a.out + ".zero.f32")
