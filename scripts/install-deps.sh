@@ -54,9 +54,9 @@ fi
 stamp=.venv-torch/.requirements-installed
 if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements-torch.txt "$stamp"; then
   .venv-torch/bin/pip install -q --disable-pip-version-check -r tests/peers/requirements-torch.txt
-  # AutoGPTQ, the GPTQ peer: only its pure-torch algorithm modules are used, so none of
-  # its dependencies (a CUDA torch among them) are pulled in.
-  .venv-torch/bin/pip install -q --disable-pip-version-check --no-deps auto-gptq==0.7.1
+  # AutoGPTQ and AutoAWQ, the GPTQ and AWQ peers: only their pure-torch algorithm code
+  # is used, so none of their dependencies (a CUDA torch among them) are pulled in.
+  .venv-torch/bin/pip install -q --disable-pip-version-check --no-deps auto-gptq==0.7.1 autoawq==0.2.9
   cp tests/peers/requirements-torch.txt "$stamp"
 fi
 
