@@ -96,6 +96,8 @@ class DecoderModel {
   DecoderLayer& layer(int il) { return layers_.at(static_cast<std::size_t>(il)); }
   const DecoderLayer& layer(int il) const { return layers_.at(static_cast<std::size_t>(il)); }
   Linear& output() { return output_; }
+  // The embedding table when it is not tied to output(), else empty.
+  std::vector<float>& token_embd_untied() { return tok_embd_; }
 
  private:
   DecoderConfig cfg_;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,16 @@ namespace lowbit {
 
 struct GgufQuantizeOptions {
   ggml::FileType ftype = ggml::FileType::Q4_K_M;
-  ggml::MixOptions mix;               // has_imatrix is set from `imatrix`
+  ggml::MixOptions mix;               // has_imatrix is also set by `imatrix`
   const Imatrix* imatrix = nullptr;   // importance values per weight (llama-quantize's)
   std::string imatrix_path;           // recorded as quantize.imatrix.file, like llama-quantize
   int threads = 0;                    // <= 0: all cores
   std::function<void(const std::string& tensor)> on_tensor;
   std::function<void(const std::string& message)> on_warning;
+  // Tensors made elsewhere (GPTQ codes poured into the planned ggml type, AWQ's rescaled
+  // norms): their bytes are written instead of the input's, and must have the planned
+  // type's size. The error report compares them with the input too.
+  std::map<std::string, std::vector<std::byte>> replace;
 };
 
 struct GgufTensorReport {
@@ -49,6 +54,9 @@ struct GgufQuantizeReport {
 // quantize.imatrix.* keys llama-quantize adds follow. Tensors are written in llama.cpp's
 // order (by layer number, then name). A quantized input is decoded to fp32 first
 // ("requantize", reported through on_warning).
+// The ggml type quantize_gguf gives each tensor of `in` (llama.cpp's mix rules), by name.
+std::map<std::string, ggml::Type> plan_gguf(const std::filesystem::path& in, const GgufQuantizeOptions& options);
+
 GgufQuantizeReport quantize_gguf(const std::filesystem::path& in, const std::filesystem::path& out,
                                  const GgufQuantizeOptions& options);
 

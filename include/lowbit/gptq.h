@@ -4,10 +4,26 @@
 // Cholesky factor of the inverse Hessian H = 2/n X^T X of the layer's inputs.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
 namespace lowbit {
+
+// One group's grid. GPTQ's own: value = scale * (q - zero), q = clamp(round(x / scale) +
+// zero). A fitted grid may instead carry an offset (ggml's Q4_1/Q5_1 min): value = scale *
+// q + offset, q = clamp(round((x - offset) / scale)). scale 0 maps everything to q = zero.
+struct GroupGrid {
+  float scale = 1, zero = 0;
+  float offset = 0;
+  bool has_offset = false;
+};
+
+// Fits the grid of the group starting at column first_col of `row`. row_values points at
+// the row's column 0 and holds its current values (with GPTQ's updates so far) from
+// first_col to the row's end, so a fitter may look at a whole block around the group. Lets
+// GPTQ quantize inside another format's groups (ggml block types, src/algo/ggml_grid.h).
+using GroupFitter = std::function<GroupGrid(std::int64_t row, std::int64_t first_col, const float* row_values)>;
 
 struct GptqOptions {
   int bits = 4;                    // codes 0 .. 2^bits - 1
@@ -23,6 +39,9 @@ struct GptqOptions {
   int mse_grid = 100;
   float mse_maxshrink = 0.8f;
   double mse_norm = 2.4;
+  // Replaces the min/max (or MSE) grid; needs act_order off or static_groups on, so that
+  // groups are runs of original columns.
+  GroupFitter fitter;
 };
 
 // The result in the GPTQ checkpoint convention: w ~ scale * (code - zero), codes unsigned,
@@ -32,8 +51,9 @@ struct GptqResult {
   std::int64_t rows = 0, cols = 0, groups = 0;
   std::vector<std::uint8_t> codes;     // [rows, cols]
   std::vector<float> scales, zeros;    // [rows, groups]
+  std::vector<float> offsets;          // [rows, groups] when a fitter's grids have offsets
   std::vector<std::int32_t> g_idx;     // [cols]
-  std::vector<float> dequantized;      // [rows, cols] = scale * (code - zero)
+  std::vector<float> dequantized;      // [rows, cols] = scale * (code - zero), or scale * code + offset
   double loss = 0;                     // GPTQ's sum (w - q)^2 / [H^-1]_jj^2 / 2
 };
 

@@ -21,11 +21,18 @@ namespace {
 
 // GPTQ's min/max grid for one row's group: the range always contains 0; symmetric grids
 // put zero at (maxq + 1) / 2; an all-zero group gets [-1, 1].
-struct Grid {
-  float scale, zero;
-};
+using Grid = GroupGrid;
 
 float quantize(float x, Grid g, int maxq, std::uint8_t* code) {
+  if (g.scale == 0) {
+    *code = static_cast<std::uint8_t>(g.zero);
+    return g.has_offset ? g.offset : 0.0f;
+  }
+  if (g.has_offset) {
+    const float q = std::clamp(std::nearbyint((x - g.offset) / g.scale), 0.0f, static_cast<float>(maxq));
+    *code = static_cast<std::uint8_t>(q);
+    return g.scale * q + g.offset;
+  }
   const float q = std::clamp(std::nearbyint(x / g.scale) + g.zero, 0.0f, static_cast<float>(maxq));
   *code = static_cast<std::uint8_t>(q);
   return g.scale * (q - g.zero);
@@ -34,10 +41,12 @@ float quantize(float x, Grid g, int maxq, std::uint8_t* code) {
 Grid grid_from_range(float mn, float mx, int maxq, bool sym) {
   const float scale = (mx - mn) / static_cast<float>(maxq);
   const float zero = sym ? static_cast<float>(maxq + 1) / 2 : std::nearbyint(-mn / scale);
-  return {scale, zero};
+  return {scale, zero, 0.0f, false};
 }
 
-Grid grid_of(const float* x, std::int64_t n, int maxq, const GptqOptions& opt) {
+Grid grid_of(const float* x, std::int64_t n, int maxq, const GptqOptions& opt, std::int64_t row,
+             std::int64_t first_col) {
+  if (opt.fitter) return opt.fitter(row, first_col, x - first_col);
   float mn = 0, mx = 0;
   for (std::int64_t i = 0; i < n; ++i) mn = std::min(mn, x[i]), mx = std::max(mx, x[i]);
   if (opt.sym) {
@@ -68,6 +77,8 @@ void check(std::span<const float> w, std::int64_t rows, std::int64_t cols, const
   if (opt.bits < 2 || opt.bits > 8) fail("GPTQ: bits must be 2..8, got ", opt.bits);
   if (opt.block_size <= 0) fail("GPTQ: block size must be positive");
   if (opt.percdamp < 0) fail("GPTQ: percdamp must be >= 0");
+  if (opt.fitter && opt.act_order && !opt.static_groups)
+    fail("GPTQ: a fitted grid (e.g. a ggml block type) needs static groups with act-order");
 }
 
 GptqResult empty_result(std::int64_t rows, std::int64_t cols, const GptqOptions& opt) {
@@ -81,6 +92,7 @@ GptqResult empty_result(std::int64_t rows, std::int64_t cols, const GptqOptions&
   r.scales.resize(static_cast<std::size_t>(rows * r.groups));
   r.zeros.resize(r.scales.size());
   r.g_idx.resize(static_cast<std::size_t>(cols));
+  if (opt.fitter) r.offsets.resize(r.scales.size());
   return r;
 }
 
@@ -95,9 +107,10 @@ GptqResult rtn_gptq_grid(std::span<const float> w, std::int64_t rows, std::int64
   for (std::int64_t i = 0; i < rows; ++i)
     for (std::int64_t gi = 0; gi < r.groups; ++gi) {
       const std::int64_t c0 = gi * g, n = std::min(g, cols - c0);
-      const Grid gr = grid_of(w.data() + i * cols + c0, n, maxq, opt);
+      const Grid gr = grid_of(w.data() + i * cols + c0, n, maxq, opt, i, c0);
       r.scales[static_cast<std::size_t>(i * r.groups + gi)] = gr.scale;
       r.zeros[static_cast<std::size_t>(i * r.groups + gi)] = gr.zero;
+      if (opt.fitter) r.offsets[static_cast<std::size_t>(i * r.groups + gi)] = gr.offset;
       for (std::int64_t c = c0; c < c0 + n; ++c) {
         const auto k = static_cast<std::size_t>(i * cols + c);
         r.dequantized[k] = quantize(w[k], gr, maxq, &r.codes[k]);
@@ -168,7 +181,7 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
       if (opt.static_groups) {
         static_grids.clear();
         for (std::int64_t c0 = 0; c0 < cols; c0 += gs)
-          static_grids.push_back(grid_of(orig.data() + c0, std::min(gs, cols - c0), maxq, opt));
+          static_grids.push_back(grid_of(orig.data() + c0, std::min(gs, cols - c0), maxq, opt, ri, c0));
       }
       Grid cur{};
       double loss = 0;
@@ -184,13 +197,14 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
             // One group per row: the reference fits it before zeroing dead columns. A group
             // that starts inside a block is fitted, as in the reference, to the weights as
             // they were when the block began (its in-block updates are not yet written back).
-            if (k == 0 && opt.group_size <= 0) cur = grid_of(w.data() + ri * cols, cols, maxq, opt);
-            else if (k % gs == 0) cur = grid_of(at_block_start.data() + k, std::min(gs, cols - k), maxq, opt);
+            if (k == 0 && opt.group_size <= 0) cur = grid_of(w.data() + ri * cols, cols, maxq, opt, ri, 0);
+            else if (k % gs == 0) cur = grid_of(at_block_start.data() + k, std::min(gs, cols - k), maxq, opt, ri, k);
             g = cur;
           }
           const std::size_t gi = static_cast<std::size_t>(ri * r.groups + r.g_idx[static_cast<std::size_t>(c)]);
           r.scales[gi] = g.scale;
           r.zeros[gi] = g.zero;
+          if (opt.fitter) r.offsets[gi] = g.offset;
           const float x = wr[static_cast<std::size_t>(k)];
           const auto out = static_cast<std::size_t>(ri * cols + c);
           const float q = quantize(x, g, maxq, &r.codes[out]);

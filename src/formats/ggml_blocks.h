@@ -35,6 +35,18 @@ struct block_q4_K { std::uint16_t d, dmin; std::uint8_t scales[K_SCALE_SIZE]; st
 static_assert(sizeof(block_q4_K) == 144);
 struct block_q5_K { std::uint16_t d, dmin; std::uint8_t scales[K_SCALE_SIZE]; std::uint8_t qh[QK_K / 8]; std::uint8_t qs[QK_K / 2]; };
 static_assert(sizeof(block_q5_K) == 176);
+// llama.cpp's get_scale_min_k4: sub-block j's 6-bit scale and min from Q4_K/Q5_K's 12
+// packed bytes.
+inline void get_scale_min(int j, const std::uint8_t* q, std::uint8_t& d, std::uint8_t& m) {
+  if (j < 4) {
+    d = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    d = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    m = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
 struct block_q6_K { std::uint8_t ql[QK_K / 2]; std::uint8_t qh[QK_K / 4]; std::int8_t scales[QK_K / 16]; std::uint16_t d; };
 static_assert(sizeof(block_q6_K) == 210);
 // Activations for k-quant dot products: fp32 scale, int8 quants, sums of 16.

@@ -29,17 +29,6 @@ void put_scale_min(std::uint8_t* q, int j, std::uint8_t ls, std::uint8_t lm) {
   }
 }
 
-// llama.cpp's get_scale_min_k4.
-void get_scale_min(int j, const std::uint8_t* q, std::uint8_t& d, std::uint8_t& m) {
-  if (j < 4) {
-    d = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    d = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    m = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-
 // What the two types share, by code width: nmax is 15 (Q4_K) or 31 (Q5_K); the ref
 // search steps are (-1, 0.1, 20) for Q4_K and (-0.5, 0.1, 15) for Q5_K.
 struct Geometry {

@@ -60,6 +60,16 @@ void to_f32(const GgufTensor& t, std::vector<float>& out, int threads) {
   ggml::dequantize(t.type, t.data.data(), out.data(), t.numel(), threads);
 }
 
+std::vector<ggml::MixChoice> plan_of(const GgufFile& f, const std::vector<const GgufTensor*>& order,
+                                     const GgufQuantizeOptions& options) {
+  std::vector<ggml::MixTensor> mix_tensors;
+  for (const GgufTensor* t : order)
+    mix_tensors.push_back({t->name, std::vector<std::int64_t>(t->ne.begin(), t->ne.begin() + t->n_dims), t->type});
+  ggml::MixOptions mix = options.mix;
+  mix.has_imatrix = mix.has_imatrix || options.imatrix != nullptr;
+  return ggml::plan_mix(mix_model_of(f), mix_tensors, options.ftype, mix);
+}
+
 }  // namespace
 
 bool is_gguf_file(const std::filesystem::path& path) {
@@ -68,16 +78,22 @@ bool is_gguf_file(const std::filesystem::path& path) {
   return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
 }
 
+std::map<std::string, ggml::Type> plan_gguf(const std::filesystem::path& in, const GgufQuantizeOptions& options) {
+  const GgufFile f = GgufFile::open(in);
+  const auto order = llama_order(f);
+  const auto plan = plan_of(f, order, options);
+  std::map<std::string, ggml::Type> types;
+  for (std::size_t i = 0; i < order.size(); ++i) types[order[i]->name] = plan[i].type;
+  return types;
+}
+
 GgufQuantizeReport quantize_gguf(const std::filesystem::path& in, const std::filesystem::path& out,
                                  const GgufQuantizeOptions& options) {
   const GgufFile f = GgufFile::open(in);
   const auto order = llama_order(f);
-  std::vector<ggml::MixTensor> mix_tensors;
-  for (const GgufTensor* t : order)
-    mix_tensors.push_back({t->name, std::vector<std::int64_t>(t->ne.begin(), t->ne.begin() + t->n_dims), t->type});
-  ggml::MixOptions mix = options.mix;
-  mix.has_imatrix = options.imatrix != nullptr;
-  const auto plan = ggml::plan_mix(mix_model_of(f), mix_tensors, options.ftype, mix);
+  const auto plan = plan_of(f, order, options);
+  for (const auto& [name, bytes] : options.replace)
+    if (!f.find(name)) fail(f.source(), ": no tensor '", name, "' to replace");
   if (options.imatrix) options.imatrix->check_finite();
 
   GgufWriter w;
@@ -116,6 +132,21 @@ GgufQuantizeReport quantize_gguf(const std::filesystem::path& in, const std::fil
     report.bytes_in += r.bytes_in;
     report.bytes_out += r.bytes_out;
     GgufTensorDecl decl{t.name, r.ne, c.type};
+    if (const auto rep = options.replace.find(t.name); rep != options.replace.end()) {
+      if (rep->second.size() != r.bytes_out)
+        fail("tensor '", t.name, "': ", rep->second.size(), " replacement bytes for ", r.bytes_out, " bytes of ",
+             ggml::traits(c.type).name);
+      r.converted = true;
+      if (ggml::traits(c.type).to_float) {
+        std::vector<float> x, y(static_cast<std::size_t>(t.numel()));
+        to_f32(t, x, options.threads);
+        ggml::dequantize(c.type, rep->second.data(), y.data(), t.numel(), options.threads);
+        r.error = error_stats(x, y);
+        report.error.merge(r.error);
+      }
+      w.add_tensor(std::move(decl), std::span<const std::byte>(rep->second));
+      continue;
+    }
     if (!c.quantized) {
       w.add_tensor(std::move(decl), t.data);
       continue;

@@ -16,6 +16,7 @@
 #include "lowbit/embedding_fidelity.h"
 #include "lowbit/error.h"
 #include "lowbit/perplexity.h"
+#include "lowbit/ptq.h"
 #include "lowbit/tokenizer.h"
 #include "text_file.h"
 
@@ -81,6 +82,7 @@ void run_encoder(const std::string& candidate, const std::string& base, const st
 void register_perplexity(CLI::App& app) {
   static std::string model_path, text, save_logits, kld_base, json_out, base;
   static int sentences = 256;
+  static bool f32 = false;
   static PerplexityOptions opt;
   auto* cmd = app.add_subcommand("perplexity", "Perplexity / KL divergence of a model over a text (llama-perplexity's method)");
   cmd->add_option("model", model_path, "a .gguf file or a HF model directory")->required();
@@ -92,6 +94,7 @@ void register_perplexity(CLI::App& app) {
   cmd->add_option("--kld-base", kld_base, "compare with a saved-logits file: KL divergence and top-1 agreement");
   cmd->add_option("--json", json_out, "also write the result as JSON");
   cmd->add_option("--base", base, "encoders: the reference (fp32) model to compare sentence embeddings with");
+  cmd->add_flag("--f32", f32, "decoders: run every Linear on its fp32 decode (the PTQ baseline of lowbit quantize --method)");
   cmd->add_option("--sentences", sentences, "encoders: embed at most this many lines of --text");
   cmd->callback([] {
     if (!base.empty()) {
@@ -101,7 +104,8 @@ void register_perplexity(CLI::App& app) {
     }
     if (!save_logits.empty() && !kld_base.empty()) fail("--save-logits and --kld-base cannot be combined");
     if (kld_base.empty() && text.empty()) fail("--text is required (or --kld-base with a saved-logits file)");
-    const auto model = DecoderModel::load(model_path);
+    auto model = DecoderModel::load(model_path);
+    if (f32) make_decoder_f32(model);
     const auto tok = load_tokenizer(model_path);
     const auto& c = model.config();
     std::printf("model: %s (%s, %d layers, n_embd %d, vocab %d)\n", model_path.c_str(), c.arch.c_str(), c.n_layer,

@@ -37,20 +37,32 @@ void print_tensor_table(const ModelReport& r) {
 void register_quantize(CLI::App& app) {
   static Args a;
   static GgufQuantizeArgs g;
+  static PtqArgs p;
   auto* cmd = app.add_subcommand("quantize", "Quantize a safetensors model (file, directory or sharded index) or a GGUF");
   cmd->add_option("input", a.in, "input .safetensors, model directory, index.json or .gguf")->required();
-  cmd->add_option("output", a.out, "output .safetensors (or .gguf for a GGUF input)")->required();
+  cmd->add_option("output", a.out, "output .safetensors (or .gguf for a GGUF input); PTQ methods: optional");
   cmd->add_option("--scheme", a.scheme,
                   "SPEC, e.g. int8:channel:sym, int4:g128:asym, nf4:g64, kmeans4:channel; gguf:Q4_K_M for GGUF")
       ->required();
   add_gguf_quantize_options(cmd, g);
-  cmd->add_option("--method", a.method, "algorithm (rtn)")->check(CLI::IsMember({"rtn"}));
+  add_ptq_options(cmd, p);
+  cmd->add_option("--method", a.method,
+                  "algorithm: rtn, or layer-wise PTQ of a decoder (rtn-mse, gptq, awq; rtn with --calib)")
+      ->check(CLI::IsMember({"rtn", "rtn-mse", "gptq", "awq"}));
   cmd->add_option("--report", a.report, "write the per-tensor error report as JSON");
   cmd->add_option("--skip", a.skip, "regex of tensor names to keep unquantized (repeatable)");
   cmd->add_option("--threads", a.threads, "worker threads (0 = all cores)");
   cmd->add_flag("--per-tensor", a.per_tensor, "print the per-tensor error table");
   cmd->add_flag("-q,--quiet", a.quiet, "no progress bar, only errors");
   cmd->callback([] {
+    const bool gguf_scheme = a.scheme.rfind("gguf:", 0) == 0;
+    if (a.method != "rtn" || !p.calib.empty() || (is_gguf_file(a.in) && !gguf_scheme)) {
+      p.in = a.in, p.out = a.out, p.scheme = a.scheme, p.report = a.report, p.method = a.method;
+      p.threads = a.threads, p.quiet = a.quiet, p.per_tensor = a.per_tensor;
+      run_quantize_ptq(p);
+      return;
+    }
+    if (a.out.empty()) fail("an output file is needed");
     if (is_gguf_file(a.in)) {
       g.in = a.in, g.out = a.out, g.scheme = a.scheme, g.report = a.report;
       g.threads = a.threads, g.quiet = a.quiet, g.per_tensor = a.per_tensor;

@@ -25,6 +25,16 @@ struct GgufQuantizeArgs {
 };
 void add_gguf_quantize_options(CLI::App* cmd, GgufQuantizeArgs& a);
 void run_quantize_gguf(const GgufQuantizeArgs& a);
+// The layer-wise PTQ side of `lowbit quantize` (cmd_quantize_ptq.cpp).
+struct PtqArgs {
+  std::string in, out, scheme, report, method = "rtn", calib, kld_base;
+  int calib_chunks = 32, calib_ctx = 512, eval_chunks = -1, awq_search_seqs = 8, threads = 0;
+  double percdamp = 0.01;
+  bool act_order = false, static_groups = false, mse = false, awq_no_clip = false, awq_no_duo = false;
+  bool quiet = false, per_tensor = false;
+};
+void add_ptq_options(CLI::App* cmd, PtqArgs& a);
+void run_quantize_ptq(const PtqArgs& a);
 // `lowbit inspect` of a GGUF file (cmd_inspect_gguf.cpp).
 void inspect_gguf(const std::string& path, bool summary);
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The PTQ results table (docs/results.md): for each model, the packaged GGUF decoded to an
+# fp32 GGUF is the baseline; lowbit's RTN / GPTQ / AWQ at W4 g128, W3 g128, W2 g64 are
+# measured in-process against the baseline's logits (lowbit perplexity --kld-base), and
+# lowbit's GGUF outputs (RTN/GPTQ/AWQ poured into llama.cpp's Q4_K_M mix) beside
+# llama.cpp's Q4_0, Q4_K_M, IQ4_XS, Q3_K_M, Q2_K with and without an imatrix from the same
+# calibration text are all measured by llama.cpp itself (bench/ptq_kld_llamacpp.py) on
+# the same text in this run. MODELS (smollm2 gemma3), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
+# THREADS (2) can be set. Writes build/results/<model>/* and prints the markdown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build-release.sh lowbit_cli >/dev/null
+MODELS=${MODELS:-smollm2 gemma3}
+CALIB=${CALIB_CHUNKS:-16}
+EVAL=${EVAL_CHUNKS:-8}
+THREADS=${THREADS:-2}
+LB=build/release/lowbit
+PY=.venv/bin/python
+R=build/results
+mkdir -p "$R"
+$LB corpus austen --split evaluation --out "$R/austen_eval.txt" >/dev/null
+$LB corpus austen --split calibration --out "$R/austen_calib.txt" >/dev/null
+PATHS=$($PY tests/peers/gguf_model_paths.py)
+timed() {  # timed NAME cmd...: wall seconds and peak RSS into $O/NAME.time
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$O/$name.time" "$@"
+}
+
+for m in $MODELS; do
+  O=$R/$m
+  mkdir -p "$O"
+  PKG=$(echo "$PATHS" | $PY -c "import json,sys;print(json.load(sys.stdin)['$m'])")
+  BASE=$O/base-f32.gguf
+  echo "== $m: baseline, calibration" >&2
+  $LB quantize "$PKG" "$BASE" --scheme gguf:F32 -q
+  $LB perplexity "$BASE" --f32 --text "$R/austen_eval.txt" --ctx 512 --chunks "$EVAL" --threads "$THREADS" \
+    --save-logits "$O/base.kld" --json "$O/base.json" >/dev/null
+  $LB calibrate "$BASE" --text "$R/austen_calib.txt" --ctx 512 --chunks "$CALIB" --threads "$THREADS" \
+    --out "$O/calib.safetensors" --imatrix "$O/imatrix.gguf" -q >/dev/null
+
+  echo "== $m: llama.cpp types" >&2
+  GGUFS=()
+  for t in Q4_0 Q4_K_M IQ4_XS Q3_K_M Q2_K; do
+    # llama_model_quantize itself (llama-cpp-python's build), with llama-quantize's
+    # defaults; the imatrix is lowbit's calibration of the same text in llama.cpp's format.
+    timed "llama-$t" $PY tests/peers/gguf_llamacpp_quantize.py "$BASE" "$O/llama-$t.gguf" "$t" --threads "$THREADS"
+    timed "llama-$t-imatrix" $PY tests/peers/gguf_llamacpp_quantize.py "$BASE" "$O/llama-$t-imatrix.gguf" "$t" \
+      --imatrix "$O/imatrix.gguf" --threads "$THREADS"
+    GGUFS+=("llama.cpp $t=$O/llama-$t.gguf" "llama.cpp $t + imatrix=$O/llama-$t-imatrix.gguf")
+  done
+
+  echo "== $m: lowbit GGUF outputs" >&2
+  for method in rtn gptq awq; do
+    timed "lowbit-$method-Q4_K_M" $LB quantize "$BASE" "$O/lowbit-$method-Q4_K_M.gguf" --method "$method" \
+      --scheme gguf:Q4_K_M --calib "$R/austen_calib.txt" --calib-chunks "$CALIB" --threads "$THREADS" \
+      --kld-base "$O/base.kld" --report "$O/lowbit-$method-Q4_K_M.json" -q
+    GGUFS+=("lowbit $method Q4_K_M=$O/lowbit-$method-Q4_K_M.gguf")
+  done
+
+  echo "== $m: lowbit integer schemes" >&2
+  for scheme in int4:g128:asym int3:g128:asym int2:g64:asym; do
+    for method in rtn rtn-mse gptq awq; do
+      tag="${method}-${scheme//:/-}"
+      timed "$tag" $LB quantize "$BASE" --method "$method" --scheme "$scheme" --calib "$R/austen_calib.txt" \
+        --calib-chunks "$CALIB" --threads "$THREADS" --kld-base "$O/base.kld" --report "$O/$tag.json" -q
+    done
+  done
+
+  echo "== $m: llama.cpp measures every GGUF" >&2
+  $PY bench/ptq_kld_llamacpp.py --base "$BASE" --text "$R/austen_eval.txt" --ctx 512 --chunks "$EVAL" \
+    --threads "$THREADS" "${GGUFS[@]}" > "$O/llamacpp_kld.json"
+done
+
+$PY bench/ptq_results_table.py "$R" "$CALIB" "$EVAL" "$THREADS" $MODELS

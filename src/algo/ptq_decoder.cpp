@@ -1,0 +1,204 @@
+// The layer-wise PTQ driver (include/lowbit/ptq.h): per layer, capture the Linears'
+// inputs with the layers before already quantized, quantize (RTN / MSE-RTN / GPTQ here,
+// AWQ in ptq_awq_layer.cpp), then run the quantized layer to make the next layer's inputs.
+#include <chrono>
+#include <cmath>
+
+#include "algo/ggml_grid.h"
+#include "algo/ptq_layer.h"
+#include "kernels/gemm_f32.h"
+#include "lowbit/error.h"
+#include "lowbit/layerwise.h"
+#include "lowbit/parallel.h"
+
+namespace lowbit {
+
+PtqMethod parse_ptq_method(std::string_view name) {
+  if (name == "rtn") return PtqMethod::Rtn;
+  if (name == "rtn-mse") return PtqMethod::RtnMse;
+  if (name == "gptq") return PtqMethod::Gptq;
+  if (name == "awq") return PtqMethod::Awq;
+  fail("unknown method '", name, "' (rtn, rtn-mse, gptq, awq)");
+}
+
+const char* ptq_method_name(PtqMethod m) {
+  switch (m) {
+    case PtqMethod::Rtn: return "rtn";
+    case PtqMethod::RtnMse: return "rtn-mse";
+    case PtqMethod::Gptq: return "gptq";
+    case PtqMethod::Awq: return "awq";
+  }
+  return "?";
+}
+
+void make_decoder_f32(DecoderModel& model) {
+  for (int il = 0; il < model.config().n_layer; ++il)
+    for (Linear* lin : model.layer(il).linears())
+      lin->set_weight_f32(std::vector<float>(lin->weight_f32().begin(), lin->weight_f32().end()));
+  Linear& out = model.output();
+  out.set_weight_f32(std::vector<float>(out.weight_f32().begin(), out.weight_f32().end()));
+}
+
+namespace algo {
+
+std::vector<double> second_moment(const LinearInputStats& s) {
+  std::vector<double> h(s.xtx.size());
+  const double n = s.rows > 0 ? static_cast<double>(s.rows) : 1.0;
+  for (std::size_t i = 0; i < h.size(); ++i) h[i] = s.xtx[i] / n;
+  return h;
+}
+
+double output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
+                    std::span<const float> h, int threads) {
+  std::vector<float> d(w.size()), dh(w.size());
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = w[i] - q[i];
+  kernels::gemm_f32_nt(d.data(), h.data(), dh.data(), rows, cols, cols, threads);  // H is symmetric
+  double s = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) s += static_cast<double>(d[i]) * dh[i];
+  return s;
+}
+
+std::optional<GptqResult> round_into_ggml(const std::string& name, std::span<const float> w, std::int64_t rows,
+                                          std::int64_t cols, std::span<const double> h, bool gptq,
+                                          const PtqOptions& opt, int threads, PtqResult& out) {
+  const auto it = opt.ggml_types.find(name);
+  if (it == opt.ggml_types.end()) return std::nullopt;
+  const ggml::Type t = it->second;
+  std::vector<float> importance;
+  if (!h.empty())
+    for (std::int64_t j = 0; j < cols; ++j) importance.push_back(static_cast<float>(h[static_cast<std::size_t>(j * cols + j)]));
+  if (ggml_grid_supported(t)) {
+    GgmlGrid grid(t, rows, cols, std::move(importance));
+    GptqOptions g = opt.gptq;
+    // Blocks are runs of original columns: act-order keeps its order but static groups.
+    if (g.act_order) g.static_groups = true;
+    g = grid.options(g);
+    GptqResult r = gptq ? gptq_quantize(w, rows, cols, h, g, threads) : rtn_gptq_grid(w, rows, cols, g);
+    out.ggml_bytes[name] = grid.pack(r);
+    return r;
+  }
+  const auto row_bytes = ggml::row_size(t, cols);
+  if (!row_bytes) fail("tensor '", name, "': ", cols, " columns are not whole blocks of ", ggml::traits(t).name);
+  std::vector<std::byte> bytes(*row_bytes * static_cast<std::size_t>(rows));
+  ggml::quantize_rows(t, w.data(), bytes.data(), rows, cols, importance.empty() ? nullptr : importance.data(), threads);
+  GptqResult r;
+  r.rows = rows;
+  r.cols = cols;
+  r.dequantized.resize(w.size());
+  ggml::dequantize(t, bytes.data(), r.dequantized.data(), rows * cols, threads);
+  out.ggml_bytes[name] = std::move(bytes);
+  return r;
+}
+
+std::vector<float> to_f32(std::span<const double> h) { return {h.begin(), h.end()}; }
+
+double relative_output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
+                             std::span<const double> h, int threads) {
+  const auto hf = to_f32(h);
+  const double num = output_error(w, q, rows, cols, hf, threads);
+  const double den = output_error(w, std::vector<float>(w.size(), 0.0f), rows, cols, hf, threads);
+  return den > 0 ? num / den : 0.0;
+}
+
+}  // namespace algo
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+GptqOptions grid_options(const PtqOptions& opt) {
+  GptqOptions g = opt.gptq;
+  g.bits = opt.bits;
+  g.group_size = opt.group_size;
+  g.sym = opt.sym;
+  g.mse = opt.method == PtqMethod::RtnMse || (opt.method == PtqMethod::Gptq && opt.gptq.mse);
+  return g;
+}
+
+// RTN, MSE-RTN or GPTQ of one Linear given its inputs' statistics (null: none captured).
+void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const PtqOptions& opt, int threads,
+                     PtqResult& out) {
+  const auto t0 = Clock::now();
+  const std::vector<float> w(lin.weight_f32().begin(), lin.weight_f32().end());
+  const GptqOptions g = grid_options(opt);
+  std::vector<double> h;
+  if (stats) h = algo::second_moment(*stats);
+  const bool gptq = opt.method == PtqMethod::Gptq;
+  auto poured = algo::round_into_ggml(lin.name(), w, lin.rows(), lin.cols(), h, gptq, opt, threads, out);
+  GptqResult r = poured ? std::move(*poured)
+                 : gptq ? gptq_quantize(w, lin.rows(), lin.cols(), h, g, threads)
+                        : rtn_gptq_grid(w, lin.rows(), lin.cols(), g);
+  lin.set_weight_f32(r.dequantized);
+  PtqLinearReport rep;
+  rep.layer = il;
+  rep.name = lin.name();
+  rep.rows = lin.rows();
+  rep.cols = lin.cols();
+  rep.rel_error = stats ? algo::relative_output_error(w, r.dequantized, rep.rows, rep.cols, h, threads) : std::nan("");
+  rep.seconds = since(t0);
+  out.linears.push_back(rep);
+  out.weights[lin.name()] = std::move(r);
+}
+
+}  // namespace
+
+PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int32_t>> calib, const PtqOptions& opt) {
+  const auto t0 = Clock::now();
+  if ((opt.method == PtqMethod::Gptq || opt.method == PtqMethod::Awq) && calib.empty())
+    fail(ptq_method_name(opt.method), " needs calibration text");
+  const int threads = opt.threads > 0 ? opt.threads : hardware_threads();
+  PtqResult res;
+  const int n_layer = model.config().n_layer;
+  if (calib.empty()) {
+    for (int il = 0; il < n_layer; ++il) {
+      if (opt.on_layer) opt.on_layer(il, n_layer);
+      for (Linear* lin : model.layer(il).linears()) quantize_linear(*lin, il, nullptr, opt, threads, res);
+    }
+    res.seconds = since(t0);
+    return res;
+  }
+  const std::size_t keep = opt.awq_search_sequences > 0
+                               ? std::min(calib.size(), static_cast<std::size_t>(opt.awq_search_sequences))
+                               : calib.size();
+  LayerwiseRunner runner(model, std::move(calib), threads);
+  res.calibration_tokens = runner.tokens();
+  for (int il = 0; il < n_layer; ++il) {
+    if (opt.on_layer) opt.on_layer(il, n_layer);
+    DecoderLayer& L = model.layer(il);
+    if (opt.method == PtqMethod::Awq) {
+      algo::LayerInputs in;
+      std::size_t seen_attn = 0, seen_ffn = 0;
+      runner.run_layer(
+          [&](int, const Linear& lin, const float* x, std::int64_t rows) {
+            in.stats.add(lin.name(), x, rows, lin.cols(), threads);
+            if (&lin == &L.wq && seen_attn++ < keep) {
+              in.attn_in.emplace_back(x, x + rows * lin.cols());
+              in.tokens.push_back(rows);
+            }
+            if (&lin == &L.w_gate && seen_ffn++ < keep) in.ffn_in.emplace_back(x, x + rows * lin.cols());
+          },
+          false);
+      algo::awq_quantize_layer(model, il, in, opt, threads, res);
+    } else {
+      // Groups in the order they run; without true-sequential, one capture for all.
+      std::vector<std::vector<Linear*>> groups = {{&L.wq, &L.wk, &L.wv}, {&L.wo}, {&L.w_gate, &L.w_up}, {&L.w_down}};
+      if (!(opt.method == PtqMethod::Gptq && opt.true_sequential)) groups = {L.linears()};
+      for (const auto& group : groups) {
+        ActivationStats stats(ActivationStatsOptions{true, {}});
+        runner.run_layer(
+            [&](int, const Linear& lin, const float* x, std::int64_t rows) {
+              for (const Linear* g : group)
+                if (g == &lin) stats.add(lin.name(), x, rows, lin.cols(), threads);
+            },
+            false);
+        for (Linear* lin : group) quantize_linear(*lin, il, &stats.at(lin->name()), opt, threads, res);
+      }
+    }
+    runner.run_layer({}, true);
+  }
+  res.seconds = since(t0);
+  return res;
+}
+
+}  // namespace lowbit

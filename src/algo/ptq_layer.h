@@ -1,0 +1,50 @@
+// What the layer-wise PTQ driver (ptq_decoder.cpp) shares with the per-method layer code
+// (ptq_awq_layer.cpp): the captured inputs of one decoder layer and the error report.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lowbit/activation_stats.h"
+#include "lowbit/ptq.h"
+
+namespace lowbit::algo {
+
+// (1/n) X^T X of a Linear's captured inputs, in double.
+std::vector<double> second_moment(const LinearInputStats& s);
+
+// tr(dW H dW^T) through an fp32 matmul (a layer's worth in milliseconds; the relative
+// rounding, ~cols * 2^-24, is far below the differences these numbers rank).
+double output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
+                    std::span<const float> h, int threads);
+std::vector<float> to_f32(std::span<const double> h);
+// tr(dW H dW^T) / tr(W H W^T).
+double relative_output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
+                             std::span<const double> h, int threads);
+
+// When opt.ggml_types names this Linear: rounds w into that ggml type (GPTQ with H when
+// `gptq`, else round-to-nearest in the fitted blocks), stores the bytes in
+// out.ggml_bytes[name] and returns the result; otherwise nullopt. h may be empty (no
+// importance then; GPTQ needs it).
+std::optional<GptqResult> round_into_ggml(const std::string& name, std::span<const float> w, std::int64_t rows,
+                                          std::int64_t cols, std::span<const double> h, bool gptq,
+                                          const PtqOptions& opt, int threads, PtqResult& out);
+
+// One decoder layer's inputs as AWQ needs them: statistics of all seven Linears, and the
+// normed inputs of attention and MLP of the first sequences, kept whole (attention mixes
+// positions, so its output error needs whole sequences).
+struct LayerInputs {
+  ActivationStats stats{ActivationStatsOptions{true, {}}};
+  std::vector<std::vector<float>> attn_in, ffn_in;  // per sequence, T x n_embd
+  std::vector<std::int64_t> tokens;                 // T per kept sequence
+};
+
+// AWQ on layer il: scale search per group on the captured inputs, scales folded into the
+// norms (and up_proj for down_proj), clip search, round to nearest; the layer's Linears
+// get the dequantized weights. Appends the Linears' reports and codes to `out`.
+void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, const PtqOptions& opt, int threads,
+                        PtqResult& out);
+
+}  // namespace lowbit::algo
