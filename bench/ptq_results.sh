@@ -2,7 +2,7 @@
 # The PTQ results table (docs/results.md): for each model, the packaged GGUF decoded to an
 # fp32 GGUF is the baseline; lowbit's RTN / GPTQ / AWQ at W4 g128, W3 g128, W2 g64 are
 # measured in-process against the baseline's logits (lowbit perplexity --kld-base), and
-# lowbit's GGUF outputs (RTN/GPTQ/AWQ poured into llama.cpp's Q4_K_M mix) beside
+# lowbit's GGUF outputs (RTN/GPTQ/AWQ poured into llama.cpp's Q4_K_M and Q4_0 mixes) beside
 # llama.cpp's Q4_0, Q4_K_M, IQ4_XS, Q3_K_M, Q2_K with and without an imatrix from the same
 # calibration text are all measured by llama.cpp itself (bench/ptq_kld_llamacpp.py) on
 # the same text in this run. MODELS (smollm2 gemma3), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
@@ -50,11 +50,12 @@ for m in $MODELS; do
   done
 
   echo "== $m: lowbit GGUF outputs" >&2
-  for method in rtn gptq awq; do
-    timed "lowbit-$method-Q4_K_M" $LB quantize "$BASE" "$O/lowbit-$method-Q4_K_M.gguf" --method "$method" \
-      --scheme gguf:Q4_K_M --calib "$R/austen_calib.txt" --calib-chunks "$CALIB" --threads "$THREADS" \
-      --kld-base "$O/base.kld" --report "$O/lowbit-$method-Q4_K_M.json" -q
-    GGUFS+=("lowbit $method Q4_K_M=$O/lowbit-$method-Q4_K_M.gguf")
+  for mt in rtn:Q4_K_M gptq:Q4_K_M awq:Q4_K_M gptq:Q4_0 awq:Q4_0; do
+    method=${mt%%:*} t=${mt#*:}
+    timed "lowbit-$method-$t" $LB quantize "$BASE" "$O/lowbit-$method-$t.gguf" --method "$method" \
+      --scheme "gguf:$t" --calib "$R/austen_calib.txt" --calib-chunks "$CALIB" --threads "$THREADS" \
+      --kld-base "$O/base.kld" --report "$O/lowbit-$method-$t.json" -q
+    GGUFS+=("lowbit $method $t=$O/lowbit-$method-$t.gguf")
   done
 
   echo "== $m: lowbit integer schemes" >&2

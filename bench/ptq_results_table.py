@@ -44,9 +44,9 @@ def main():
         for t in LLAMA_TYPES:
             for suffix, tag in (("", ""), (" + imatrix", "-imatrix")):
                 rows.append((f"{t}{suffix}", "llama.cpp", f"llama.cpp {t}{suffix}", f"llama-{t}{tag}"))
-        for method in ("rtn", "gptq", "awq"):
-            rows.append((f"Q4_K_M mix, {method.upper()} inside the blocks", "lowbit", f"lowbit {method} Q4_K_M",
-                         f"lowbit-{method}-Q4_K_M"))
+        for method, t in (("rtn", "Q4_K_M"), ("gptq", "Q4_K_M"), ("awq", "Q4_K_M"), ("gptq", "Q4_0"), ("awq", "Q4_0")):
+            rows.append((f"{t} mix, {method.upper()} inside the blocks", "lowbit", f"lowbit {method} {t}",
+                         f"lowbit-{method}-{t}"))
         for label, who, key, tname in rows:
             if key not in kl:
                 continue
