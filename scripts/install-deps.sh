@@ -54,9 +54,11 @@ fi
 stamp=.venv-torch/.requirements-installed
 if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements-torch.txt "$stamp"; then
   .venv-torch/bin/pip install -q --disable-pip-version-check -r tests/peers/requirements-torch.txt
-  # AutoGPTQ and AutoAWQ, the GPTQ and AWQ peers: only their pure-torch algorithm code
-  # is used, so none of their dependencies (a CUDA torch among them) are pulled in.
-  .venv-torch/bin/pip install -q --disable-pip-version-check --no-deps auto-gptq==0.7.1 autoawq==0.2.9
+  # AutoGPTQ, AutoAWQ and HQQ, the GPTQ, AWQ and HQQ peers: only their pure-torch
+  # algorithm code is used, so none of their dependencies (a CUDA torch among them) are
+  # pulled in; DISABLE_CUDA keeps hqq's setup.py from building its CUDA kernels.
+  DISABLE_CUDA=1 .venv-torch/bin/pip install -q --disable-pip-version-check --no-deps auto-gptq==0.7.1 \
+    autoawq==0.2.9 hqq==0.2.8.post1
   cp tests/peers/requirements-torch.txt "$stamp"
 fi
 

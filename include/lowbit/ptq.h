@@ -1,7 +1,7 @@
 // Post-training quantization of a decoder, one layer at a time: the calibration text runs
 // through the layers already quantized (GPTQ's sequential mode), each layer's inputs are
 // captured, its seven Linears are quantized by the chosen method (RTN, MSE-clipped RTN,
-// GPTQ, AWQ), and the quantized layer feeds the next. Memory: the model, the calibration
+// GPTQ, AWQ, SqueezeLLM's sensitivity-weighted k-means, HQQ), and the quantized layer feeds the next. Memory: the model, the calibration
 // hidden states and one layer's statistics.
 #pragma once
 #include <cstddef>
@@ -16,12 +16,13 @@
 #include "lowbit/decoder.h"
 #include "lowbit/ggml_types.h"
 #include "lowbit/gptq.h"
+#include "lowbit/squeezellm.h"
 
 namespace lowbit {
 
-enum class PtqMethod { Rtn, RtnMse, Gptq, Awq };
+enum class PtqMethod { Rtn, RtnMse, Gptq, Awq, Kmeans, Hqq };
 
-PtqMethod parse_ptq_method(std::string_view name);  // rtn, rtn-mse, gptq, awq
+PtqMethod parse_ptq_method(std::string_view name);  // rtn, rtn-mse, gptq, awq, kmeans, hqq
 const char* ptq_method_name(PtqMethod m);
 
 struct PtqOptions {
@@ -31,6 +32,7 @@ struct PtqOptions {
   bool sym = false;
   GptqOptions gptq;               // act_order, static_groups, percdamp, block_size, mse
   AwqOptions awq;                 // n_grid, duo_scaling, clip, max_shrink
+  double outlier_fraction = 0;    // kmeans (SqueezeLLM): share of weights kept exact
   // GPTQ: quantize [q,k,v], [o], [gate,up], [down] in turn, each group's inputs captured
   // after the groups before it are quantized (AutoGPTQ's true_sequential).
   bool true_sequential = true;
@@ -63,6 +65,9 @@ struct PtqResult {
   // Codes per Linear name in the convention w ~ scale * (code - zero). After AWQ the
   // model's norms and weights carry the folded scales; codes are of the scaled weights.
   std::map<std::string, GptqResult> weights;
+  // kmeans: each Linear's per-channel codebooks (its `weights` entry then holds only
+  // rows, cols, codes and the dequantized values).
+  std::map<std::string, SqueezeLlmResult> codebooks;
   // With ggml_types: each such Linear's bytes in its type.
   std::map<std::string, std::vector<std::byte>> ggml_bytes;
   // Tensors the method changed besides the Linears (AWQ's rescaled norms), by GGUF name.

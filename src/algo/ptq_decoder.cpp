@@ -8,6 +8,7 @@
 #include "algo/ptq_layer.h"
 #include "kernels/gemm_f32.h"
 #include "lowbit/error.h"
+#include "lowbit/hqq.h"
 #include "lowbit/layerwise.h"
 #include "lowbit/parallel.h"
 
@@ -18,7 +19,9 @@ PtqMethod parse_ptq_method(std::string_view name) {
   if (name == "rtn-mse") return PtqMethod::RtnMse;
   if (name == "gptq") return PtqMethod::Gptq;
   if (name == "awq") return PtqMethod::Awq;
-  fail("unknown method '", name, "' (rtn, rtn-mse, gptq, awq)");
+  if (name == "kmeans") return PtqMethod::Kmeans;
+  if (name == "hqq") return PtqMethod::Hqq;
+  fail("unknown method '", name, "' (rtn, rtn-mse, gptq, awq, kmeans, hqq)");
 }
 
 const char* ptq_method_name(PtqMethod m) {
@@ -27,6 +30,8 @@ const char* ptq_method_name(PtqMethod m) {
     case PtqMethod::RtnMse: return "rtn-mse";
     case PtqMethod::Gptq: return "gptq";
     case PtqMethod::Awq: return "awq";
+    case PtqMethod::Kmeans: return "kmeans";
+    case PtqMethod::Hqq: return "hqq";
   }
   return "?";
 }
@@ -116,7 +121,22 @@ GptqOptions grid_options(const PtqOptions& opt) {
   return g;
 }
 
-// RTN, MSE-RTN or GPTQ of one Linear given its inputs' statistics (null: none captured).
+// The Linear computes with the result from now on; its report and codes are kept.
+void finish_linear(Linear& lin, int il, const std::vector<float>& w, GptqResult r, const std::vector<double>* h,
+                   Clock::time_point t0, int threads, PtqResult& out) {
+  lin.set_weight_f32(r.dequantized);
+  PtqLinearReport rep;
+  rep.layer = il;
+  rep.name = lin.name();
+  rep.rows = lin.rows();
+  rep.cols = lin.cols();
+  rep.rel_error = h ? algo::relative_output_error(w, r.dequantized, rep.rows, rep.cols, *h, threads) : std::nan("");
+  rep.seconds = since(t0);
+  out.linears.push_back(rep);
+  out.weights[lin.name()] = std::move(r);
+}
+
+// RTN, MSE-RTN, GPTQ or SqueezeLLM k-means of one Linear given its inputs' statistics (null: none captured).
 void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const PtqOptions& opt, int threads,
                      PtqResult& out) {
   const auto t0 = Clock::now();
@@ -125,20 +145,37 @@ void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const P
   std::vector<double> h;
   if (stats) h = algo::second_moment(*stats);
   const bool gptq = opt.method == PtqMethod::Gptq;
+  if (opt.method == PtqMethod::Kmeans) {
+    // SqueezeLLM's sensitivity: the calibration's diag(X^T X)/n per input column.
+    std::vector<float> sens;
+    for (std::int64_t j = 0; j < lin.cols() && !h.empty(); ++j)
+      sens.push_back(static_cast<float>(h[static_cast<std::size_t>(j * lin.cols() + j)]));
+    SqueezeLlmOptions so;
+    so.bits = opt.bits;
+    so.outlier_fraction = opt.outlier_fraction;
+    SqueezeLlmResult k = squeezellm_quantize(w, lin.rows(), lin.cols(), sens, so, threads);
+    GptqResult r;
+    r.rows = lin.rows();
+    r.cols = lin.cols();
+    r.codes = k.codes;
+    r.dequantized = k.dequantized;
+    out.codebooks[lin.name()] = std::move(k);
+    finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, t0, threads, out);
+    return;
+  }
+  if (opt.method == PtqMethod::Hqq && !opt.ggml_types.count(lin.name())) {
+    HqqOptions ho;
+    ho.bits = opt.bits;
+    ho.group_size = opt.group_size;
+    finish_linear(lin, il, w, hqq_quantize(w, lin.rows(), lin.cols(), ho, threads), stats ? &h : nullptr, t0, threads,
+                  out);
+    return;
+  }
   auto poured = algo::round_into_ggml(lin.name(), w, lin.rows(), lin.cols(), h, gptq, opt, threads, out);
   GptqResult r = poured ? std::move(*poured)
                  : gptq ? gptq_quantize(w, lin.rows(), lin.cols(), h, g, threads)
                         : rtn_gptq_grid(w, lin.rows(), lin.cols(), g);
-  lin.set_weight_f32(r.dequantized);
-  PtqLinearReport rep;
-  rep.layer = il;
-  rep.name = lin.name();
-  rep.rows = lin.rows();
-  rep.cols = lin.cols();
-  rep.rel_error = stats ? algo::relative_output_error(w, r.dequantized, rep.rows, rep.cols, h, threads) : std::nan("");
-  rep.seconds = since(t0);
-  out.linears.push_back(rep);
-  out.weights[lin.name()] = std::move(r);
+  finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, t0, threads, out);
 }
 
 }  // namespace

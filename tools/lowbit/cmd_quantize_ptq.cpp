@@ -1,4 +1,4 @@
-// `lowbit quantize MODEL [OUT] --method rtn|rtn-mse|gptq|awq --scheme intB:gG:asym|gguf:FTYPE
+// `lowbit quantize MODEL [OUT] --method rtn|rtn-mse|gptq|awq|kmeans|hqq --scheme intB:gG:asym|gguf:FTYPE|kmeansB:channel
 // --calib TEXT`: layer-wise PTQ of a decoder (from its fp32 decode, the baseline), with a
 // progress bar per layer, a per-layer error table, and with --kld-base the quantized
 // model's perplexity, KL divergence and top-1 agreement against the baseline's logits.
@@ -23,6 +23,12 @@ namespace {
 
 void set_grid(const std::string& spec, PtqOptions& o) {
   const Scheme s = parse_scheme(spec);
+  if (o.method == PtqMethod::Kmeans) {
+    if (s.kind != SchemeKind::KMeans || s.granularity != GranularityKind::Channel || s.axis != 0)
+      fail("--method kmeans takes a per-output-channel codebook scheme such as kmeans4:channel, not '", spec, "'");
+    o.bits = s.bits;
+    return;
+  }
   if (s.kind != SchemeKind::Affine)
     fail("--method ", ptq_method_name(o.method), " needs an integer scheme such as int4:g128:asym, not '", spec, "'");
   if (s.bits < 2 || s.bits > 8) fail("--scheme ", spec, ": PTQ methods take 2 to 8 bits");
@@ -66,7 +72,8 @@ nlohmann::json report_json(const PtqResult& r, const PtqArgs& a, const PtqOption
   // In ggml types: the bytes themselves.
   double bits = 0;
   for (const auto& [name, w] : r.weights)
-    bits += r.ggml_bytes.count(name) ? 8.0 * double(r.ggml_bytes.at(name).size())
+    bits += r.codebooks.count(name) ? r.codebooks.at(name).bits_per_weight() * double(w.rows * w.cols)
+            : r.ggml_bytes.count(name) ? 8.0 * double(r.ggml_bytes.at(name).size())
                                      : double(w.rows * w.cols) * o.bits + double(w.rows * w.groups) * (o.sym ? 16.0 : 32.0);
   j["bits_per_weight"] = params ? bits / double(params) : 0.0;
   return j;
@@ -103,6 +110,7 @@ void add_ptq_options(CLI::App* cmd, PtqArgs& a) {
   cmd->add_option("--awq-search-seqs", a.awq_search_seqs, "awq: calibration sequences the block search runs on");
   cmd->add_flag("--awq-no-clip", a.awq_no_clip, "awq: skip the clip search");
   cmd->add_flag("--awq-no-duo", a.awq_no_duo, "awq: scales from activations only (s = x^alpha)");
+  cmd->add_option("--outliers", a.outliers, "kmeans: share of weights kept exact (SqueezeLLM's sparse part, e.g. 0.0045)");
   cmd->add_option("--kld-base", a.kld_base,
                   "after quantizing, compare with these baseline logits (lowbit perplexity --f32 --save-logits)");
   cmd->add_option("--eval-chunks", a.eval_chunks, "chunks of the --kld-base file to evaluate (-1 = all)");
@@ -119,12 +127,15 @@ void run_quantize_ptq(const PtqArgs& a) {
   o.awq.clip = !a.awq_no_clip;
   o.awq.duo_scaling = !a.awq_no_duo;
   o.awq_search_sequences = a.awq_search_seqs;
+  o.outlier_fraction = a.outliers;
   const bool to_gguf = a.scheme.rfind("gguf:", 0) == 0;
   GgufQuantizeOptions go;
   std::map<std::string, ggml::Type> plan;
   if (to_gguf) {
-    if (!is_gguf_file(a.in)) fail("--scheme ", a.scheme, " needs a GGUF input; ", a.in, " is not one");
+    if (o.method == PtqMethod::Kmeans) fail("--method kmeans has no ggml block type to go into; use kmeansB:channel");
+    if (o.method == PtqMethod::Hqq) fail("--method hqq's fractional zero points have no ggml block type; use intB:gG:asym");
     set_gguf_grid(a.scheme, o);
+    if (!is_gguf_file(a.in)) fail("--scheme ", a.scheme, " needs a GGUF input; ", a.in, " is not one");
     go.ftype = *ggml::parse_file_type(a.scheme.substr(5));
     go.mix.has_imatrix = !a.calib.empty();
     go.threads = a.threads;

@@ -29,7 +29,7 @@ void run_quantize_gguf(const GgufQuantizeArgs& a);
 struct PtqArgs {
   std::string in, out, scheme, report, method = "rtn", calib, kld_base;
   int calib_chunks = 32, calib_ctx = 512, eval_chunks = -1, awq_search_seqs = 8, threads = 0;
-  double percdamp = 0.01;
+  double percdamp = 0.01, outliers = 0;
   bool act_order = false, static_groups = false, mse = false, awq_no_clip = false, awq_no_duo = false;
   bool quiet = false, per_tensor = false;
 };
