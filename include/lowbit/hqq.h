@@ -3,7 +3,8 @@
 // with p = 0.7: alternate W_e = shrink_p(W - dequant(W_q)) (a generalized soft threshold)
 // and the closed-form zero mean(W_q - (W - W_e) * s), as hqq 0.2.8's
 // optimize_weights_proximal_legacy does (20 steps, beta 10, all groups of the tensor
-// together until the tensor's mean |error| stops falling). Scale stays min/max: s = (2^b - 1)/(max - min).
+// together until the tensor's mean |error| stops falling). The scale stays min/max:
+// s = (2^b - 1) / (max - min).
 #pragma once
 #include <cstdint>
 #include <span>
