@@ -79,6 +79,17 @@ def main():
                 s, rss = timing(d, tag)
                 print(f"| {label if method != 'kmeans' else sp} | {LABELS[method]} | {j['bits_per_weight']:.3f} | {j['eval']['ppl']:.4f} | "
                       f"{k['mean']:.5f} ± {k['uncertainty']:.5f} | {cut} | {100 * k['same_top1']:.2f} % | {s} | {rss} |")
+        w8 = [(m, os.path.join(d, f"w8a8-{m}.json")) for m in ("rtn", "smoothquant")]
+        if all(os.path.exists(p) for _, p in w8):
+            print("\nW8A8 (int8 per-channel weights, int8 dynamic per-token activations on every Linear):\n")
+            print("| method | PPL | mean KLD | top-1 same | quantize s |")
+            print("|---|---:|---:|---:|---:|")
+            for m, p in w8:
+                j = json.load(open(p))
+                k = j["eval"]["kld"]
+                s, _ = timing(d, f"w8a8-{m}")
+                print(f"| {'RTN' if m == 'rtn' else 'SmoothQuant (alpha 0.5)'} | {j['eval']['ppl']:.4f} | "
+                      f"{k['mean']:.5f} ± {k['uncertainty']:.5f} | {100 * k['same_top1']:.2f} % | {s} |")
         print()
 
 

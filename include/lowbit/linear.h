@@ -6,10 +6,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "lowbit/activation_quant.h"
 #include "lowbit/ggml_types.h"
 
 namespace lowbit {
@@ -35,6 +37,10 @@ class Linear {
   // mode); keeps name, shape and bias; activations are no longer rounded.
   void set_weight_f32(std::vector<float> weight);
 
+  // Fake-quantizes the inputs of every later forward() (W8A8 evaluation, SmoothQuant):
+  // x is quantized and dequantized by `q` first. Only for fp32 weights (set_weight_f32).
+  void set_activation_quant(std::optional<calib::ActivationQuantizer> q);
+
   // y[m][rows] = x[m][cols] W^T + b.
   void forward(const float* x, std::int64_t m, float* y, int threads) const;
 
@@ -55,6 +61,7 @@ class Linear {
   std::vector<float> bias_;        // empty or [rows]
   std::vector<float> block_mins_;  // Q4_1/Q5_1 only: per-32 block m, [rows, cols/32]
   std::vector<std::byte> blocks_;  // GgmlCpu with a ggml-order integer dot: the weight blocks
+  std::optional<calib::ActivationQuantizer> act_quant_;
 
   void add_bias(float* y, std::int64_t m) const;
 };

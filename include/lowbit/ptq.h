@@ -1,17 +1,19 @@
 // Post-training quantization of a decoder, one layer at a time: the calibration text runs
 // through the layers already quantized (GPTQ's sequential mode), each layer's inputs are
 // captured, its seven Linears are quantized by the chosen method (RTN, MSE-clipped RTN,
-// GPTQ, AWQ, SqueezeLLM's sensitivity-weighted k-means, HQQ), and the quantized layer feeds the next. Memory: the model, the calibration
+// GPTQ, AWQ, SqueezeLLM's sensitivity-weighted k-means, HQQ, SmoothQuant), and the quantized layer feeds the next. Memory: the model, the calibration
 // hidden states and one layer's statistics.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "lowbit/activation_quant.h"
 #include "lowbit/awq.h"
 #include "lowbit/decoder.h"
 #include "lowbit/ggml_types.h"
@@ -20,9 +22,9 @@
 
 namespace lowbit {
 
-enum class PtqMethod { Rtn, RtnMse, Gptq, Awq, Kmeans, Hqq };
+enum class PtqMethod { Rtn, RtnMse, Gptq, Awq, Kmeans, Hqq, SmoothQuant };
 
-PtqMethod parse_ptq_method(std::string_view name);  // rtn, rtn-mse, gptq, awq, kmeans, hqq
+PtqMethod parse_ptq_method(std::string_view name);  // rtn, rtn-mse, gptq, awq, kmeans, hqq, smoothquant
 const char* ptq_method_name(PtqMethod m);
 
 struct PtqOptions {
@@ -33,6 +35,10 @@ struct PtqOptions {
   GptqOptions gptq;               // act_order, static_groups, percdamp, block_size, mse
   AwqOptions awq;                 // n_grid, duo_scaling, clip, max_shrink
   double outlier_fraction = 0;    // kmeans (SqueezeLLM): share of weights kept exact
+  float smooth_alpha = 0.5f;      // smoothquant: migration strength
+  // Activations of every quantized Linear quantized to int8 (symmetric, dynamic per token
+  // or per tensor) from then on: W8A8 evaluation. smoothquant defaults to per token.
+  std::optional<calib::ActivationMode> act_quant;
   // GPTQ: quantize [q,k,v], [o], [gate,up], [down] in turn, each group's inputs captured
   // after the groups before it are quantized (AutoGPTQ's true_sequential).
   bool true_sequential = true;

@@ -11,45 +11,8 @@
 #include "lowbit/error.h"
 
 namespace lowbit::algo {
-namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::vector<float> copy_weight(const Linear& l) { return {l.weight_f32().begin(), l.weight_f32().end()}; }
-
-void scale_columns(Linear& l, std::span<const float> s) {
-  auto w = copy_weight(l);
-  for (std::int64_t i = 0; i < l.rows(); ++i)
-    for (std::int64_t c = 0; c < l.cols(); ++c) w[static_cast<std::size_t>(i * l.cols() + c)] *= s[static_cast<std::size_t>(c)];
-  l.set_weight_f32(std::move(w));
-}
-
-// The op feeding a scaled input: its output channel c divided by s[c].
-void divide_rows(Linear& l, std::span<const float> s) {
-  auto w = copy_weight(l);
-  for (std::int64_t i = 0; i < l.rows(); ++i)
-    for (std::int64_t c = 0; c < l.cols(); ++c) w[static_cast<std::size_t>(i * l.cols() + c)] /= s[static_cast<std::size_t>(i)];
-  l.set_weight_f32(std::move(w));
-  if (!l.bias().empty()) {
-    std::vector<float> b(l.bias().begin(), l.bias().end());
-    for (std::size_t i = 0; i < b.size(); ++i) b[i] /= s[i];
-    l.set_bias(std::move(b));
-  }
-}
-
-void divide_norm(std::vector<float>& norm, std::span<const float> s) {
-  if (norm.size() != s.size()) fail("AWQ: a norm of ", norm.size(), " channels for ", s.size(), " scales");
-  for (std::size_t i = 0; i < norm.size(); ++i) norm[i] /= s[i];
-}
-
-// H of inputs x / s: S^-1 H S^-1.
-void unscale_moment(std::vector<double>& h, std::span<const float> s) {
-  const std::size_t n = s.size();
-  for (std::size_t a = 0; a < n; ++a)
-    for (std::size_t b = 0; b < n; ++b) h[a * n + b] /= static_cast<double>(s[a]) * static_cast<double>(s[b]);
-}
-
-}  // namespace
 
 void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, const PtqOptions& opt, int threads,
                         PtqResult& out) {
@@ -161,17 +124,9 @@ void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, cons
       awq_apply_clip(w, l->rows(), l->cols(), ao.group_size, awq_search_clip(w, l->rows(), l->cols(), h[l], ao, threads));
     auto poured = round_into_ggml(l->name(), w, l->rows(), l->cols(), h[l], false, opt, threads, out);
     GptqResult r = poured ? std::move(*poured) : awq_quantize(w, l->rows(), l->cols(), ao);
-    l->set_weight_f32(r.dequantized);
-    PtqLinearReport rep;
-    rep.layer = il;
-    rep.name = l->name();
-    rep.rows = l->rows();
-    rep.cols = l->cols();
-    rep.rel_error = relative_output_error(scaled, r.dequantized, rep.rows, rep.cols, h[l], threads);
-    rep.seconds = std::chrono::duration<double>(Clock::now() - t1).count() + search_seconds / 7;
-    rep.awq_alpha = alpha.count(l) ? alpha[l] : -1.0f;
-    out.linears.push_back(rep);
-    out.weights[l->name()] = std::move(r);
+    finish_linear(*l, il, scaled, std::move(r), &h[l],
+                  std::chrono::duration<double>(Clock::now() - t1).count() + search_seconds / 7, threads, out,
+                  alpha.count(l) ? alpha[l] : -1.0f);
   }
 }
 

@@ -21,7 +21,8 @@ PtqMethod parse_ptq_method(std::string_view name) {
   if (name == "awq") return PtqMethod::Awq;
   if (name == "kmeans") return PtqMethod::Kmeans;
   if (name == "hqq") return PtqMethod::Hqq;
-  fail("unknown method '", name, "' (rtn, rtn-mse, gptq, awq, kmeans, hqq)");
+  if (name == "smoothquant") return PtqMethod::SmoothQuant;
+  fail("unknown method '", name, "' (rtn, rtn-mse, gptq, awq, kmeans, hqq, smoothquant)");
 }
 
 const char* ptq_method_name(PtqMethod m) {
@@ -32,6 +33,7 @@ const char* ptq_method_name(PtqMethod m) {
     case PtqMethod::Awq: return "awq";
     case PtqMethod::Kmeans: return "kmeans";
     case PtqMethod::Hqq: return "hqq";
+    case PtqMethod::SmoothQuant: return "smoothquant";
   }
   return "?";
 }
@@ -95,6 +97,21 @@ std::optional<GptqResult> round_into_ggml(const std::string& name, std::span<con
   return r;
 }
 
+void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, const std::vector<double>* h,
+                   double seconds, int threads, PtqResult& out, float awq_alpha) {
+  lin.set_weight_f32(r.dequantized);
+  PtqLinearReport rep;
+  rep.layer = il;
+  rep.name = lin.name();
+  rep.rows = lin.rows();
+  rep.cols = lin.cols();
+  rep.rel_error = h ? relative_output_error(w, r.dequantized, rep.rows, rep.cols, *h, threads) : std::nan("");
+  rep.seconds = seconds;
+  rep.awq_alpha = awq_alpha;
+  out.linears.push_back(rep);
+  out.weights[lin.name()] = std::move(r);
+}
+
 std::vector<float> to_f32(std::span<const double> h) { return {h.begin(), h.end()}; }
 
 double relative_output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
@@ -121,21 +138,6 @@ GptqOptions grid_options(const PtqOptions& opt) {
   return g;
 }
 
-// The Linear computes with the result from now on; its report and codes are kept.
-void finish_linear(Linear& lin, int il, const std::vector<float>& w, GptqResult r, const std::vector<double>* h,
-                   Clock::time_point t0, int threads, PtqResult& out) {
-  lin.set_weight_f32(r.dequantized);
-  PtqLinearReport rep;
-  rep.layer = il;
-  rep.name = lin.name();
-  rep.rows = lin.rows();
-  rep.cols = lin.cols();
-  rep.rel_error = h ? algo::relative_output_error(w, r.dequantized, rep.rows, rep.cols, *h, threads) : std::nan("");
-  rep.seconds = since(t0);
-  out.linears.push_back(rep);
-  out.weights[lin.name()] = std::move(r);
-}
-
 // RTN, MSE-RTN, GPTQ or SqueezeLLM k-means of one Linear given its inputs' statistics (null: none captured).
 void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const PtqOptions& opt, int threads,
                      PtqResult& out) {
@@ -160,29 +162,37 @@ void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const P
     r.codes = k.codes;
     r.dequantized = k.dequantized;
     out.codebooks[lin.name()] = std::move(k);
-    finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, t0, threads, out);
+    algo::finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, since(t0), threads, out);
     return;
   }
   if (opt.method == PtqMethod::Hqq && !opt.ggml_types.count(lin.name())) {
     HqqOptions ho;
     ho.bits = opt.bits;
     ho.group_size = opt.group_size;
-    finish_linear(lin, il, w, hqq_quantize(w, lin.rows(), lin.cols(), ho, threads), stats ? &h : nullptr, t0, threads,
-                  out);
+    algo::finish_linear(lin, il, w, hqq_quantize(w, lin.rows(), lin.cols(), ho, threads), stats ? &h : nullptr,
+                        since(t0), threads, out);
     return;
   }
   auto poured = algo::round_into_ggml(lin.name(), w, lin.rows(), lin.cols(), h, gptq, opt, threads, out);
   GptqResult r = poured ? std::move(*poured)
                  : gptq ? gptq_quantize(w, lin.rows(), lin.cols(), h, g, threads)
                         : rtn_gptq_grid(w, lin.rows(), lin.cols(), g);
-  finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, t0, threads, out);
+  algo::finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, since(t0), threads, out);
+}
+
+// W8A8: int8 symmetric activations from here on (the layers after see their effect).
+void set_activation_quant(DecoderLayer& L, const PtqOptions& opt) {
+  if (!opt.act_quant) return;
+  const auto q = calib::ActivationQuantizer::dynamic(*opt.act_quant, calib::quant_target(8, true, true));
+  for (Linear* lin : L.linears()) lin->set_activation_quant(q);
 }
 
 }  // namespace
 
 PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int32_t>> calib, const PtqOptions& opt) {
   const auto t0 = Clock::now();
-  if ((opt.method == PtqMethod::Gptq || opt.method == PtqMethod::Awq) && calib.empty())
+  if ((opt.method == PtqMethod::Gptq || opt.method == PtqMethod::Awq || opt.method == PtqMethod::SmoothQuant) &&
+      calib.empty())
     fail(ptq_method_name(opt.method), " needs calibration text");
   const int threads = opt.threads > 0 ? opt.threads : hardware_threads();
   PtqResult res;
@@ -191,6 +201,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
     for (int il = 0; il < n_layer; ++il) {
       if (opt.on_layer) opt.on_layer(il, n_layer);
       for (Linear* lin : model.layer(il).linears()) quantize_linear(*lin, il, nullptr, opt, threads, res);
+      set_activation_quant(model.layer(il), opt);
     }
     res.seconds = since(t0);
     return res;
@@ -203,7 +214,13 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
   for (int il = 0; il < n_layer; ++il) {
     if (opt.on_layer) opt.on_layer(il, n_layer);
     DecoderLayer& L = model.layer(il);
-    if (opt.method == PtqMethod::Awq) {
+    if (opt.method == PtqMethod::SmoothQuant) {
+      ActivationStats stats(ActivationStatsOptions{true, {}});
+      runner.run_layer([&](int, const Linear& lin, const float* x,
+                           std::int64_t rows) { stats.add(lin.name(), x, rows, lin.cols(), threads); },
+                       false);
+      algo::smoothquant_layer(model, il, stats, opt, threads, res);
+    } else if (opt.method == PtqMethod::Awq) {
       algo::LayerInputs in;
       std::size_t seen_attn = 0, seen_ffn = 0;
       runner.run_layer(
@@ -232,6 +249,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
         for (Linear* lin : group) quantize_linear(*lin, il, &stats.at(lin->name()), opt, threads, res);
       }
     }
+    set_activation_quant(L, opt);
     runner.run_layer({}, true);
   }
   res.seconds = since(t0);

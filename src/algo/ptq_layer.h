@@ -24,6 +24,11 @@ std::vector<float> to_f32(std::span<const double> h);
 double relative_output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
                              std::span<const double> h, int threads);
 
+// The Linear computes with r from now on; its report (the relative output error against
+// w through h, when given) and its codes go into out.
+void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, const std::vector<double>* h,
+                   double seconds, int threads, PtqResult& out, float awq_alpha = -1);
+
 // When opt.ggml_types names this Linear: rounds w into that ggml type (GPTQ with H when
 // `gptq`, else round-to-nearest in the fitted blocks), stores the bytes in
 // out.ggml_bytes[name] and returns the result; otherwise nullopt. h may be empty (no
@@ -31,6 +36,14 @@ double relative_output_error(std::span<const float> w, std::span<const float> q,
 std::optional<GptqResult> round_into_ggml(const std::string& name, std::span<const float> w, std::int64_t rows,
                                           std::int64_t cols, std::span<const double> h, bool gptq,
                                           const PtqOptions& opt, int threads, PtqResult& out);
+
+// Scale folding (ptq_scale_fold.cpp): W[:, c] *= s[c]; W[r, :] /= s[r] (and bias);
+// norm[c] /= s[c]; H of inputs x / s: S^-1 H S^-1.
+std::vector<float> copy_weight(const Linear& l);
+void scale_columns(Linear& l, std::span<const float> s);
+void divide_rows(Linear& l, std::span<const float> s);
+void divide_norm(std::vector<float>& norm, std::span<const float> s);
+void unscale_moment(std::vector<double>& h, std::span<const float> s);
 
 // One decoder layer's inputs as AWQ needs them: statistics of all seven Linears, and the
 // normed inputs of attention and MLP of the first sequences, kept whole (attention mixes
@@ -44,6 +57,12 @@ struct LayerInputs {
 // AWQ on layer il: scale search per group on the captured inputs, scales folded into the
 // norms (and up_proj for down_proj), clip search, round to nearest; the layer's Linears
 // get the dequantized weights. Appends the Linears' reports and codes to `out`.
+// SmoothQuant (Xiao et al. 2023) on layer il: s = max|x|^alpha / max|w|^(1-alpha) per input
+// channel of q,k,v and of gate,up folded into their RMSNorms, then every Linear rounded
+// on opt's grid and its inputs fake-quantized as opt.act_quant says.
+void smoothquant_layer(DecoderModel& model, int il, const ActivationStats& stats, const PtqOptions& opt, int threads,
+                       PtqResult& out);
+
 void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, const PtqOptions& opt, int threads,
                         PtqResult& out);
 

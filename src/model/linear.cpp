@@ -81,6 +81,12 @@ void Linear::set_weight_f32(std::vector<float> weight) {
   blocks_.clear();
 }
 
+void Linear::set_activation_quant(std::optional<calib::ActivationQuantizer> q) {
+  if (q && (!blocks_.empty() || type_ != ggml::Type::F32))
+    fail(name_, ": activation quantization needs fp32 weights (set_weight_f32 first)");
+  act_quant_ = std::move(q);
+}
+
 void Linear::forward(const float* x, std::int64_t m, float* y, int threads) const {
   if (!blocks_.empty()) {
     const auto xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(type_), x, m, cols_);
@@ -103,6 +109,11 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
   }
   const float* xin = x;
   std::vector<float> rounded, sums;
+  if (act_quant_) {
+    const auto n = static_cast<std::size_t>(m), c = static_cast<std::size_t>(cols_);
+    rounded = calib::dequantize_activation(calib::quantize_activation({x, n * c}, n, c, *act_quant_));
+    xin = rounded.data();
+  }
   if (rounding_ == ActivationRounding::GgmlCpu && type_ != ggml::Type::F32) {
     rounded.resize(static_cast<std::size_t>(m * cols_));
     if (!block_mins_.empty()) sums.resize(static_cast<std::size_t>(m * cols_ / 32));

@@ -47,8 +47,8 @@ void register_quantize(CLI::App& app) {
   add_gguf_quantize_options(cmd, g);
   add_ptq_options(cmd, p);
   cmd->add_option("--method", a.method,
-                  "algorithm: rtn, or layer-wise PTQ of a decoder (rtn-mse, gptq, awq, kmeans, hqq; rtn with --calib)")
-      ->check(CLI::IsMember({"rtn", "rtn-mse", "gptq", "awq", "kmeans", "hqq"}));
+                  "algorithm: rtn, or layer-wise PTQ of a decoder (rtn-mse, gptq, awq, kmeans, hqq, smoothquant; rtn with --calib)")
+      ->check(CLI::IsMember({"rtn", "rtn-mse", "gptq", "awq", "kmeans", "hqq", "smoothquant"}));
   cmd->add_option("--report", a.report, "write the per-tensor error report as JSON");
   cmd->add_option("--skip", a.skip, "regex of tensor names to keep unquantized (repeatable)");
   cmd->add_option("--threads", a.threads, "worker threads (0 = all cores)");

@@ -1,4 +1,4 @@
-// `lowbit quantize MODEL [OUT] --method rtn|rtn-mse|gptq|awq|kmeans|hqq --scheme intB:gG:asym|gguf:FTYPE|kmeansB:channel
+// `lowbit quantize MODEL [OUT] --method rtn|rtn-mse|gptq|awq|kmeans|hqq|smoothquant --scheme intB:gG:asym|gguf:FTYPE|kmeansB:channel
 // --calib TEXT`: layer-wise PTQ of a decoder (from its fp32 decode, the baseline), with a
 // progress bar per layer, a per-layer error table, and with --kld-base the quantized
 // model's perplexity, KL divergence and top-1 agreement against the baseline's logits.
@@ -57,6 +57,7 @@ nlohmann::json report_json(const PtqResult& r, const PtqArgs& a, const PtqOption
   j["method"] = ptq_method_name(o.method);
   j["scheme"] = a.scheme;
   j["calibration_tokens"] = r.calibration_tokens;
+  j["activations"] = o.act_quant ? std::string(calib::activation_mode_name(*o.act_quant)) + " int8" : "fp32";
   j["seconds"] = r.seconds;
   std::uint64_t params = 0;
   for (const auto& l : r.linears) {
@@ -111,6 +112,9 @@ void add_ptq_options(CLI::App* cmd, PtqArgs& a) {
   cmd->add_flag("--awq-no-clip", a.awq_no_clip, "awq: skip the clip search");
   cmd->add_flag("--awq-no-duo", a.awq_no_duo, "awq: scales from activations only (s = x^alpha)");
   cmd->add_option("--outliers", a.outliers, "kmeans: share of weights kept exact (SqueezeLLM's sparse part, e.g. 0.0045)");
+  cmd->add_option("--sq-alpha", a.sq_alpha, "smoothquant: migration strength alpha (0.5)");
+  cmd->add_option("--act8", a.act8, "quantize every Linear's inputs to int8 per token or per tensor (W8A8; smoothquant: token)")
+      ->check(CLI::IsMember({"token", "tensor"}));
   cmd->add_option("--kld-base", a.kld_base,
                   "after quantizing, compare with these baseline logits (lowbit perplexity --f32 --save-logits)");
   cmd->add_option("--eval-chunks", a.eval_chunks, "chunks of the --kld-base file to evaluate (-1 = all)");
@@ -128,11 +132,15 @@ void run_quantize_ptq(const PtqArgs& a) {
   o.awq.duo_scaling = !a.awq_no_duo;
   o.awq_search_sequences = a.awq_search_seqs;
   o.outlier_fraction = a.outliers;
+  o.smooth_alpha = static_cast<float>(a.sq_alpha);
+  if (!a.act8.empty() || o.method == PtqMethod::SmoothQuant)
+    o.act_quant = a.act8 == "tensor" ? calib::ActivationMode::DynamicPerTensor : calib::ActivationMode::DynamicPerToken;
   const bool to_gguf = a.scheme.rfind("gguf:", 0) == 0;
   GgufQuantizeOptions go;
   std::map<std::string, ggml::Type> plan;
   if (to_gguf) {
     if (o.method == PtqMethod::Kmeans) fail("--method kmeans has no ggml block type to go into; use kmeansB:channel");
+    if (o.act_quant) fail("int8 activations (--act8, smoothquant) have no GGUF form; leave OUT out and measure");
     if (o.method == PtqMethod::Hqq) fail("--method hqq's fractional zero points have no ggml block type; use intB:gG:asym");
     set_gguf_grid(a.scheme, o);
     if (!is_gguf_file(a.in)) fail("--scheme ", a.scheme, " needs a GGUF input; ", a.in, " is not one");
