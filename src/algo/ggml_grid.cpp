@@ -5,6 +5,7 @@
 // decode to GPTQ's own dequantized weights bit for bit.
 #include "algo/ggml_grid.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "formats/ggml_blocks.h"
@@ -39,14 +40,27 @@ GgmlGrid::GgmlGrid(Type t, std::int64_t rows, std::int64_t cols, std::vector<flo
   bytes_.resize(row_bytes_ * static_cast<std::size_t>(rows));
 }
 
-int GgmlGrid::bits() const {
-  switch (type_) {
+namespace {
+
+int grid_bits(Type t) {
+  switch (t) {
     case Type::Q4_0: case Type::Q4_1: case Type::Q4_K: return 4;
     case Type::Q5_0: case Type::Q5_1: case Type::Q5_K: return 5;
     case Type::Q6_K: return 6;
-    default: return 8;
+    case Type::Q8_0: return 8;
+    default: return std::clamp(static_cast<int>(ggml::traits(t).bits_per_weight()), 2, 8);
   }
 }
+
+}  // namespace
+
+AwqProxy ggml_awq_proxy(Type t) {
+  const bool has_min = t == Type::Q4_1 || t == Type::Q5_1 || t == Type::Q2_K ||
+                       t == Type::Q4_K || t == Type::Q5_K;
+  return {grid_bits(t), 32, has_min};
+}
+
+int GgmlGrid::bits() const { return grid_bits(type_); }
 
 std::int64_t GgmlGrid::group_size() const { return type_ == Type::Q6_K ? 16 : 32; }
 

@@ -16,6 +16,16 @@ namespace lowbit::algo {
 // Q6_K). Q2_K/Q3_K/IQ types are not poured into: their headers and codes interlock.
 bool ggml_grid_supported(ggml::Type t);
 
+// The uniform grid AWQ searches with for a tensor going into type t: the type's code
+// width (whole bits of its bits/weight for the interlocked types, at most 8), groups of
+// 32, a zero point where the type has a min (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K).
+struct AwqProxy {
+  int bits;
+  std::int64_t group_size;
+  bool zero_point;
+};
+AwqProxy ggml_awq_proxy(ggml::Type t);
+
 class GgmlGrid {
  public:
   // importance: one value per column (an imatrix slice, e.g. diag(X^T X)), or empty.

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 
+#include "algo/ggml_grid.h"
 #include "algo/ptq_layer.h"
 #include "lowbit/error.h"
 
@@ -18,10 +19,22 @@ void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, cons
                         PtqResult& out) {
   const auto t0 = Clock::now();
   DecoderLayer& L = model.layer(il);
-  AwqOptions ao = opt.awq;
-  ao.bits = opt.bits;
-  ao.group_size = opt.group_size;
-  ao.zero_point = !opt.sym;
+  AwqOptions base = opt.awq;
+  base.bits = opt.bits;
+  base.group_size = opt.group_size;
+  base.zero_point = !opt.sym;
+  // Into ggml types, each Linear's search grid is its own type's proxy (a Q4_K_M mix has
+  // 4-, 5-, 6- and 8-bit tensors; a 4-bit search would over-clip the wider ones).
+  auto grid_for = [&](const Linear& l) {
+    AwqOptions a = base;
+    if (const auto it = opt.ggml_types.find(l.name()); it != opt.ggml_types.end()) {
+      const auto proxy = ggml_awq_proxy(it->second);
+      a.bits = proxy.bits;
+      a.group_size = proxy.group_size;
+      a.zero_point = proxy.zero_point;
+    }
+    return a;
+  };
   const std::int64_t d = model.config().n_embd;
 
   auto block_outputs = [&](bool attn) {
@@ -60,6 +73,7 @@ void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, cons
   };
   auto search = [&](std::vector<Linear*> layers, const Linear& input_of, int block /* 0 attn, 1 ffn, -1 none */) {
     const auto x_mean = in.stats.at(input_of.name()).mean_abs();
+    const AwqOptions ao = grid_for(*layers.front());
     std::vector<std::vector<float>> orig;
     std::vector<std::span<const float>> spans;
     for (Linear* l : layers) orig.push_back(copy_weight(*l));
@@ -120,6 +134,7 @@ void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, cons
     const auto scaled = copy_weight(*l);
     auto w = scaled;
     // q and k feed a product of two quantized projections; AutoAWQ does not clip them.
+    const AwqOptions ao = grid_for(*l);
     if (ao.clip && l != &L.wq && l != &L.wk)
       awq_apply_clip(w, l->rows(), l->cols(), ao.group_size, awq_search_clip(w, l->rows(), l->cols(), h[l], ao, threads));
     auto poured = round_into_ggml(l->name(), w, l->rows(), l->cols(), h[l], false, opt, threads, out);
