@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The PTQ results table (docs/results.md): for each model, the packaged GGUF decoded to an
-# fp32 GGUF is the baseline; lowbit's RTN / GPTQ / AWQ at W4 g128, W3 g128, W2 g64 are
+# fp32 GGUF is the baseline; lowbit's RTN / MSE-RTN / GPTQ / AWQ / HQQ at W4 g128, W3 g128,
+# W2 g64, SqueezeLLM k-means (per-channel codebooks of 16 / 8 / 4 entries) and W8A8 with
+# and without SmoothQuant are
 # measured in-process against the baseline's logits (lowbit perplexity --kld-base), and
 # lowbit's GGUF outputs (RTN/GPTQ/AWQ poured into llama.cpp's Q4_K_M and Q4_0 mixes) beside
 # llama.cpp's Q4_0, Q4_K_M, IQ4_XS, Q3_K_M, Q2_K with and without an imatrix from the same
 # calibration text are all measured by llama.cpp itself (bench/ptq_kld_llamacpp.py) on
 # the same text in this run. MODELS (smollm2 gemma3), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
-# THREADS (2) can be set. Writes build/results/<model>/* and prints the markdown.
+# THREADS (2) can be set; REUSE=1 keeps the outputs of steps already run (their .time
+# files too). Writes build/results/<model>/* and prints the markdown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-release.sh lowbit_cli >/dev/null
@@ -23,7 +26,9 @@ $LB corpus austen --split calibration --out "$R/austen_calib.txt" >/dev/null
 PATHS=$($PY tests/peers/gguf_model_paths.py)
 timed() {  # timed NAME cmd...: wall seconds and peak RSS into $O/NAME.time
   local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$O/$name.time" "$@"
+  if [ "${REUSE:-0}" = 1 ] && [ -s "$O/$name.time" ]; then return 0; fi
+  /usr/bin/time -f "%e %M" -o "$O/$name.time.tmp" "$@"
+  mv "$O/$name.time.tmp" "$O/$name.time"
 }
 
 for m in $MODELS; do
@@ -32,11 +37,13 @@ for m in $MODELS; do
   PKG=$(echo "$PATHS" | $PY -c "import json,sys;print(json.load(sys.stdin)['$m'])")
   BASE=$O/base-f32.gguf
   echo "== $m: baseline, calibration" >&2
+  [ "${REUSE:-0}" = 1 ] && [ -s "$O/base.json" ] || {
   $LB quantize "$PKG" "$BASE" --scheme gguf:F32 -q
   $LB perplexity "$BASE" --f32 --text "$R/austen_eval.txt" --ctx 512 --chunks "$EVAL" --threads "$THREADS" \
     --save-logits "$O/base.kld" --json "$O/base.json" >/dev/null
   $LB calibrate "$BASE" --text "$R/austen_calib.txt" --ctx 512 --chunks "$CALIB" --threads "$THREADS" \
     --out "$O/calib.safetensors" --imatrix "$O/imatrix.gguf" -q >/dev/null
+  }
 
   echo "== $m: llama.cpp types" >&2
   GGUFS=()
@@ -59,12 +66,21 @@ for m in $MODELS; do
   done
 
   echo "== $m: lowbit integer schemes" >&2
-  for scheme in int4:g128:asym int3:g128:asym int2:g64:asym; do
-    for method in rtn rtn-mse gptq awq; do
+  for scheme in int4:g128:asym int3:g128:asym int2:g64:asym kmeans4:channel kmeans3:channel kmeans2:channel; do
+    methods="rtn rtn-mse gptq awq hqq"
+    case $scheme in kmeans*) methods=kmeans ;; esac
+    for method in $methods; do
       tag="${method}-${scheme//:/-}"
       timed "$tag" $LB quantize "$BASE" --method "$method" --scheme "$scheme" --calib "$R/austen_calib.txt" \
         --calib-chunks "$CALIB" --threads "$THREADS" --kld-base "$O/base.kld" --report "$O/$tag.json" -q
     done
+  done
+
+  # W8A8: int8 per-channel weights, int8 per-token activations, with and without SmoothQuant.
+  for method in rtn smoothquant; do
+    timed "w8a8-$method" $LB quantize "$BASE" --method "$method" --scheme int8:channel:sym --act8 token \
+      --calib "$R/austen_calib.txt" --calib-chunks "$CALIB" --threads "$THREADS" --kld-base "$O/base.kld" \
+      --report "$O/w8a8-$method.json" -q
   done
 
   echo "== $m: llama.cpp measures every GGUF" >&2
