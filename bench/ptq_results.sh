@@ -8,7 +8,8 @@
 # llama.cpp's Q4_0, Q4_K_M, IQ4_XS, Q3_K_M, Q2_K with and without an imatrix from the same
 # calibration text are all measured by llama.cpp itself (bench/ptq_kld_llamacpp.py) on
 # the same text in this run. MODELS (smollm2 gemma3), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
-# THREADS (2) can be set; REUSE=1 keeps the outputs of steps already run (their .time
+# THREADS (2), SCHEMES and METHODS (the integer-scheme loops), AWQ_SEQS (sequences AWQ's
+# block search runs on in those loops, 8) can be set; REUSE=1 keeps the outputs of steps already run (their .time
 # files too). Writes build/results/<model>/* and prints the markdown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,13 +67,14 @@ for m in $MODELS; do
   done
 
   echo "== $m: lowbit integer schemes" >&2
-  for scheme in int4:g128:asym int3:g128:asym int2:g64:asym kmeans4:channel kmeans3:channel kmeans2:channel; do
-    methods="rtn rtn-mse gptq awq hqq"
+  for scheme in ${SCHEMES:-int4:g128:asym int3:g128:asym int2:g64:asym kmeans4:channel kmeans3:channel kmeans2:channel}; do
+    methods=${METHODS:-rtn rtn-mse gptq awq hqq}
     case $scheme in kmeans*) methods=kmeans ;; esac
     for method in $methods; do
       tag="${method}-${scheme//:/-}"
       timed "$tag" $LB quantize "$BASE" --method "$method" --scheme "$scheme" --calib "$R/austen_calib.txt" \
-        --calib-chunks "$CALIB" --threads "$THREADS" --kld-base "$O/base.kld" --report "$O/$tag.json" -q
+        --calib-chunks "$CALIB" --threads "$THREADS" --kld-base "$O/base.kld" --report "$O/$tag.json" \
+        --awq-search-seqs "${AWQ_SEQS:-8}" -q
     done
   done
 

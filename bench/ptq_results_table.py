@@ -61,7 +61,8 @@ def main():
                   f"{100 * r['top1']:.2f} % | {s} | {rss} |")
         print()
         print("Integer schemes (lowbit's in-process runtime against the baseline's logits; bits/weight counts an "
-              "fp16 scale and an fp16 zero per group, or an fp16 codebook per output channel):\n")
+              "fp16 scale and an fp16 zero per group, or an fp16 codebook per output channel; AWQ's block search "
+              f"ran on {os.environ.get('AWQ_SEQS', '8')} calibration sequences here, on 8 for the GGUF rows):\n")
         print("| scheme | method | bits/weight | PPL | mean KLD | KLD vs RTN | top-1 same | quantize s | peak RSS MiB |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for spec, label, kspec in SCHEMES:
