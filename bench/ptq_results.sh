@@ -8,7 +8,7 @@
 # llama.cpp's Q4_0, Q4_K_M, IQ4_XS, Q3_K_M, Q2_K with and without an imatrix from the same
 # calibration text are all measured by llama.cpp itself (bench/ptq_kld_llamacpp.py) on
 # the same text in this run. MODELS (smollm2 gemma3), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
-# THREADS (2), SCHEMES and METHODS (the integer-scheme loops), AWQ_SEQS (sequences AWQ's
+# THREADS (2), SCHEMES and METHODS (the integer-scheme loops), W8A8 (0 skips those rows), AWQ_SEQS (sequences AWQ's
 # block search runs on in those loops, 8) can be set; REUSE=1 keeps the outputs of steps already run (their .time
 # files too). Writes build/results/<model>/* and prints the markdown.
 set -euo pipefail
@@ -66,6 +66,10 @@ for m in $MODELS; do
     GGUFS+=("lowbit $method $t=$O/lowbit-$method-$t.gguf")
   done
 
+  echo "== $m: llama.cpp measures every GGUF" >&2
+  $PY bench/ptq_kld_llamacpp.py --base "$BASE" --text "$R/austen_eval.txt" --ctx 512 --chunks "$EVAL" \
+    --threads "$THREADS" "${GGUFS[@]}" > "$O/llamacpp_kld.json"
+
   echo "== $m: lowbit integer schemes" >&2
   for scheme in ${SCHEMES:-int4:g128:asym int3:g128:asym int2:g64:asym kmeans4:channel kmeans3:channel kmeans2:channel}; do
     methods=${METHODS:-rtn rtn-mse gptq awq hqq}
@@ -79,15 +83,11 @@ for m in $MODELS; do
   done
 
   # W8A8: int8 per-channel weights, int8 per-token activations, with and without SmoothQuant.
-  for method in rtn smoothquant; do
+  [ "${W8A8:-1}" = 1 ] && for method in rtn smoothquant; do
     timed "w8a8-$method" $LB quantize "$BASE" --method "$method" --scheme int8:channel:sym --act8 token \
       --calib "$R/austen_calib.txt" --calib-chunks "$CALIB" --threads "$THREADS" --kld-base "$O/base.kld" \
       --report "$O/w8a8-$method.json" -q
   done
-
-  echo "== $m: llama.cpp measures every GGUF" >&2
-  $PY bench/ptq_kld_llamacpp.py --base "$BASE" --text "$R/austen_eval.txt" --ctx 512 --chunks "$EVAL" \
-    --threads "$THREADS" "${GGUFS[@]}" > "$O/llamacpp_kld.json"
 done
 
 $PY bench/ptq_results_table.py "$R" "$CALIB" "$EVAL" "$THREADS" $MODELS
