@@ -49,9 +49,16 @@ void expect_ptq_gguf_loads_in_llamacpp(const std::string& method, const std::str
          " --scheme gguf:" + type + " --calib " + shell_quote(calib) +
          " --calib-ctx 256 --calib-chunks 2 --awq-search-seqs 1 --threads 2 --kld-base " + shell_quote(logits) +
          " --report " + shell_quote(report) + " -q");
-  // llama.cpp's mix for the type, through lowbit's llama-quantize port (byte-identical to
-  // llama_model_quantize, SlowPeerGgufQuantize): same tensors, shapes and types.
-  run_ok(cli() + " quantize " + shell_quote(base) + " " + shell_quote(mix) + " --scheme gguf:" + type + " -q");
+  // llama.cpp's mix for the type with an imatrix (PTQ has calibration, and llama.cpp picks
+  // some types differently with one, e.g. Q4_1 for Q4_0's ffn_down), through lowbit's
+  // llama-quantize port (byte-identical to llama_model_quantize, SlowPeerGgufQuantize):
+  // same tensors, shapes and types.
+  const auto imatrix = (dir / "imatrix.gguf").string();
+  run_ok(cli() + " calibrate " + shell_quote(base) + " --text " + shell_quote(calib) +
+         " --ctx 256 --chunks 2 --threads 2 -q --out " + shell_quote((dir / "stats.safetensors").string()) +
+         " --imatrix " + shell_quote(imatrix));
+  run_ok(cli() + " quantize " + shell_quote(base) + " " + shell_quote(mix) + " --scheme gguf:" + type + " --imatrix " +
+         shell_quote(imatrix) + " -q");
   const GgufFile a = GgufFile::open(out), b = GgufFile::open(mix);
   ASSERT_EQ(a.tensors().size(), b.tensors().size());
   for (std::size_t i = 0; i < a.tensors().size(); ++i) {
