@@ -64,6 +64,10 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
 
 // The same quantizer without error feedback (round-to-nearest on GPTQ's grid): the RTN
 // baseline GPTQ is measured against, and GPTQ's result when H is diagonal.
+// A result sized for rows x cols in groups of g consecutive columns (ragged last group),
+// g_idx filled; codes, grids and dequantized values zero.
+GptqResult grouped_result(std::int64_t rows, std::int64_t cols, std::int64_t g);
+
 GptqResult rtn_gptq_grid(std::span<const float> w, std::int64_t rows, std::int64_t cols, const GptqOptions& opt);
 
 // tr((W - Q) H (W - Q)^T): the layer-output error GPTQ minimizes, for comparing results.

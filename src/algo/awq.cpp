@@ -56,16 +56,7 @@ std::pair<float, float> quantize_group(const float* x, std::int64_t n, const Awq
 GptqResult awq_quantize(std::span<const float> w, std::int64_t rows, std::int64_t cols, const AwqOptions& opt) {
   check(w, rows, cols, opt);
   const std::int64_t g = group_of(opt, cols);
-  GptqResult r;
-  r.rows = rows;
-  r.cols = cols;
-  r.groups = (cols + g - 1) / g;
-  r.codes.resize(w.size());
-  r.dequantized.resize(w.size());
-  r.scales.resize(static_cast<std::size_t>(rows * r.groups));
-  r.zeros.resize(r.scales.size());
-  r.g_idx.resize(static_cast<std::size_t>(cols));
-  for (std::int64_t c = 0; c < cols; ++c) r.g_idx[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(c / g);
+  GptqResult r = grouped_result(rows, cols, g);
   for (std::int64_t i = 0; i < rows; ++i)
     for (std::int64_t gi = 0; gi < r.groups; ++gi) {
       const std::int64_t c0 = gi * g, n = std::min(g, cols - c0);

@@ -82,28 +82,32 @@ void check(std::span<const float> w, std::int64_t rows, std::int64_t cols, const
 }
 
 GptqResult empty_result(std::int64_t rows, std::int64_t cols, const GptqOptions& opt) {
-  GptqResult r;
-  r.rows = rows;
-  r.cols = cols;
-  const std::int64_t g = opt.group_size > 0 ? opt.group_size : cols;
-  r.groups = (cols + g - 1) / g;
-  r.codes.resize(static_cast<std::size_t>(rows * cols));
-  r.dequantized.resize(r.codes.size());
-  r.scales.resize(static_cast<std::size_t>(rows * r.groups));
-  r.zeros.resize(r.scales.size());
-  r.g_idx.resize(static_cast<std::size_t>(cols));
+  GptqResult r = grouped_result(rows, cols, opt.group_size > 0 ? opt.group_size : cols);
   if (opt.fitter) r.offsets.resize(r.scales.size());
   return r;
 }
 
 }  // namespace
 
+GptqResult grouped_result(std::int64_t rows, std::int64_t cols, std::int64_t g) {
+  GptqResult r;
+  r.rows = rows;
+  r.cols = cols;
+  r.groups = (cols + g - 1) / g;
+  r.codes.resize(static_cast<std::size_t>(rows * cols));
+  r.dequantized.resize(r.codes.size());
+  r.scales.resize(static_cast<std::size_t>(rows * r.groups));
+  r.zeros.resize(r.scales.size());
+  r.g_idx.resize(static_cast<std::size_t>(cols));
+  for (std::int64_t c = 0; c < cols; ++c) r.g_idx[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(c / g);
+  return r;
+}
+
 GptqResult rtn_gptq_grid(std::span<const float> w, std::int64_t rows, std::int64_t cols, const GptqOptions& opt) {
   check(w, rows, cols, opt);
   GptqResult r = empty_result(rows, cols, opt);
   const int maxq = (1 << opt.bits) - 1;
   const std::int64_t g = opt.group_size > 0 ? opt.group_size : cols;
-  for (std::int64_t c = 0; c < cols; ++c) r.g_idx[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(c / g);
   for (std::int64_t i = 0; i < rows; ++i)
     for (std::int64_t gi = 0; gi < r.groups; ++gi) {
       const std::int64_t c0 = gi * g, n = std::min(g, cols - c0);

@@ -48,16 +48,7 @@ GptqResult hqq_quantize(std::span<const float> w, std::int64_t rows, std::int64_
   if (opt.bits < 1 || opt.bits > 8) fail("HQQ: bits must be 1..8, got ", opt.bits);
   if (opt.iters < 0 || !(opt.beta > 0)) fail("HQQ: iterations must be >= 0 and beta > 0");
   const std::int64_t g = opt.group_size > 0 ? std::min(opt.group_size, cols) : cols;
-  GptqResult r;
-  r.rows = rows;
-  r.cols = cols;
-  r.groups = (cols + g - 1) / g;
-  r.codes.resize(w.size());
-  r.dequantized.resize(w.size());
-  r.scales.resize(static_cast<std::size_t>(rows * r.groups));
-  r.zeros.resize(r.scales.size());
-  r.g_idx.resize(static_cast<std::size_t>(cols));
-  for (std::int64_t c = 0; c < cols; ++c) r.g_idx[static_cast<std::size_t>(c)] = static_cast<std::int32_t>(c / g);
+  GptqResult r = grouped_result(rows, cols, g);
   const auto maxq = static_cast<float>((1 << opt.bits) - 1);
   const auto ng = static_cast<std::size_t>(r.groups);
   auto group = [&](std::size_t row, std::size_t gi) {

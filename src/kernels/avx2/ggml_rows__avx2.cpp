@@ -109,17 +109,6 @@ void dequantize_q8_0(const void* vx, float* y, std::int64_t k) {
   }
 }
 
-// The 6-bit scale and min of sub-block j of Q4_K/Q5_K (ggml's get_scale_min_k4).
-void scale_min_k4(int j, const std::uint8_t* q, std::uint8_t& sc, std::uint8_t& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    m = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-
 template <bool kFive>
 void dequantize_q45_K(const std::uint16_t dh, const std::uint16_t dminh, const std::uint8_t* scales,
                       const std::uint8_t* qs, const std::uint8_t* qh, float* y) {
@@ -127,9 +116,9 @@ void dequantize_q45_K(const std::uint16_t dh, const std::uint16_t dminh, const s
   alignas(32) std::uint8_t codes[64];
   for (int j = 0; j < 4; ++j) {
     std::uint8_t sc, m;
-    scale_min_k4(2 * j, scales, sc, m);
+    ggml::get_scale_min(2 * j, scales, sc, m);
     const float d1 = d * sc, m1 = mn * m;
-    scale_min_k4(2 * j + 1, scales, sc, m);
+    ggml::get_scale_min(2 * j + 1, scales, sc, m);
     const float d2 = d * sc, m2 = mn * m;
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
     const __m256i mask = _mm256_set1_epi8(0x0F);
