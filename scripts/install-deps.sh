@@ -86,6 +86,7 @@ fi
 # outside the clone; later installs take seconds. The build is pinned to AVX2+FMA+F16C
 # (no AVX-512, no VNNI, whatever the CPU): lowbit's runtime reproduces that build's
 # arithmetic bit for bit, and a -march=native build would change it from machine to machine.
+# LLAVA_BUILD=OFF skips the multimodal library no test uses (minutes of a CI run).
 LLAMA_CPP_PYTHON=0.3.36
 LLAMA_CPP_BUILD="$LLAMA_CPP_PYTHON avx2-fma-f16c"
 WHEELS=${LOWBIT_WHEEL_CACHE:-$HOME/.cache/lowbit-wheels}/avx2-fma-f16c
@@ -95,7 +96,7 @@ if [ "$(cat .venv/.llama-cpp-build 2>/dev/null)" != "$LLAMA_CPP_BUILD" ]; then
     echo "install-deps: building llama-cpp-python $LLAMA_CPP_PYTHON from source (once; cached in $WHEELS)"
     mkdir -p "$WHEELS"
     CMAKE_BUILD_PARALLEL_LEVEL=2 \
-    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=OFF -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF" \
+    CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=OFF -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF" \
       .venv/bin/pip wheel -q --disable-pip-version-check --no-deps "llama-cpp-python==$LLAMA_CPP_PYTHON" -w "$WHEELS"
     wheel=$(ls "$WHEELS"/llama_cpp_python-$LLAMA_CPP_PYTHON-*.whl | head -1)
   fi
