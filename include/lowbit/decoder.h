@@ -65,6 +65,7 @@ struct DecoderLayer {
   Linear wq, wk, wv, wo, w_gate, w_up, w_down;
   // The Linears in the order they run, for calibration and layer-wise quantization.
   std::vector<Linear*> linears() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
+  std::vector<const Linear*> linears() const { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
 };
 
 class DecoderModel {
@@ -93,11 +94,23 @@ class DecoderModel {
   void head(const float* h, std::int64_t T, std::int64_t first, float* logits, int threads,
             const LinearInputObserver& observe = {}) const;
 
+  // Plain fp32 arithmetic from here on (no fp16 K/V/Q rounding, no ggml activation tables
+  // or rope angle recurrence): for comparing a GGUF-loaded model with fp32 peers.
+  void use_fp32_numerics() {
+    cfg_.ggml_numerics = false;
+    cfg_.rope.ggml_math = false;
+  }
+
   DecoderLayer& layer(int il) { return layers_.at(static_cast<std::size_t>(il)); }
   const DecoderLayer& layer(int il) const { return layers_.at(static_cast<std::size_t>(il)); }
   Linear& output() { return output_; }
+  const Linear& output() const { return output_; }
   // The embedding table when it is not tied to output(), else empty.
   std::vector<float>& token_embd_untied() { return tok_embd_; }
+  const std::vector<float>& token_embd_untied() const { return tok_embd_; }
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  std::vector<float>& output_norm() { return output_norm_; }
+  bool tied() const { return tied_; }
 
  private:
   DecoderConfig cfg_;

@@ -12,6 +12,7 @@
 #include "lowbit/gguf_model.h"
 #include "lowbit/layerwise.h"
 #include "lowbit/perplexity.h"
+#include "lowbit/hf_quant_export.h"
 #include "lowbit/ptq.h"
 #include "lowbit/scheme.h"
 #include "lowbit/tokenizer.h"
@@ -115,6 +116,10 @@ void add_ptq_options(CLI::App* cmd, PtqArgs& a) {
   cmd->add_option("--sq-alpha", a.sq_alpha, "smoothquant: migration strength alpha (0.5)");
   cmd->add_option("--act8", a.act8, "quantize every Linear's inputs to int8 per token or per tensor (W8A8; smoothquant: token)")
       ->check(CLI::IsMember({"token", "tensor"}));
+  cmd->add_option("--format", a.format,
+                  "OUT's format: gguf (with --scheme gguf:TYPE), awq (AutoAWQ GEMM), gptq (v1, AutoGPTQ) or gptq-v2 "
+                  "(GPTQModel): a transformers checkpoint directory")
+      ->check(CLI::IsMember({"gguf", "awq", "gptq", "gptq-v2"}));
   cmd->add_option("--kld-base", a.kld_base,
                   "after quantizing, compare with these baseline logits (lowbit perplexity --f32 --save-logits)");
   cmd->add_option("--eval-chunks", a.eval_chunks, "chunks of the --kld-base file to evaluate (-1 = all)");
@@ -136,6 +141,10 @@ void run_quantize_ptq(const PtqArgs& a) {
   if (!a.act8.empty() || o.method == PtqMethod::SmoothQuant)
     o.act_quant = a.act8 == "tensor" ? calib::ActivationMode::DynamicPerTensor : calib::ActivationMode::DynamicPerToken;
   const bool to_gguf = a.scheme.rfind("gguf:", 0) == 0;
+  if (to_gguf && !a.format.empty() && a.format != "gguf")
+    fail("--scheme ", a.scheme, " writes GGUF; --format ", a.format, " needs an integer scheme such as int4:g128:asym");
+  if (!to_gguf && a.format == "gguf") fail("--format gguf needs --scheme gguf:TYPE (e.g. gguf:Q4_K_M)");
+  const bool to_hf = !to_gguf && !a.format.empty();
   GgufQuantizeOptions go;
   std::map<std::string, ggml::Type> plan;
   if (to_gguf) {
@@ -151,11 +160,13 @@ void run_quantize_ptq(const PtqArgs& a) {
     o.ggml_types = plan;
   } else {
     set_grid(a.scheme, o);
-    if (!a.out.empty())
-      fail("PTQ results are written as GGUF (--scheme gguf:TYPE); for ", a.scheme, " leave OUT out and use --report");
+    if (!a.out.empty() && !to_hf)
+      fail("OUT for ", a.scheme, " needs --format awq|gptq|gptq-v2 (or --scheme gguf:TYPE for GGUF); without OUT, use --report");
+    if (to_hf && a.out.empty()) fail("--format ", a.format, " needs OUT, the checkpoint directory to write");
   }
 
   auto model = DecoderModel::load(a.in);
+  if (to_hf) check_hf_layout(model, o, hfq::parse_layout(a.format));
   const auto tok = load_tokenizer(a.in);
   make_decoder_f32(model);
   std::vector<std::vector<std::int32_t>> calib;
@@ -181,6 +192,7 @@ void run_quantize_ptq(const PtqArgs& a) {
     head.set_weight_f32(round_trip(head.name(), {head.weight_f32().begin(), head.weight_f32().end()}, head.cols()));
     if (auto& e = model.token_embd_untied(); !e.empty()) e = round_trip("token_embd.weight", e, head.cols());
   }
+  if (to_hf) round_decoder_to_hf_checkpoint(model, r);
   auto j = report_json(r, a, o);
   if (a.per_tensor) print_layer_table(r, n_layer);
   if (!a.quiet)
@@ -212,6 +224,23 @@ void run_quantize_ptq(const PtqArgs& a) {
                   gr.bits_per_weight());
     j["file_bytes"] = gr.bytes_out;
     j["file_bits_per_weight"] = gr.bits_per_weight();
+  }
+  if (to_hf) {
+    HfQuantExportOptions eo;
+    eo.layout = hfq::parse_layout(a.format);
+    eo.method = a.method;
+    const HfQuantExportReport hr = write_hf_quantized(model, r, o, eo, a.out);
+    if (!a.quiet) {
+      std::printf("wrote %s/ (%s layout): model.safetensors %.2f MB, %.3f bits per quantized weight\n", a.out.c_str(),
+                  a.format.c_str(), double(hr.bytes) / 1e6, 8.0 * double(hr.bytes) / double(hr.quantized_params));
+      if (hr.copied_files.empty()) std::printf("no tokenizer files written (GGUF source): add the model's own\n");
+    }
+    if (hr.v1_wrapped_zeros)
+      std::fprintf(stderr,
+                   "warning: %lld groups have zero point 0, stored as %d by GPTQ v1's minus-one: GPTQModel reads it "
+                   "back as 0, AutoGPTQ's qlinear_cuda as %d. --format gptq-v2 stores zero points as they are.\n",
+                   static_cast<long long>(hr.v1_wrapped_zeros), (1 << o.bits) - 1, 1 << o.bits);
+    j["file_bytes"] = hr.bytes;
   }
   if (!a.report.empty()) write_file_atomic(a.report, j.dump(1) + "\n");
 }

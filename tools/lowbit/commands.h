@@ -27,7 +27,7 @@ void add_gguf_quantize_options(CLI::App* cmd, GgufQuantizeArgs& a);
 void run_quantize_gguf(const GgufQuantizeArgs& a);
 // The layer-wise PTQ side of `lowbit quantize` (cmd_quantize_ptq.cpp).
 struct PtqArgs {
-  std::string in, out, scheme, report, method = "rtn", calib, kld_base, act8;
+  std::string in, out, scheme, report, method = "rtn", calib, kld_base, act8, format;
   int calib_chunks = 32, calib_ctx = 512, eval_chunks = -1, awq_search_seqs = 8, threads = 0;
   double percdamp = 0.01, outliers = 0, sq_alpha = 0.5;
   bool act_order = false, static_groups = false, mse = false, awq_no_clip = false, awq_no_duo = false;

@@ -1,0 +1,48 @@
+// Writes a PTQ-quantized decoder as a transformers checkpoint directory in AutoAWQ's GEMM
+// or the GPTQ (v1/v2) layout: config.json with the quantization_config transformers
+// reads, model.safetensors with packed Linears and fp16 embeddings/norms/head, and the
+// source's tokenizer files when it is a HF directory. The directory appears whole or not.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lowbit/decoder.h"
+#include "lowbit/hf_quant_layout.h"
+#include "lowbit/ptq.h"
+
+namespace lowbit {
+
+struct HfQuantExportOptions {
+  hfq::Layout layout = hfq::Layout::GptqV2;
+  std::string method = "gptq";  // recorded in quantization_config.meta
+};
+
+struct HfQuantExportReport {
+  std::uint64_t bytes = 0;                // model.safetensors
+  std::uint64_t quantized_params = 0;
+  std::int64_t v1_wrapped_zeros = 0;      // see hfq::PackedLinear
+  std::vector<std::string> copied_files;  // tokenizer files taken from a HF source
+};
+
+// model: after quantize_decoder (its norms carry AWQ's folded scales); r: its result;
+// opt: the options it ran with (bits, group size, sym, GPTQ flags). llama-family models
+// only (llama, mistral, qwen2); a GGUF llama's q/k rows are un-permuted back to HF's
+// rotate-half order.
+HfQuantExportReport write_hf_quantized(const DecoderModel& model, const PtqResult& r, const PtqOptions& opt,
+                                       const HfQuantExportOptions& eo, const std::filesystem::path& out_dir);
+
+// Fails (naming the constraint) when a model quantized with `opt` cannot be written in
+// `layout`; the CLI checks before spending minutes quantizing.
+void check_hf_layout(const DecoderModel& model, const PtqOptions& opt, hfq::Layout layout);
+
+// Makes the in-process model compute what the checkpoint holds: Linears rebuilt from
+// fp16 scales, norms, embedding, head and biases rounded to fp16.
+void round_decoder_to_hf_checkpoint(DecoderModel& model, const PtqResult& r);
+
+// HF row h*hd + j*hd/2 + i of q/k is GGUF row h*hd + 2i + j (llama.cpp's converter permutes
+// for its adjacent-pair rope): perm[hf_row] = gguf_row.
+std::vector<std::int64_t> hf_rows_from_gguf_rope(std::int64_t n_head, std::int64_t head_dim);
+
+}  // namespace lowbit
