@@ -2,6 +2,7 @@
 // Hessian factor): in-place Cholesky, inverse from the factor, all in double.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace lowbit::algo {
@@ -11,6 +12,12 @@ namespace lowbit::algo {
 bool cholesky_lower(std::vector<double>& a, std::int64_t n);
 
 // The inverse of L L^T from the lower factor L, as a full symmetric matrix.
-std::vector<double> inverse_from_cholesky(const std::vector<double>& l, std::int64_t n);
+// threads <= 0: all hardware threads. The result does not depend on the thread count.
+std::vector<double> inverse_from_cholesky(const std::vector<double>& l, std::int64_t n, int threads = 1);
+// L^-1 of a lower factor, lower triangular.
+std::vector<double> lower_inverse(const std::vector<double>& l, std::int64_t n, int threads = 1);
+// U, upper triangular with U^T U = h^-1 (GPTQ's chol(H^-1, upper)), without forming h^-1;
+// nullopt if h is not positive definite.
+std::optional<std::vector<double>> upper_cholesky_of_inverse(const std::vector<double>& h, std::int64_t n, int threads = 1);
 
 }  // namespace lowbit::algo

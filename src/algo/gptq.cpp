@@ -154,15 +154,11 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
   for (std::int64_t j = 0; j < cols; ++j) mean_diag += hp[static_cast<std::size_t>(j * cols + j)];
   mean_diag /= static_cast<double>(cols);
   for (std::int64_t j = 0; j < cols; ++j) hp[static_cast<std::size_t>(j * cols + j)] += opt.percdamp * mean_diag;
-  if (!algo::cholesky_lower(hp, cols))
-    fail("GPTQ: the damped Hessian is not positive definite (percdamp ", opt.percdamp, "); raise percdamp");
-  std::vector<double> hinv = algo::inverse_from_cholesky(hp, cols);
-  if (!algo::cholesky_lower(hinv, cols)) fail("GPTQ: the inverse Hessian lost positive definiteness; raise percdamp");
-  // U = L^T: u[i][j] = hinv_lower[j][i], kept in fp32 like the reference.
+  // U = chol(H^-1) upper, kept in fp32 like the reference.
+  const auto ud = algo::upper_cholesky_of_inverse(hp, cols, threads);
+  if (!ud) fail("GPTQ: the damped Hessian is not positive definite (percdamp ", opt.percdamp, "); raise percdamp");
   std::vector<float> u(static_cast<std::size_t>(cols * cols));
-  for (std::int64_t i = 0; i < cols; ++i)
-    for (std::int64_t j = i; j < cols; ++j)
-      u[static_cast<std::size_t>(i * cols + j)] = static_cast<float>(hinv[static_cast<std::size_t>(j * cols + i)]);
+  for (std::size_t i = 0; i < u.size(); ++i) u[i] = static_cast<float>((*ud)[i]);
 
   // Groups in quantization order (act-order without static groups) or by original column.
   for (std::int64_t k = 0; k < cols; ++k) {

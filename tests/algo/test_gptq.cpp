@@ -58,8 +58,26 @@ TEST(Cholesky, FactorAndInverseReproduceTheMatrix) {
       EXPECT_NEAR(llt, h[static_cast<std::size_t>(i * n + j)], 1e-12 * n);
       EXPECT_NEAR(ident, i == j ? 1.0 : 0.0, 1e-8);
     }
+  // Threads split independent columns and rows: the same sums in the same order.
+  for (const int threads : {2, 3, 8}) {
+    EXPECT_EQ(algo::inverse_from_cholesky(l, n, threads), inv) << threads << " threads";
+  }
+  // GPTQ's factor U (upper, U^T U = H^-1) straight from H equals the reference's route:
+  // chol(H) -> H^-1 -> chol(H^-1) (the factor is unique), to rounding.
+  const auto u = algo::upper_cholesky_of_inverse(h, n, 2);
+  ASSERT_TRUE(u.has_value());
+  auto via_inverse = inv;
+  ASSERT_TRUE(algo::cholesky_lower(via_inverse, n));
+  double max_u = 0;
+  for (const double x : *u) max_u = std::max(max_u, std::fabs(x));
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double ref = j >= i ? via_inverse[static_cast<std::size_t>(j * n + i)] : 0.0;
+      EXPECT_NEAR((*u)[static_cast<std::size_t>(i * n + j)], ref, 1e-9 * max_u) << i << "," << j;
+    }
   std::vector<double> not_pd(static_cast<std::size_t>(n * n), 0.0);
   EXPECT_FALSE(algo::cholesky_lower(not_pd, n));
+  EXPECT_FALSE(algo::upper_cholesky_of_inverse(not_pd, n).has_value());
 }
 
 TEST(Gptq, DiagonalHessianEqualsRoundToNearest) {
