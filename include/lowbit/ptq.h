@@ -70,9 +70,10 @@ struct PtqResult {
   std::vector<PtqLinearReport> linears;
   // Codes per Linear name in the convention w ~ scale * (code - zero). After AWQ the
   // model's norms and weights carry the folded scales; codes are of the scaled weights.
+  // `dequantized` is left empty: those values are the Linear's weights in the model.
   std::map<std::string, GptqResult> weights;
-  // kmeans: each Linear's per-channel codebooks (its `weights` entry then holds only
-  // rows, cols, codes and the dequantized values).
+  // kmeans: each Linear's per-channel codebooks and outliers (its `weights` entry holds
+  // rows, cols and the codes; codes and values are moved out of this one).
   std::map<std::string, SqueezeLlmResult> codebooks;
   // With ggml_types: each such Linear's bytes in its type.
   std::map<std::string, std::vector<std::byte>> ggml_bytes;

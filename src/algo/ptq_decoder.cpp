@@ -99,13 +99,16 @@ std::optional<GptqResult> round_into_ggml(const std::string& name, std::span<con
 
 void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, const std::vector<double>* h,
                    double seconds, int threads, PtqResult& out, float awq_alpha) {
-  lin.set_weight_f32(r.dequantized);
   PtqLinearReport rep;
   rep.layer = il;
   rep.name = lin.name();
   rep.rows = lin.rows();
   rep.cols = lin.cols();
   rep.rel_error = h ? relative_output_error(w, r.dequantized, rep.rows, rep.cols, *h, threads) : std::nan("");
+  // The Linear takes the dequantized weights; the result keeps codes and grids only, so
+  // the model's fp32 weights are not held twice.
+  lin.set_weight_f32(std::move(r.dequantized));
+  r.dequantized = {};
   rep.seconds = seconds;
   rep.awq_alpha = awq_alpha;
   out.linears.push_back(rep);
@@ -159,8 +162,10 @@ void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const P
     GptqResult r;
     r.rows = lin.rows();
     r.cols = lin.cols();
-    r.codes = k.codes;
-    r.dequantized = k.dequantized;
+    r.codes = std::move(k.codes);
+    r.dequantized = std::move(k.dequantized);
+    k.codes.clear();
+    k.dequantized.clear();  // both live on in r (codes) and the Linear (values)
     out.codebooks[lin.name()] = std::move(k);
     algo::finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, since(t0), threads, out);
     return;
