@@ -17,6 +17,7 @@
 #include "lowbit/ptq.h"
 #include "lowbit/safetensors.h"
 #include "lowbit/tokenizer.h"
+#include "support/decoder_logits.h"
 #include "support/peer.h"
 
 using namespace lowbit;
@@ -135,24 +136,7 @@ void check(const Case& k) {
   // groups AutoGPTQ misreads both run the same weights, so they agree to fp32 rounding.
   if (quirk) return;
   model.use_fp32_numerics();
-  std::ifstream lf(dir / "peer" / "logits.f32", std::ios::binary);
-  std::vector<float> ref(fs::file_size(dir / "peer" / "logits.f32") / 4);
-  lf.read(reinterpret_cast<char*>(ref.data()), static_cast<std::streamsize>(ref.size() * 4));
-  std::size_t off = 0;
-  for (const auto& s : ids) {
-    std::vector<float> logits(s.size() * static_cast<std::size_t>(c.n_vocab));
-    model.forward(s, logits.data(), 2);
-    ASSERT_LE(off + logits.size(), ref.size());
-    double max_abs = 0, max_ref = 0;
-    for (std::size_t i = 0; i < logits.size(); ++i) {
-      max_abs = std::max(max_abs, std::fabs(static_cast<double>(logits[i]) - ref[off + i]));
-      max_ref = std::max(max_ref, std::fabs(static_cast<double>(ref[off + i])));
-    }
-    std::printf("[%s] T=%zu: max|diff| %.3g, max|logit| %.3g\n", k.name, s.size(), max_abs, max_ref);
-    EXPECT_LT(max_abs / max_ref, 1e-4) << k.name << " T=" << s.size();
-    off += logits.size();
-  }
-  EXPECT_EQ(off, ref.size());
+  lowbit::testing::expect_logits_match_file(model, ids, dir / "peer" / "logits.f32", 1e-4, k.name);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lowbit/decoder.h"
+#include "support/decoder_logits.h"
 #include "support/peer.h"
 
 using namespace lowbit;
@@ -24,27 +25,8 @@ TEST_P(PeerDecoderTransformers, LogitsMatch) {
   lowbit::testing::run_peer_with(lowbit::testing::torch_python(), "model_transformers_llama.py",
                                  {"--variant", GetParam(), "--out", dir.string()});
   const auto ids = json::parse(std::ifstream(dir / "ids.json")).get<std::vector<std::vector<std::int32_t>>>();
-  std::ifstream lf(dir / "logits.f32", std::ios::binary);
-  std::vector<float> ref(fs::file_size(dir / "logits.f32") / 4);
-  lf.read(reinterpret_cast<char*>(ref.data()), static_cast<std::streamsize>(ref.size() * 4));
   const auto model = DecoderModel::load(dir);
-  const std::int64_t nv = model.config().n_vocab;
-  std::size_t off = 0;
-  for (const auto& s : ids) {
-    std::vector<float> logits(s.size() * static_cast<std::size_t>(nv));
-    model.forward(s, logits.data(), 2);
-    ASSERT_LE(off + logits.size(), ref.size());
-    double max_abs = 0, max_ref = 0;
-    for (std::size_t i = 0; i < logits.size(); ++i) {
-      max_abs = std::max(max_abs, std::fabs(static_cast<double>(logits[i]) - ref[off + i]));
-      max_ref = std::max(max_ref, std::fabs(static_cast<double>(ref[off + i])));
-    }
-    std::printf("[%s] T=%zu: max|diff| %.3g, max|logit| %.3g, relative %.3g\n", GetParam().c_str(), s.size(), max_abs,
-                max_ref, max_abs / max_ref);
-    EXPECT_LT(max_abs / max_ref, 1e-4) << GetParam() << " T=" << s.size();
-    off += logits.size();
-  }
-  EXPECT_EQ(off, ref.size());
+  lowbit::testing::expect_logits_match_file(model, ids, dir / "logits.f32", 1e-4, GetParam());
 }
 
 std::string variant_name(const ::testing::TestParamInfo<std::string>& info) {
