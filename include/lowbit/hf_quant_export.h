@@ -41,6 +41,17 @@ void check_hf_layout(const DecoderModel& model, const PtqOptions& opt, hfq::Layo
 // fp16 scales, norms, embedding, head and biases rounded to fp16.
 void round_decoder_to_hf_checkpoint(DecoderModel& model, const PtqResult& r);
 
+// The same directory (config.json without quantization_config, HF tensor names, tokenizer
+// files of a HF source) with lowbit's own safetensors layout (docs/formats.md, format "1"):
+// every Linear as uintB asym codes per group (or per channel), or, for k-means, B-bit
+// indices into per-channel codebooks; the rest fp32. DecoderModel::load reads it back.
+// For results the GPTQ/AWQ layouts cannot hold (k-means, other bit widths, ragged groups);
+// HQQ's fractional zero points, act-order groups and dense-and-sparse outliers have no
+// form in it either and are refused. Returns model.safetensors' size.
+void check_lowbit_format(const PtqOptions& opt);  // the refusals, before quantizing
+std::uint64_t write_lowbit_quantized(const DecoderModel& model, const PtqResult& r, const PtqOptions& opt,
+                                     const std::filesystem::path& out_dir);
+
 // HF row h*hd + j*hd/2 + i of q/k is GGUF row h*hd + 2i + j (llama.cpp's converter permutes
 // for its adjacent-pair rope): perm[hf_row] = gguf_row.
 std::vector<std::int64_t> hf_rows_from_gguf_rope(std::int64_t n_head, std::int64_t head_dim);

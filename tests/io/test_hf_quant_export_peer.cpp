@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "lowbit/austen.h"
@@ -151,4 +152,57 @@ TEST(SlowPeerHfQuantExport, GptqV1SymActOrderW4G128) {
 
 TEST(SlowPeerHfQuantExport, GptqV2AsymW3G128) {
   check({"gptq-v2", hfq::Layout::GptqV2, PtqMethod::Rtn, 3, 128, false, false});
+}
+
+// lowbit's own layout (--format safetensors): whatever the GPTQ/AWQ layouts cannot hold —
+// 3-bit codes in ragged 128-groups (576 inputs), k-means codebooks — read back by
+// DecoderModel::load must be the same weights and give the same logits.
+static void check_lowbit_round_trip(PtqMethod method, int bits, std::int64_t group, const char* label) {
+  const fs::path dir = lowbit::testing::scratch_dir();
+  auto model = DecoderModel::load(smollm2_path());
+  make_decoder_f32(model);
+  PtqOptions o;
+  o.method = method;
+  o.bits = bits;
+  o.group_size = group;
+  o.threads = 2;
+  const PtqResult r = quantize_decoder(model, {}, o);
+  write_lowbit_quantized(model, r, o, dir / "ckpt");
+  const auto back = DecoderModel::load(dir / "ckpt");
+  const DecoderConfig& c = model.config();
+  ASSERT_EQ(back.config().n_layer, c.n_layer);
+  std::int64_t differ = 0;
+  for (int il = 0; il < c.n_layer; ++il) {
+    const auto mine = std::as_const(model).layer(il).linears(), theirs = back.layer(il).linears();
+    for (std::size_t j = 0; j < mine.size(); ++j) {
+      const auto order = j == 0 ? hf_rows_from_gguf_rope(c.n_head, c.head_dim)
+                         : j == 1 ? hf_rows_from_gguf_rope(c.n_head_kv, c.head_dim)
+                                  : std::vector<std::int64_t>{};
+      const auto a = mine[j]->weight_f32(), b = theirs[j]->weight_f32();
+      ASSERT_EQ(a.size(), b.size()) << mine[j]->name();
+      const std::int64_t cols = mine[j]->cols();
+      for (std::int64_t row = 0; row < mine[j]->rows(); ++row) {
+        const std::int64_t src = order.empty() ? row : order[static_cast<std::size_t>(row)];
+        for (std::int64_t i = 0; i < cols; ++i) differ += a[static_cast<std::size_t>(src * cols + i)] != b[static_cast<std::size_t>(row * cols + i)];
+      }
+    }
+  }
+  EXPECT_EQ(differ, 0) << label;
+  // The reloaded model runs HF's rotate-half rope on un-permuted rows; the in-process one
+  // its GGUF pairs, both in fp32: the same function to rounding.
+  model.use_fp32_numerics();
+  const std::vector<std::vector<std::int32_t>> ids = {{1, 504, 2210, 314, 253, 1345, 28, 9010}};
+  const fs::path lf = dir / "logits.f32";
+  {
+    std::vector<float> logits(ids[0].size() * static_cast<std::size_t>(c.n_vocab));
+    back.forward(ids[0], logits.data(), 2);
+    std::ofstream(lf, std::ios::binary).write(reinterpret_cast<const char*>(logits.data()),
+                                              static_cast<std::streamsize>(logits.size() * 4));
+  }
+  lowbit::testing::expect_logits_match_file(model, ids, lf, 1e-4, label);
+}
+
+TEST(PeerLowbitPtqExport, Rtn3BitRaggedGroupsAndKmeans3BitReadBackUnchanged) {
+  check_lowbit_round_trip(PtqMethod::Rtn, 3, 128, "rtn int3 g128");
+  check_lowbit_round_trip(PtqMethod::Kmeans, 3, 0, "kmeans3 channel");
 }

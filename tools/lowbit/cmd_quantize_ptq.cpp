@@ -117,9 +117,9 @@ void add_ptq_options(CLI::App* cmd, PtqArgs& a) {
   cmd->add_option("--act8", a.act8, "quantize every Linear's inputs to int8 per token or per tensor (W8A8; smoothquant: token)")
       ->check(CLI::IsMember({"token", "tensor"}));
   cmd->add_option("--format", a.format,
-                  "OUT's format: gguf (with --scheme gguf:TYPE), awq (AutoAWQ GEMM), gptq (v1, AutoGPTQ) or gptq-v2 "
-                  "(GPTQModel): a transformers checkpoint directory")
-      ->check(CLI::IsMember({"gguf", "awq", "gptq", "gptq-v2"}));
+                  "OUT's format: gguf (with --scheme gguf:TYPE); awq (AutoAWQ GEMM), gptq (v1, AutoGPTQ), gptq-v2 "
+                  "(GPTQModel) or safetensors (lowbit's own layout, any bit width, k-means): a checkpoint directory")
+      ->check(CLI::IsMember({"gguf", "awq", "gptq", "gptq-v2", "safetensors"}));
   cmd->add_option("--kld-base", a.kld_base,
                   "after quantizing, compare with these baseline logits (lowbit perplexity --f32 --save-logits)");
   cmd->add_option("--eval-chunks", a.eval_chunks, "chunks of the --kld-base file to evaluate (-1 = all)");
@@ -144,7 +144,8 @@ void run_quantize_ptq(const PtqArgs& a) {
   if (to_gguf && !a.format.empty() && a.format != "gguf")
     fail("--scheme ", a.scheme, " writes GGUF; --format ", a.format, " needs an integer scheme such as int4:g128:asym");
   if (!to_gguf && a.format == "gguf") fail("--format gguf needs --scheme gguf:TYPE (e.g. gguf:Q4_K_M)");
-  const bool to_hf = !to_gguf && !a.format.empty();
+  const bool to_lowbit = a.format == "safetensors";
+  const bool to_hf = !to_gguf && !a.format.empty() && !to_lowbit;
   GgufQuantizeOptions go;
   std::map<std::string, ggml::Type> plan;
   if (to_gguf) {
@@ -160,13 +161,15 @@ void run_quantize_ptq(const PtqArgs& a) {
     o.ggml_types = plan;
   } else {
     set_grid(a.scheme, o);
-    if (!a.out.empty() && !to_hf)
-      fail("OUT for ", a.scheme, " needs --format awq|gptq|gptq-v2 (or --scheme gguf:TYPE for GGUF); without OUT, use --report");
-    if (to_hf && a.out.empty()) fail("--format ", a.format, " needs OUT, the checkpoint directory to write");
+    if (!a.out.empty() && !to_hf && !to_lowbit)
+      fail("OUT for ", a.scheme, " needs --format awq|gptq|gptq-v2|safetensors (or --scheme gguf:TYPE for GGUF); "
+           "without OUT, use --report");
+    if ((to_hf || to_lowbit) && a.out.empty()) fail("--format ", a.format, " needs OUT, the checkpoint directory to write");
   }
 
   auto model = DecoderModel::load(a.in);
   if (to_hf) check_hf_layout(model, o, hfq::parse_layout(a.format));
+  if (to_lowbit) check_lowbit_format(o);
   const auto tok = load_tokenizer(a.in);
   make_decoder_f32(model);
   std::vector<std::vector<std::int32_t>> calib;
@@ -241,6 +244,11 @@ void run_quantize_ptq(const PtqArgs& a) {
                    "back as 0, AutoGPTQ's qlinear_cuda as %d. --format gptq-v2 stores zero points as they are.\n",
                    static_cast<long long>(hr.v1_wrapped_zeros), (1 << o.bits) - 1, 1 << o.bits);
     j["file_bytes"] = hr.bytes;
+  }
+  if (to_lowbit) {
+    const std::uint64_t bytes = write_lowbit_quantized(model, r, o, a.out);
+    if (!a.quiet) std::printf("wrote %s/ (lowbit safetensors): model.safetensors %.2f MB\n", a.out.c_str(), double(bytes) / 1e6);
+    j["file_bytes"] = bytes;
   }
   if (!a.report.empty()) write_file_atomic(a.report, j.dump(1) + "\n");
 }
