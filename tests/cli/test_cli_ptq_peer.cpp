@@ -96,3 +96,30 @@ TEST(CliPtq, GgufSchemesNeedAGgufInputAndAKnownFileType) {
     EXPECT_FALSE(fs::exists(dir / "o.gguf"));
   }
 }
+
+// --format's refusals come before any quantizing, name the constraint, exit non-zero and
+// leave no OUT behind (SmolLM2: 576 inputs are not whole 128-groups for AutoAWQ).
+TEST(PeerCliPtqFormat, RefusesWhatTheLayoutCannotHoldBeforeQuantizing) {
+  const fs::path dir = lowbit::testing::scratch_dir();
+  const std::string smol =
+      json::parse(lowbit::testing::run_peer("gguf_model_paths.py", {}))["smollm2"].get<std::string>();
+  const std::string out = (dir / "ckpt").string();
+  const std::pair<std::string, std::string> cases[] = {
+      {"--method rtn --scheme int3:g64:asym --format awq", "4-bit"},
+      {"--method rtn --scheme int4:g128:asym --format awq", "whole groups of 128"},
+      {"--method hqq --scheme int4:g64:asym --format safetensors", "fractional zero points"},
+      {"--method gptq --act-order --scheme int4:g64:asym --format safetensors", "act-order"},
+      {"--method kmeans --scheme kmeans3:channel --format gptq", "no AWQ/GPTQ checkpoint form"},
+      {"--method rtn --scheme int4:g128:asym --format gguf", "needs --scheme gguf:"},
+  };
+  for (const auto& [args, expect] : cases) {
+    const auto r = lowbit::testing::run_command(cli() + " quantize " + shell_quote(smol) + " " + shell_quote(out) + " " + args);
+    EXPECT_NE(r.exit_code, 0) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(expect), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("layer 0"), std::string::npos) << args << ": quantizing started\n" << r.output;
+    EXPECT_FALSE(fs::exists(out)) << args;
+  }
+  const auto r = lowbit::testing::run_command(cli() + " quantize " + shell_quote(smol) + " --scheme int4:g64:asym --format gptq");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("needs OUT"), std::string::npos) << r.output;
+}
