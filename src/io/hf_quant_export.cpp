@@ -23,9 +23,6 @@ std::vector<std::byte> fp16_bytes(std::span<const float> x) {
   return {b.begin(), b.end()};
 }
 
-
-
-
 nlohmann::json quantization_config(const PtqOptions& opt, const HfQuantExportOptions& eo) {
   nlohmann::json q;
   const std::int64_t g = opt.group_size > 0 ? opt.group_size : -1;
@@ -47,11 +44,7 @@ nlohmann::json quantization_config(const PtqOptions& opt, const HfQuantExportOpt
   return q;
 }
 
-
-
-
 }  // namespace
-
 
 void check_hf_layout(const DecoderModel& model, const PtqOptions& opt, hfq::Layout layout) {
   const DecoderConfig& c = model.config();
