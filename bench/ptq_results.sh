@@ -72,11 +72,13 @@ for m in $MODELS; do
 
   echo "== $m: lowbit integer schemes" >&2
   for scheme in ${SCHEMES:-int4:g128:asym int3:g128:asym int2:g64:asym kmeans4:channel kmeans3:channel kmeans2:channel}; do
-    methods=${METHODS:-rtn rtn-mse gptq awq hqq}
+    methods=${METHODS:-rtn rtn-mse gptq gptq-act-order awq hqq}
     case $scheme in kmeans*) methods=kmeans ;; esac
     for method in $methods; do
       tag="${method}-${scheme//:/-}"
-      timed "$tag" $LB quantize "$BASE" --method "$method" --scheme "$scheme" --calib "$R/austen_calib.txt" \
+      flags=(--method "$method")
+      [ "$method" = gptq-act-order ] && flags=(--method gptq --act-order)  # AutoGPTQ's desc_act
+      timed "$tag" $LB quantize "$BASE" "${flags[@]}" --scheme "$scheme" --calib "$R/austen_calib.txt" \
         --calib-chunks "$CALIB" --threads "$THREADS" --kld-base "$O/base.kld" --report "$O/$tag.json" \
         --awq-search-seqs "${AWQ_SEQS:-8}" -q
     done

@@ -13,8 +13,8 @@ LLAMA_TYPES = ["Q4_0", "Q4_K_M", "IQ4_XS", "Q3_K_M", "Q2_K"]
 # (uniform scheme, its label, the k-means codebook of the same code width)
 SCHEMES = [("int4:g128:asym", "W4 g128", "kmeans4:channel"), ("int3:g128:asym", "W3 g128", "kmeans3:channel"),
            ("int2:g64:asym", "W2 g64", "kmeans2:channel")]
-METHODS = ["rtn", "rtn-mse", "gptq", "awq", "hqq"]
-LABELS = {"rtn": "RTN", "rtn-mse": "RTN-MSE", "gptq": "GPTQ", "awq": "AWQ", "hqq": "HQQ",
+METHODS = ["rtn", "rtn-mse", "gptq", "gptq-act-order", "awq", "hqq"]
+LABELS = {"rtn": "RTN", "rtn-mse": "RTN-MSE", "gptq": "GPTQ", "gptq-act-order": "GPTQ act-order", "awq": "AWQ", "hqq": "HQQ",
           "kmeans": "k-means (SqueezeLLM, per channel)"}
 
 
