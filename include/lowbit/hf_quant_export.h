@@ -22,6 +22,7 @@ struct HfQuantExportOptions {
 struct HfQuantExportReport {
   std::uint64_t bytes = 0;                // model.safetensors
   std::uint64_t quantized_params = 0;
+  std::uint64_t params = 0;               // every weight the checkpoint stands for
   std::int64_t v1_wrapped_zeros = 0;      // see hfq::PackedLinear
   std::vector<std::string> copied_files;  // tokenizer files taken from a HF source
 };

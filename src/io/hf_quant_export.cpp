@@ -118,7 +118,13 @@ HfQuantExportReport write_hf_quantized(const DecoderModel& model, const PtqResul
 
   // Declarations first (the writer streams in declared order), then the data.
   std::vector<TensorDecl> decls;
+  HfQuantExportReport rep;
   auto declare = [&](std::string name, DType t, std::vector<std::int64_t> shape) {
+    if (t == DType::F16) {  // unpacked tensors; the packed ones count their weights below
+      std::int64_t n = 1;
+      for (const auto e : shape) n *= e;
+      rep.params += static_cast<std::uint64_t>(n);
+    }
     decls.push_back({std::move(name), t, std::move(shape)});
   };
   const bool awq = eo.layout == hfq::Layout::AwqGemm;
@@ -138,7 +144,7 @@ HfQuantExportReport write_hf_quantized(const DecoderModel& model, const PtqResul
       const std::int64_t in = q.cols, out = q.rows, b = opt.bits;
       declare(base + "qweight", DType::I32, awq ? std::vector<std::int64_t>{in, out * b / 32} : std::vector<std::int64_t>{in * b / 32, out});
       declare(base + "qzeros", DType::I32, {q.groups, out * b / 32});
-      declare(base + "scales", DType::F16, {q.groups, out});
+      decls.push_back({base + "scales", DType::F16, {q.groups, out}});
       if (!awq) declare(base + "g_idx", DType::I32, {in});
       if (!lin.bias().empty()) declare(base + "bias", DType::F16, {out});
     }
@@ -147,7 +153,6 @@ HfQuantExportReport write_hf_quantized(const DecoderModel& model, const PtqResul
   if (!model.tied()) declare("lm_head.weight", DType::F16, {c.n_vocab, d});
 
   hfdir::TempDir tmp(out_dir);
-  HfQuantExportReport rep;
   {
     SafetensorsWriter w(tmp.path() / "model.safetensors", decls, {{"format", "pt"}});
     w.write("model.embed_tokens.weight",
@@ -161,11 +166,14 @@ HfQuantExportReport write_hf_quantized(const DecoderModel& model, const PtqResul
       for (std::size_t k = 0; k < lins.size(); ++k) {
         const Linear& lin = *lins[k];
         const auto order = hfdir::hf_row_order(model, k);
-        const GptqResult q = order.empty() ? r.weights.at(lin.name()) : hfdir::permute_rows(r.weights.at(lin.name()), order);
+        const GptqResult& src = r.weights.at(lin.name());
+        const GptqResult permuted = order.empty() ? GptqResult{} : hfdir::permute_rows(src, order);
+        const GptqResult& q = order.empty() ? src : permuted;
         const std::string base = pre + hfdir::kHfRoles[k] + ".";
         const hfq::PackedLinear p = hfq::pack_linear(q, opt.bits, opt.group_size, eo.layout, lin.name());
         rep.v1_wrapped_zeros += p.v1_wrapped_zeros;
         rep.quantized_params += static_cast<std::uint64_t>(q.rows * q.cols);
+        rep.params += static_cast<std::uint64_t>(q.rows * q.cols);
         w.write(base + "qweight", hfdir::raw_bytes(p.qweight));
         w.write(base + "qzeros", hfdir::raw_bytes(p.qzeros));
         w.write(base + "scales", hfdir::raw_bytes(p.scales));

@@ -10,9 +10,9 @@
 #include "lowbit/atomic_file.h"
 #include "lowbit/error.h"
 #include "lowbit/gguf_model.h"
+#include "lowbit/hf_quant_export.h"
 #include "lowbit/layerwise.h"
 #include "lowbit/perplexity.h"
-#include "lowbit/hf_quant_export.h"
 #include "lowbit/ptq.h"
 #include "lowbit/scheme.h"
 #include "lowbit/tokenizer.h"
@@ -234,8 +234,9 @@ void run_quantize_ptq(const PtqArgs& a) {
     eo.method = a.method;
     const HfQuantExportReport hr = write_hf_quantized(model, r, o, eo, a.out);
     if (!a.quiet) {
-      std::printf("wrote %s/ (%s layout): model.safetensors %.2f MB, %.3f bits per quantized weight\n", a.out.c_str(),
-                  a.format.c_str(), double(hr.bytes) / 1e6, 8.0 * double(hr.bytes) / double(hr.quantized_params));
+      std::printf("wrote %s/ (%s layout): model.safetensors %.2f MB, %.3f bits per weight over all %llu weights\n",
+                  a.out.c_str(), a.format.c_str(), double(hr.bytes) / 1e6, 8.0 * double(hr.bytes) / double(hr.params),
+                  static_cast<unsigned long long>(hr.params));
       if (hr.copied_files.empty()) std::printf("no tokenizer files written (GGUF source): add the model's own\n");
     }
     if (hr.v1_wrapped_zeros)
