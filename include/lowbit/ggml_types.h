@@ -5,7 +5,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace lowbit::ggml {
@@ -59,5 +61,9 @@ std::size_t quantize_rows(Type t, const float* src, void* dst, std::int64_t nrow
                           std::int64_t n_per_row, const float* imatrix = nullptr, int threads = 1);
 // Decodes n weights (a multiple of the block size) to fp32, split over `threads`.
 void dequantize(Type t, const void* src, float* dst, std::int64_t n, int threads = 1);
+// The same in pieces of a few MiB, calling done(piece) after each: a reader of a mapped
+// file gives each piece's pages back, so a tensor is not held twice while it is decoded.
+void dequantize_pieces(Type t, std::span<const std::byte> src, float* dst, std::int64_t n, int threads,
+                       const std::function<void(std::span<const std::byte>)>& done);
 
 }  // namespace lowbit::ggml

@@ -178,6 +178,8 @@ class GgufFile {
   std::span<const GgufTensor> tensors() const { return tensors_; }
   const GgufTensor* find(std::string_view name) const;
   const GgufTensor& tensor(std::string_view name) const;  // throws if absent
+  // Drops the mapped pages of a tensor whose data was copied out (MappedFile::drop_pages).
+  void drop_pages(std::span<const std::byte> bytes) const noexcept { file_.drop_pages(bytes); }
 
  private:
   MappedFile file_;

@@ -61,6 +61,9 @@ struct GptqResult {
 // X^T X (any positive factor gives the same result; lowbit's calibration stores X^T X/n).
 GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64_t cols,
                          std::span<const double> hessian, const GptqOptions& opt, int threads);
+// The same, working in the Hessian's own storage (no n x n copy): for callers done with it.
+GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64_t cols, std::vector<double>&& hessian,
+                         const GptqOptions& opt, int threads);
 
 // The same quantizer without error feedback (round-to-nearest on GPTQ's grid): the RTN
 // baseline GPTQ is measured against, and GPTQ's result when H is diagonal.

@@ -27,7 +27,9 @@ class LayerwiseRunner {
   // observe sees each Linear's inputs. With advance, the hidden states become the
   // layer's outputs (run once with advance=false to capture, then replace the layer's
   // weights, then once with advance=true to feed the quantized outputs onward).
-  void run_layer(const LinearInputObserver& observe, bool advance = true);
+  // stop_after (capture only): the pass over a sequence ends once this Linear's inputs
+  // have been observed, so the rest of the layer is not computed for nothing.
+  void run_layer(const LinearInputObserver& observe, bool advance = true, const Linear* stop_after = nullptr);
   // The output head's inputs (final norm applied) for every position.
   void run_head(const LinearInputObserver& observe);
   int next_layer() const { return next_; }

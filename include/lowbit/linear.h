@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +15,7 @@
 
 #include "lowbit/activation_quant.h"
 #include "lowbit/ggml_types.h"
+#include "lowbit/weight_rows.h"
 
 namespace lowbit {
 
@@ -28,14 +31,23 @@ class Linear {
  public:
   Linear() = default;
   // Rows of ggml type `type` (e.g. a GGUF tensor's data), `rows` x `cols` weights.
+  // `done`, when set, is called with each piece of `data` once it is no longer needed.
   static Linear from_ggml(std::string name, ggml::Type type, std::span<const std::byte> data, std::int64_t rows,
-                          std::int64_t cols, ActivationRounding rounding);
+                          std::int64_t cols, ActivationRounding rounding,
+                          const std::function<void(std::span<const std::byte>)>& done = {});
   static Linear from_f32(std::string name, std::vector<float> weight, std::int64_t rows, std::int64_t cols);
 
   void set_bias(std::vector<float> bias);
   // Replaces the weight (e.g. by its quantized-dequantized version in GPTQ's sequential
   // mode); keeps name, shape and bias; activations are no longer rounded.
   void set_weight_f32(std::vector<float> weight);
+  // Replaces the weight by a compact form decoded a block of rows at a time in
+  // forward(); the fp32 copy is dropped. Computes exactly what set_weight_f32 of its
+  // decode would (each output's sum order depends on cols alone).
+  void set_weight_rows(std::shared_ptr<const WeightRows> rows);
+  // Keeps the decoded fp32 weight and computes with fp32 activations from now on (no
+  // ggml rounding or ggml blocks): the baseline PTQ starts from, without a copy.
+  void use_exact_f32();
 
   // Fake-quantizes the inputs of every later forward() (W8A8 evaluation, SmoothQuant):
   // x is quantized and dequantized by `q` first. Only for fp32 weights (set_weight_f32).
@@ -48,7 +60,11 @@ class Linear {
   std::int64_t rows() const { return rows_; }
   std::int64_t cols() const { return cols_; }
   ggml::Type type() const { return type_; }
-  std::span<const float> weight_f32() const { return weight_; }
+  // The fp32 weight; fails for a compact weight (use decoded_weight()).
+  std::span<const float> weight_f32() const;
+  // The weight as fp32 whatever holds it (a copy).
+  std::vector<float> decoded_weight() const;
+  const WeightRows* compact() const { return rows_form_.get(); }
   std::span<const float> bias() const { return bias_; }
   bool empty() const { return rows_ == 0; }
 
@@ -62,6 +78,9 @@ class Linear {
   std::vector<float> block_mins_;  // Q4_1/Q5_1 only: per-32 block m, [rows, cols/32]
   std::vector<std::byte> blocks_;  // GgmlCpu with a ggml-order integer dot: the weight blocks
   std::optional<calib::ActivationQuantizer> act_quant_;
+  std::shared_ptr<const WeightRows> rows_form_;  // set: weight_ is empty
+
+  void forward_compact(const float* x, std::int64_t m, float* y, int threads) const;
 
   void add_bias(float* y, std::int64_t m) const;
 };

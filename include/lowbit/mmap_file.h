@@ -24,6 +24,11 @@ class MappedFile {
   const std::byte* data() const { return data_; }
   std::size_t size() const { return size_; }
   std::span<const std::byte> bytes() const { return {data_, size_}; }
+  // Gives back the resident pages wholly inside `range` (madvise DONTNEED): a reader
+  // that has copied a tensor out calls this so the copy and the map are not both held.
+  // The bytes stay readable (the next touch reads them from the file again); a range
+  // outside this map is ignored, so a parse() of a caller's buffer is never touched.
+  void drop_pages(std::span<const std::byte> range) const noexcept;
   const std::filesystem::path& path() const { return path_; }
 
  private:

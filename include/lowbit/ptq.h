@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,19 +65,24 @@ struct PtqLinearReport {
   double rel_error = 0;
   double seconds = 0;
   float awq_alpha = -1;  // AWQ: the chosen alpha of the scale group this Linear is in
+  // The Linear holds its codes and grids (decoded a few rows at a time when it runs)
+  // rather than fp32; false only where the compact form did not decode to the method's
+  // values exactly, and then the fp32 values are kept.
+  bool compact = false;
 };
 
 struct PtqResult {
   std::vector<PtqLinearReport> linears;
   // Codes per Linear name in the convention w ~ scale * (code - zero). After AWQ the
   // model's norms and weights carry the folded scales; codes are of the scaled weights.
-  // `dequantized` is left empty: those values are the Linear's weights in the model.
-  std::map<std::string, GptqResult> weights;
+  // `dequantized` is left empty: the model's Linear decodes these same codes (shared).
+  std::map<std::string, std::shared_ptr<const GptqResult>> weights;
   // kmeans: each Linear's per-channel codebooks and outliers (its `weights` entry holds
   // rows, cols and the codes; codes and values are moved out of this one).
   std::map<std::string, SqueezeLlmResult> codebooks;
   // With ggml_types: each such Linear's bytes in its type.
   std::map<std::string, std::vector<std::byte>> ggml_bytes;
+  std::map<std::string, ggml::Type> ggml_type;
   // Tensors the method changed besides the Linears (AWQ's rescaled norms), by GGUF name.
   std::map<std::string, std::vector<float>> changed_f32;
   std::int64_t calibration_tokens = 0;

@@ -70,6 +70,8 @@ class SafetensorsFile {
   const TensorView* find(std::string_view name) const;
   const TensorView& tensor(std::string_view name) const;  // throws if absent
   bool contains(std::string_view name) const { return find(name) != nullptr; }
+  // Drops the mapped pages of a tensor whose data was copied out (MappedFile::drop_pages).
+  void drop_pages(const TensorView& t) const noexcept { file_.drop_pages(t.data); }
 
   // __metadata__ in header order; empty when the header has none.
   const SafetensorsMetadata& metadata() const { return metadata_; }
@@ -106,6 +108,10 @@ class SafetensorsCheckpoint {
   const std::filesystem::path& shard_path(std::string_view name) const;
   std::size_t shard_count() const { return shards_.size(); }
   const SafetensorsFile& shard(std::size_t i) const { return shards_.at(i); }
+  // Drops the mapped pages of a tensor whose data was copied out, in whichever shard.
+  void drop_pages(const TensorView& t) const noexcept {
+    for (const auto& s : shards_) s.drop_pages(t);
+  }
   // The index file, empty for a single-file checkpoint.
   const std::filesystem::path& index_path() const { return index_path_; }
   // metadata.total_size of the index, when present.

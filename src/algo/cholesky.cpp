@@ -108,21 +108,16 @@ std::vector<double> inverse_from_cholesky(const std::vector<double>& l, std::int
   return inv;
 }
 
-std::optional<std::vector<double>> upper_cholesky_of_inverse(const std::vector<double>& h, std::int64_t n, int threads) {
+std::optional<std::vector<double>> upper_cholesky_of_inverse(std::vector<double> h, std::int64_t n, int threads) {
   // With P the reversal, P H P = L' L'^T gives H = R R^T for the upper R = P L' P, so
   // H^-1 = R^-T R^-1 and its upper Cholesky factor is R^-1 = P L'^-1 P (unique, since its
   // diagonal is positive): one factorization and one triangular inverse, and H^-1 is
-  // never formed.
-  std::vector<double> a(static_cast<std::size_t>(n * n));
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = 0; j < n; ++j)
-      a[static_cast<std::size_t>(i * n + j)] = h[static_cast<std::size_t>((n - 1 - i) * n + (n - 1 - j))];
-  if (!cholesky_lower(a, n)) return std::nullopt;
-  const std::vector<double> m = lower_inverse(a, n, threads);
-  std::vector<double> u(static_cast<std::size_t>(n * n), 0.0);
-  for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = i; j < n; ++j)
-      u[static_cast<std::size_t>(i * n + j)] = m[static_cast<std::size_t>((n - 1 - i) * n + (n - 1 - j))];
+  // never formed. (P X P)[i][j] = X[n-1-i][n-1-j] is the row-major array reversed.
+  std::reverse(h.begin(), h.end());
+  if (!cholesky_lower(h, n)) return std::nullopt;
+  std::vector<double> u = lower_inverse(h, n, threads);
+  std::vector<double>().swap(h);
+  std::reverse(u.begin(), u.end());
   return u;
 }
 

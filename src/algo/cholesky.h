@@ -17,7 +17,8 @@ std::vector<double> inverse_from_cholesky(const std::vector<double>& l, std::int
 // L^-1 of a lower factor, lower triangular.
 std::vector<double> lower_inverse(const std::vector<double>& l, std::int64_t n, int threads = 1);
 // U, upper triangular with U^T U = h^-1 (GPTQ's chol(H^-1, upper)), without forming h^-1;
-// nullopt if h is not positive definite.
-std::optional<std::vector<double>> upper_cholesky_of_inverse(const std::vector<double>& h, std::int64_t n, int threads = 1);
+// nullopt if h is not positive definite. Takes h by value and works in its storage, so
+// a caller that moves it in holds two n x n matrices at most.
+std::optional<std::vector<double>> upper_cholesky_of_inverse(std::vector<double> h, std::int64_t n, int threads = 1);
 
 }  // namespace lowbit::algo

@@ -125,6 +125,11 @@ GptqResult rtn_gptq_grid(std::span<const float> w, std::int64_t rows, std::int64
 
 GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64_t cols,
                          std::span<const double> hessian, const GptqOptions& opt, int threads) {
+  return gptq_quantize(w, rows, cols, std::vector<double>(hessian.begin(), hessian.end()), opt, threads);
+}
+
+GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64_t cols, std::vector<double>&& hessian,
+                         const GptqOptions& opt, int threads) {
   check(w, rows, cols, opt);
   if (static_cast<std::int64_t>(hessian.size()) != cols * cols)
     fail("GPTQ: Hessian of ", hessian.size(), " values for ", cols, " input columns");
@@ -132,7 +137,7 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
   const std::int64_t gs = opt.group_size > 0 ? opt.group_size : cols;
   GptqResult r = empty_result(rows, cols, opt);
 
-  std::vector<double> h(hessian.begin(), hessian.end());
+  std::vector<double> h = std::move(hessian);
   std::vector<char> dead(static_cast<std::size_t>(cols));
   for (std::int64_t j = 0; j < cols; ++j)
     if (h[static_cast<std::size_t>(j * cols + j)] == 0) {
@@ -146,19 +151,27 @@ GptqResult gptq_quantize(std::span<const float> w, std::int64_t rows, std::int64
     std::stable_sort(perm.begin(), perm.end(), [&](std::int64_t a, std::int64_t b) {
       return h[static_cast<std::size_t>(a * cols + a)] > h[static_cast<std::size_t>(b * cols + b)];
     });
-  std::vector<double> hp(static_cast<std::size_t>(cols * cols));
-  for (std::int64_t i = 0; i < cols; ++i)
-    for (std::int64_t j = 0; j < cols; ++j)
-      hp[static_cast<std::size_t>(i * cols + j)] = h[static_cast<std::size_t>(perm[static_cast<std::size_t>(i)] * cols + perm[static_cast<std::size_t>(j)])];
+  // n x n doubles each: hold as few as possible at once (no copy in the natural order).
+  std::vector<double> hp;
+  if (opt.act_order) {
+    hp.resize(static_cast<std::size_t>(cols * cols));
+    for (std::int64_t i = 0; i < cols; ++i)
+      for (std::int64_t j = 0; j < cols; ++j)
+        hp[static_cast<std::size_t>(i * cols + j)] = h[static_cast<std::size_t>(perm[static_cast<std::size_t>(i)] * cols + perm[static_cast<std::size_t>(j)])];
+    std::vector<double>().swap(h);
+  } else {
+    hp = std::move(h);
+  }
   double mean_diag = 0;
   for (std::int64_t j = 0; j < cols; ++j) mean_diag += hp[static_cast<std::size_t>(j * cols + j)];
   mean_diag /= static_cast<double>(cols);
   for (std::int64_t j = 0; j < cols; ++j) hp[static_cast<std::size_t>(j * cols + j)] += opt.percdamp * mean_diag;
   // U = chol(H^-1) upper, kept in fp32 like the reference.
-  const auto ud = algo::upper_cholesky_of_inverse(hp, cols, threads);
+  auto ud = algo::upper_cholesky_of_inverse(std::move(hp), cols, threads);
   if (!ud) fail("GPTQ: the damped Hessian is not positive definite (percdamp ", opt.percdamp, "); raise percdamp");
   std::vector<float> u(static_cast<std::size_t>(cols * cols));
   for (std::size_t i = 0; i < u.size(); ++i) u[i] = static_cast<float>((*ud)[i]);
+  ud.reset();
 
   // Groups in quantization order (act-order without static groups) or by original column.
   for (std::int64_t k = 0; k < cols; ++k) {

@@ -139,7 +139,7 @@ void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, cons
       awq_apply_clip(w, l->rows(), l->cols(), ao.group_size, awq_search_clip(w, l->rows(), l->cols(), h[l], ao, threads));
     auto poured = round_into_ggml(l->name(), w, l->rows(), l->cols(), h[l], false, opt, threads, out);
     GptqResult r = poured ? std::move(*poured) : awq_quantize(w, l->rows(), l->cols(), ao);
-    finish_linear(*l, il, scaled, std::move(r), &h[l],
+    finish_linear(*l, il, scaled, std::move(r), to_f32(h[l]),
                   std::chrono::duration<double>(Clock::now() - t1).count() + search_seconds / 7, threads, out,
                   alpha.count(l) ? alpha[l] : -1.0f);
   }

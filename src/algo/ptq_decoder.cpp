@@ -40,13 +40,19 @@ const char* ptq_method_name(PtqMethod m) {
 
 void make_decoder_f32(DecoderModel& model) {
   for (int il = 0; il < model.config().n_layer; ++il)
-    for (Linear* lin : model.layer(il).linears())
-      lin->set_weight_f32(std::vector<float>(lin->weight_f32().begin(), lin->weight_f32().end()));
-  Linear& out = model.output();
-  out.set_weight_f32(std::vector<float>(out.weight_f32().begin(), out.weight_f32().end()));
+    for (Linear* lin : model.layer(il).linears()) lin->use_exact_f32();
+  model.output().use_exact_f32();
 }
 
 namespace algo {
+
+std::vector<double> take_second_moment(LinearInputStats& s) {
+  std::vector<double> h = std::move(s.xtx);
+  s.xtx = std::vector<double>();
+  const double n = s.rows > 0 ? static_cast<double>(s.rows) : 1.0;
+  for (double& v : h) v /= n;
+  return h;
+}
 
 std::vector<double> second_moment(const LinearInputStats& s) {
   std::vector<double> h(s.xtx.size());
@@ -94,32 +100,43 @@ std::optional<GptqResult> round_into_ggml(const std::string& name, std::span<con
   r.dequantized.resize(w.size());
   ggml::dequantize(t, bytes.data(), r.dequantized.data(), rows * cols, threads);
   out.ggml_bytes[name] = std::move(bytes);
+  out.ggml_type[name] = t;
   return r;
 }
 
-void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, const std::vector<double>* h,
+void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, std::span<const float> hf,
                    double seconds, int threads, PtqResult& out, float awq_alpha) {
   PtqLinearReport rep;
   rep.layer = il;
   rep.name = lin.name();
   rep.rows = lin.rows();
   rep.cols = lin.cols();
-  rep.rel_error = h ? relative_output_error(w, r.dequantized, rep.rows, rep.cols, *h, threads) : std::nan("");
-  // The Linear takes the dequantized weights; the result keeps codes and grids only, so
-  // the model's fp32 weights are not held twice.
-  lin.set_weight_f32(std::move(r.dequantized));
+  rep.rel_error = hf.empty() ? std::nan("") : relative_output_error(w, r.dequantized, rep.rows, rep.cols, hf, threads);
+  std::vector<float> values = std::move(r.dequantized);
   r.dequantized = {};
+  auto codes = std::make_shared<const GptqResult>(std::move(r));
+  // The Linear keeps the codes (shared with the result), not fp32, once they are shown
+  // to decode to the method's values exactly: a quantized layer then costs its code size.
+  std::shared_ptr<const WeightRows> form;
+  if (const auto k = out.codebooks.find(lin.name()); k != out.codebooks.end())
+    form = codebook_weight_rows(codes, k->second);
+  else if (!codes->codes.empty())
+    form = grid_weight_rows(codes);
+  else if (const auto g = out.ggml_bytes.find(lin.name()); g != out.ggml_bytes.end())
+    form = ggml_weight_rows(out.ggml_type.at(lin.name()), g->second, lin.rows(), lin.cols());
+  rep.compact = form && decodes_to(*form, values);
+  if (rep.compact) lin.set_weight_rows(std::move(form));
+  else lin.set_weight_f32(std::move(values));
   rep.seconds = seconds;
   rep.awq_alpha = awq_alpha;
   out.linears.push_back(rep);
-  out.weights[lin.name()] = std::move(r);
+  out.weights[lin.name()] = std::move(codes);
 }
 
 std::vector<float> to_f32(std::span<const double> h) { return {h.begin(), h.end()}; }
 
 double relative_output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
-                             std::span<const double> h, int threads) {
-  const auto hf = to_f32(h);
+                             std::span<const float> hf, int threads) {
   const double num = output_error(w, q, rows, cols, hf, threads);
   const double den = output_error(w, std::vector<float>(w.size(), 0.0f), rows, cols, hf, threads);
   return den > 0 ? num / den : 0.0;
@@ -141,14 +158,16 @@ GptqOptions grid_options(const PtqOptions& opt) {
   return g;
 }
 
-// RTN, MSE-RTN, GPTQ or SqueezeLLM k-means of one Linear given its inputs' statistics (null: none captured).
-void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const PtqOptions& opt, int threads,
+// RTN, MSE-RTN, GPTQ or SqueezeLLM k-means of one Linear given its inputs' statistics
+// (null: none captured), which it consumes: H is formed in their storage.
+void quantize_linear(Linear& lin, int il, LinearInputStats* stats, const PtqOptions& opt, int threads,
                      PtqResult& out) {
   const auto t0 = Clock::now();
   const std::vector<float> w(lin.weight_f32().begin(), lin.weight_f32().end());
   const GptqOptions g = grid_options(opt);
   std::vector<double> h;
-  if (stats) h = algo::second_moment(*stats);
+  if (stats) h = algo::take_second_moment(*stats);
+  const std::vector<float> hf = algo::to_f32(h);  // for the error report
   const bool gptq = opt.method == PtqMethod::Gptq;
   if (opt.method == PtqMethod::Kmeans) {
     // SqueezeLLM's sensitivity: the calibration's diag(X^T X)/n per input column.
@@ -167,22 +186,21 @@ void quantize_linear(Linear& lin, int il, const LinearInputStats* stats, const P
     k.codes.clear();
     k.dequantized.clear();  // both live on in r (codes) and the Linear (values)
     out.codebooks[lin.name()] = std::move(k);
-    algo::finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, since(t0), threads, out);
+    algo::finish_linear(lin, il, w, std::move(r), hf, since(t0), threads, out);
     return;
   }
   if (opt.method == PtqMethod::Hqq && !opt.ggml_types.count(lin.name())) {
     HqqOptions ho;
     ho.bits = opt.bits;
     ho.group_size = opt.group_size;
-    algo::finish_linear(lin, il, w, hqq_quantize(w, lin.rows(), lin.cols(), ho, threads), stats ? &h : nullptr,
-                        since(t0), threads, out);
+    algo::finish_linear(lin, il, w, hqq_quantize(w, lin.rows(), lin.cols(), ho, threads), hf, since(t0), threads, out);
     return;
   }
   auto poured = algo::round_into_ggml(lin.name(), w, lin.rows(), lin.cols(), h, gptq, opt, threads, out);
   GptqResult r = poured ? std::move(*poured)
-                 : gptq ? gptq_quantize(w, lin.rows(), lin.cols(), h, g, threads)
+                 : gptq ? gptq_quantize(w, lin.rows(), lin.cols(), std::move(h), g, threads)
                         : rtn_gptq_grid(w, lin.rows(), lin.cols(), g);
-  algo::finish_linear(lin, il, w, std::move(r), stats ? &h : nullptr, since(t0), threads, out);
+  algo::finish_linear(lin, il, w, std::move(r), hf, since(t0), threads, out);
 }
 
 // W8A8: int8 symmetric activations from here on (the layers after see their effect).
@@ -223,7 +241,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
       ActivationStats stats(ActivationStatsOptions{true, {}});
       runner.run_layer([&](int, const Linear& lin, const float* x,
                            std::int64_t rows) { stats.add(lin.name(), x, rows, lin.cols(), threads); },
-                       false);
+                       false, &L.w_down);
       algo::smoothquant_layer(model, il, stats, opt, threads, res);
     } else if (opt.method == PtqMethod::Awq) {
       algo::LayerInputs in;
@@ -237,7 +255,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
             }
             if (&lin == &L.w_gate && seen_ffn++ < keep) in.ffn_in.emplace_back(x, x + rows * lin.cols());
           },
-          false);
+          false, &L.w_down);
       algo::awq_quantize_layer(model, il, in, opt, threads, res);
     } else {
       // Groups in the order they run; without true-sequential, one capture for all.
@@ -250,8 +268,11 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
               for (const Linear* g : group)
                 if (g == &lin) stats.add(lin.name(), x, rows, lin.cols(), threads);
             },
-            false);
-        for (Linear* lin : group) quantize_linear(*lin, il, &stats.at(lin->name()), opt, threads, res);
+            false, group.back());
+        for (Linear* lin : group) {
+          LinearInputStats s = stats.take(lin->name());
+          quantize_linear(*lin, il, &s, opt, threads, res);
+        }
       }
     }
     set_activation_quant(L, opt);

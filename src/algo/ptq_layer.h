@@ -14,19 +14,21 @@ namespace lowbit::algo {
 
 // (1/n) X^T X of a Linear's captured inputs, in double.
 std::vector<double> second_moment(const LinearInputStats& s);
+// The same in the statistics' own storage (s.xtx is left empty).
+std::vector<double> take_second_moment(LinearInputStats& s);
 
 // tr(dW H dW^T) through an fp32 matmul (a layer's worth in milliseconds; the relative
 // rounding, ~cols * 2^-24, is far below the differences these numbers rank).
 double output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
                     std::span<const float> h, int threads);
 std::vector<float> to_f32(std::span<const double> h);
-// tr(dW H dW^T) / tr(W H W^T).
+// tr(dW H dW^T) / tr(W H W^T), H in fp32.
 double relative_output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
-                             std::span<const double> h, int threads);
+                             std::span<const float> h, int threads);
 
 // The Linear computes with r from now on; its report (the relative output error against
-// w through h, when given) and its codes go into out.
-void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, const std::vector<double>* h,
+// w through hf, H in fp32, when not empty) and its codes go into out.
+void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, std::span<const float> hf,
                    double seconds, int threads, PtqResult& out, float awq_alpha = -1);
 
 // When opt.ggml_types names this Linear: rounds w into that ggml type (GPTQ with H when

@@ -57,7 +57,7 @@ void smoothquant_layer(DecoderModel& model, int il, const ActivationStats& stats
     const auto t1 = std::chrono::steady_clock::now();
     const auto w = copy_weight(*l);
     GptqResult r = rtn_gptq_grid(w, l->rows(), l->cols(), g);
-    finish_linear(*l, il, w, std::move(r), &h[l],
+    finish_linear(*l, il, w, std::move(r), to_f32(h[l]),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count() + fold_seconds / 7,
                   threads, out);
   }

@@ -35,6 +35,14 @@ const LinearInputStats& ActivationStats::at(const std::string& name) const {
   return it->second;
 }
 
+LinearInputStats ActivationStats::take(const std::string& name) {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) fail("no calibration statistics for \"", name, "\"");
+  LinearInputStats s = std::move(it->second);
+  entries_.erase(it);
+  return s;
+}
+
 void ActivationStats::add(const std::string& name, const float* x, std::int64_t rows, std::int64_t cols, int threads) {
   auto& e = entries_[name];
   if (e.cols == 0) {

@@ -140,4 +140,21 @@ void dequantize(Type t, const void* src, float* dst, std::int64_t n, int threads
   });
 }
 
+void dequantize_pieces(Type t, std::span<const std::byte> src, float* dst, std::int64_t n, int threads,
+                       const std::function<void(std::span<const std::byte>)>& done) {
+  const TypeTraits& tr = traits(t);
+  if (n < 0 || n % tr.block_size != 0 || static_cast<std::size_t>(n / tr.block_size) * tr.type_size != src.size())
+    fail("ggml type ", tr.name, ": ", src.size(), " bytes do not hold ", n, " weights");
+  // ~4 MiB of source per piece: the pages given back lag the decode by that much.
+  const std::size_t step = std::max<std::size_t>(1, (std::size_t{4} << 20) / tr.type_size);
+  const auto blocks = static_cast<std::size_t>(n / tr.block_size);
+  for (std::size_t b0 = 0; b0 < blocks; b0 += step) {
+    const std::size_t nb = std::min(step, blocks - b0);
+    const auto piece = src.subspan(b0 * tr.type_size, nb * tr.type_size);
+    dequantize(t, piece.data(), dst + b0 * static_cast<std::size_t>(tr.block_size),
+               static_cast<std::int64_t>(nb) * tr.block_size, threads);
+    if (done) done(piece);
+  }
+}
+
 }  // namespace lowbit::ggml

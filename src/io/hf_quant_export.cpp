@@ -91,7 +91,8 @@ void round_decoder_to_hf_checkpoint(DecoderModel& model, const PtqResult& r) {
     round16(L.ffn_norm);
     for (Linear* lin : L.linears()) {
       std::vector<float> bias(lin->bias().begin(), lin->bias().end());
-      lin->set_weight_f32(hfq::dequantize_packed_reference(r.weights.at(lin->name())));
+      // The checkpoint's fp16 scales, decoded from the shared codes as the loaders do.
+      lin->set_weight_rows(grid_weight_rows(r.weights.at(lin->name()), true));
       if (!bias.empty()) {
         round16(bias);
         lin->set_bias(std::move(bias));
@@ -137,9 +138,9 @@ HfQuantExportReport write_hf_quantized(const DecoderModel& model, const PtqResul
     for (std::size_t k = 0; k < lins.size(); ++k) {
       const Linear& lin = *lins[k];
       const auto it = r.weights.find(lin.name());
-      if (it == r.weights.end() || it->second.codes.empty())
+      if (it == r.weights.end() || it->second->codes.empty())
         fail("tensor '", lin.name(), "' has no quantized codes in the PTQ result");
-      const GptqResult& q = it->second;
+      const GptqResult& q = *it->second;
       const std::string base = pre + hfdir::kHfRoles[k] + ".";
       const std::int64_t in = q.cols, out = q.rows, b = opt.bits;
       declare(base + "qweight", DType::I32, awq ? std::vector<std::int64_t>{in, out * b / 32} : std::vector<std::int64_t>{in * b / 32, out});
@@ -166,7 +167,7 @@ HfQuantExportReport write_hf_quantized(const DecoderModel& model, const PtqResul
       for (std::size_t k = 0; k < lins.size(); ++k) {
         const Linear& lin = *lins[k];
         const auto order = hfdir::hf_row_order(model, k);
-        const GptqResult& src = r.weights.at(lin.name());
+        const GptqResult& src = *r.weights.at(lin.name());
         const GptqResult permuted = order.empty() ? GptqResult{} : hfdir::permute_rows(src, order);
         const GptqResult& q = order.empty() ? src : permuted;
         const std::string base = pre + hfdir::kHfRoles[k] + ".";

@@ -34,7 +34,7 @@ Scheme linear_scheme(const PtqOptions& opt) {
 // The Linear as a QuantizedTensor with its rows in HF order (row i = model row order[i]).
 QuantizedTensor to_quantized(const Linear& lin, const PtqResult& r, const Scheme& scheme,
                              const std::vector<std::int64_t>& order) {
-  const GptqResult& g = r.weights.at(lin.name());
+  const GptqResult& g = *r.weights.at(lin.name());
   const std::int64_t rows = lin.rows(), cols = lin.cols();
   QuantizedTensor q;
   q.shape = {rows, cols};
@@ -126,7 +126,7 @@ std::uint64_t write_lowbit_quantized(const DecoderModel& model, const PtqResult&
       QuantizedTensor q = to_quantized(lin, r, scheme, order);
       y.assign(static_cast<std::size_t>(lin.rows() * lin.cols()), 0.0f);
       dequantize_tensor(q, y, opt.threads);
-      const auto w = lin.weight_f32();
+      const auto w = lin.decoded_weight();
       for (std::int64_t i = 0; i < lin.rows(); ++i) {
         const std::int64_t s = order.empty() ? i : order[static_cast<std::size_t>(i)];
         if (!std::equal(y.begin() + i * lin.cols(), y.begin() + (i + 1) * lin.cols(), w.begin() + s * lin.cols()))

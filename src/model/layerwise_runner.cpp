@@ -40,11 +40,25 @@ std::int64_t LayerwiseRunner::tokens() const {
   return n;
 }
 
-void LayerwiseRunner::run_layer(const LinearInputObserver& observe, bool advance) {
+namespace {
+struct LayerStopped {};  // unwinds a capture pass past the last Linear it needs
+}  // namespace
+
+void LayerwiseRunner::run_layer(const LinearInputObserver& observe, bool advance, const Linear* stop_after) {
   if (next_ >= model_.config().n_layer) fail("all ", model_.config().n_layer, " layers have run already");
+  if (advance && stop_after) fail("a layer that advances the hidden states must run whole");
+  LinearInputObserver watch = observe;
+  if (stop_after)
+    watch = [&](int il, const Linear& lin, const float* x, std::int64_t rows) {
+      if (observe) observe(il, lin, x, rows);
+      if (&lin == stop_after) throw LayerStopped{};
+    };
   for (std::size_t i = 0; i < seqs_.size(); ++i) {
     std::vector<float> h = hidden_[i];
-    model_.run_layer(next_, h.data(), static_cast<std::int64_t>(seqs_[i].size()), threads_, observe);
+    try {
+      model_.run_layer(next_, h.data(), static_cast<std::int64_t>(seqs_[i].size()), threads_, watch);
+    } catch (const LayerStopped&) {
+    }
     if (advance) hidden_[i] = std::move(h);
   }
   if (advance) ++next_;

@@ -3,6 +3,7 @@
 // activations first rounded like llama.cpp's CPU backend when the weight came from ggml.
 #include "lowbit/linear.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "formats/ggml_blocks.h"
@@ -14,9 +15,19 @@
 #include "model/ggml_cpu_activations.h"
 
 namespace lowbit {
+namespace {
+
+// clear() keeps the capacity; a quantized model must give the memory back.
+template <class V>
+void release(V& v) {
+  V().swap(v);
+}
+
+}  // namespace
 
 Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std::byte> data, std::int64_t rows,
-                         std::int64_t cols, ActivationRounding rounding) {
+                         std::int64_t cols, ActivationRounding rounding,
+                         const std::function<void(std::span<const std::byte>)>& done) {
   const auto& tr = ggml::traits(type);
   if (!tr.to_float) fail(name, ": ggml type ", tr.name, " cannot be decoded by lowbit");
   if (cols % tr.block_size) fail(name, ": rows of ", cols, " values are not whole ", tr.name, " blocks");
@@ -30,14 +41,12 @@ Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std:
   l.cols_ = cols;
   l.type_ = type;
   l.rounding_ = rounding;
-  l.weight_.resize(static_cast<std::size_t>(rows * cols));
-  ggml::dequantize(type, data.data(), l.weight_.data(), rows * cols, hardware_threads());
-  if (rounding == ActivationRounding::GgmlCpu && kernels::ggml_dot_kernel(type)) {
-    // ggml's own integer dot products in its order: keep the blocks, skip the fp32 path.
-    l.blocks_.assign(data.begin(), data.end());
-    return l;
-  }
-  if (rounding == ActivationRounding::GgmlCpu && (type == ggml::Type::Q4_1 || type == ggml::Type::Q5_1)) {
+  // Everything read from `data` besides the decode comes first, so that the decode can
+  // hand each finished piece to `done` (a mapped file gives those pages back).
+  const bool keep_blocks = rounding == ActivationRounding::GgmlCpu && kernels::ggml_dot_kernel(type);
+  // ggml's own integer dot products in its order: keep the blocks, skip the fp32 path.
+  if (keep_blocks) l.blocks_.assign(data.begin(), data.end());
+  if (!keep_blocks && rounding == ActivationRounding::GgmlCpu && (type == ggml::Type::Q4_1 || type == ggml::Type::Q5_1)) {
     // Both blocks start with fp16 d then fp16 m; ggml pairs m with the activation
     // block's stored sum, so the correction in forward() needs m per block.
     const std::size_t bsize = tr.type_size;
@@ -50,6 +59,8 @@ Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std:
       l.block_mins_[static_cast<std::size_t>(b)] = fp16_to_fp32(m);
     }
   }
+  l.weight_.resize(static_cast<std::size_t>(rows * cols));
+  ggml::dequantize_pieces(type, data, l.weight_.data(), rows * cols, hardware_threads(), done);
   if (rounding == ActivationRounding::GgmlCpu) (void)model::ggml_vec_dot_type(type);  // fails early if unsupported
   return l;
 }
@@ -75,11 +86,39 @@ void Linear::set_weight_f32(std::vector<float> weight) {
   if (static_cast<std::int64_t>(weight.size()) != rows_ * cols_)
     fail(name_, ": replacement weight of ", weight.size(), " values for ", rows_, " x ", cols_);
   weight_ = std::move(weight);
+  rows_form_.reset();
   type_ = ggml::Type::F32;
   rounding_ = ActivationRounding::Exact;
-  block_mins_.clear();
-  blocks_.clear();
+  release(block_mins_);
+  release(blocks_);
 }
+
+void Linear::use_exact_f32() {
+  if (rows_form_) fail(name_, ": the weight is held compact, not as fp32");
+  type_ = ggml::Type::F32;
+  rounding_ = ActivationRounding::Exact;
+  release(block_mins_);
+  release(blocks_);
+}
+
+void Linear::set_weight_rows(std::shared_ptr<const WeightRows> rows) {
+  if (!rows || rows->rows() != rows_ || rows->cols() != cols_)
+    fail(name_, ": compact weight of ", rows ? rows->rows() : 0, " x ", rows ? rows->cols() : 0, " for ", rows_, " x ",
+         cols_);
+  release(weight_);
+  type_ = ggml::Type::F32;
+  rounding_ = ActivationRounding::Exact;
+  release(block_mins_);
+  release(blocks_);
+  rows_form_ = std::move(rows);
+}
+
+std::span<const float> Linear::weight_f32() const {
+  if (rows_form_) fail(name_, ": the weight is held compact; decode it with decoded_weight()");
+  return weight_;
+}
+
+std::vector<float> Linear::decoded_weight() const { return rows_form_ ? decode_all(*rows_form_) : weight_; }
 
 void Linear::set_activation_quant(std::optional<calib::ActivationQuantizer> q) {
   if (q && (!blocks_.empty() || type_ != ggml::Type::F32))
@@ -120,6 +159,11 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
     model::ggml_round_activations(type_, x, m, cols_, rounded.data(), sums.data());
     xin = rounded.data();
   }
+  if (rows_form_) {
+    forward_compact(xin, m, y, threads);
+    add_bias(y, m);
+    return;
+  }
   kernels::gemm_f32_nt(xin, weight_.data(), y, m, rows_, cols_, threads);
   if (!block_mins_.empty()) {
     // ggml adds m_w * s_x per block, s_x being the activation block's fp16 sum; the
@@ -138,6 +182,25 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
     for (std::size_t i = 0; i < corr.size(); ++i) y[i] += corr[i];
   }
   add_bias(y, m);
+}
+
+void Linear::forward_compact(const float* x, std::int64_t m, float* y, int threads) const {
+  // Blocks of rows decoded into a buffer that stays in L2 while the kernel runs them
+  // against every activation row; blocks go to threads in fixed chunks.
+  const kernels::GemmF32NtFn fn = kernels::gemm_f32_nt_kernel();
+  const std::int64_t block = std::clamp<std::int64_t>((65536 / std::max<std::int64_t>(cols_, 1)) & ~std::int64_t{3}, 4, 64);
+  const std::int64_t nblocks = (rows_ + block - 1) / block;
+  if (m * rows_ * cols_ < (std::int64_t{1} << 20)) threads = 1;
+  parallel_for(static_cast<std::size_t>(nblocks), threads, 1, [&](std::size_t b, std::size_t e) {
+    std::vector<float> w(static_cast<std::size_t>(block * cols_)), yb(static_cast<std::size_t>(block * m));
+    for (auto bi = static_cast<std::int64_t>(b); bi < static_cast<std::int64_t>(e); ++bi) {
+      const std::int64_t r0 = bi * block, n = std::min(rows_, r0 + block) - r0;
+      rows_form_->decode(r0, r0 + n, w.data());
+      fn(x, w.data(), yb.data(), m, n, cols_, 0, n);
+      for (std::int64_t i = 0; i < m; ++i)
+        std::memcpy(y + i * rows_ + r0, yb.data() + i * n, static_cast<std::size_t>(n) * sizeof(float));
+    }
+  });
 }
 
 void Linear::add_bias(float* y, std::int64_t m) const {

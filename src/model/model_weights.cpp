@@ -1,6 +1,8 @@
 // ModelWeights (include/lowbit/model_weights.h): one lookup by name over a GGUF or a
 // HF safetensors checkpoint. lowbit-quantized checkpoints are folded into logical
 // tensors and decoded by the quantizer's own dequantize(), the definition of the codes.
+// Every accessor copies, so the mapped pages it read are given back: a model costs its
+// decoded size in memory, not that plus the file.
 #include "lowbit/model_weights.h"
 
 #include <algorithm>
@@ -78,13 +80,18 @@ std::vector<float> ModelWeights::f32(const std::string& name) const {
     if (!ggml::traits(t->type).to_float)
       fail(path_.string(), ": tensor \"", name, "\" has type ", ggml::traits(t->type).name, ", which lowbit cannot decode");
     std::vector<float> out(static_cast<std::size_t>(t->numel()));
-    ggml::dequantize(t->type, t->data.data(), out.data(), t->numel(), hardware_threads());
+    ggml::dequantize_pieces(t->type, t->data, out.data(), t->numel(), hardware_threads(),
+                            [&](std::span<const std::byte> piece) { gguf_->drop_pages(piece); });
     return out;
   }
   auto it = hf_->tensors.find(name);
   if (it == hf_->tensors.end()) fail(path_.string(), ": no tensor \"", name, "\"");
   const LogicalTensor& t = it->second;
-  if (t.view) return tensor_to_f32(*t.view);
+  if (t.view) {
+    auto out = tensor_to_f32(*t.view);
+    hf_->ckpt.drop_pages(*t.view);
+    return out;
+  }
   const QuantizedTensor q = load_quantized(hf_->ckpt, t);
   std::int64_t n = 1;
   for (auto d : t.shape) n *= d;
@@ -98,7 +105,9 @@ Linear ModelWeights::linear(const std::string& name, int /*threads*/) const {
   if (s.size() != 2) fail(path_.string(), ": tensor \"", name, "\" is ", s.size(), "-D, a Linear weight must be 2-D");
   if (gguf_) {
     const auto* t = find_gguf(*gguf_, name);
-    return Linear::from_ggml(name, t->type, t->data, s[0], s[1], ActivationRounding::GgmlCpu);
+    // The Linear holds its own copy: each decoded piece's pages go back as it is done.
+    return Linear::from_ggml(name, t->type, t->data, s[0], s[1], ActivationRounding::GgmlCpu,
+                             [&](std::span<const std::byte> piece) { gguf_->drop_pages(piece); });
   }
   return Linear::from_f32(name, f32(name), s[0], s[1]);
 }

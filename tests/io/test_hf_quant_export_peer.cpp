@@ -62,6 +62,7 @@ void check(const Case& k) {
     calib = calibration_chunks(*tok, austen_text(AustenSplit::calibration).substr(0, 20000), 64, 2);
   }
   const PtqResult r = quantize_decoder(model, calib, o);
+  for (const auto& l : r.linears) EXPECT_TRUE(l.compact) << l.name << " kept fp32";
   round_decoder_to_hf_checkpoint(model, r);
   HfQuantExportOptions eo;
   eo.layout = k.layout;
@@ -100,14 +101,15 @@ void check(const Case& k) {
     const auto lins = model.layer(il).linears();
     for (std::size_t j = 0; j < lins.size(); ++j) {
       const Linear& lin = *lins[j];
-      const GptqResult& q = r.weights.at(lin.name());
+      const GptqResult& q = *r.weights.at(lin.name());
+      const auto mine_w = lin.decoded_weight();
       const auto w = tensor_to_f32(peer.tensor("model.layers." + std::to_string(il) + "." + kRoles[j] + ".weight"));
       ASSERT_EQ(static_cast<std::int64_t>(w.size()), lin.rows() * lin.cols()) << lin.name();
       const std::vector<std::int64_t>* perm = j == 0 ? &perm_q : j == 1 ? &perm_k : nullptr;
       for (std::int64_t hr = 0; hr < lin.rows(); ++hr) {
         const std::int64_t gr = perm ? (*perm)[static_cast<std::size_t>(hr)] : hr;
         for (std::int64_t i = 0; i < lin.cols(); ++i) {
-          const float mine = lin.weight_f32()[static_cast<std::size_t>(gr * lin.cols() + i)];
+          const float mine = mine_w[static_cast<std::size_t>(gr * lin.cols() + i)];
           const float theirs = w[static_cast<std::size_t>(hr * lin.cols() + i)];
           ++total;
           if (mine == theirs) continue;
@@ -167,6 +169,7 @@ static void check_lowbit_round_trip(PtqMethod method, int bits, std::int64_t gro
   o.group_size = group;
   o.threads = 2;
   const PtqResult r = quantize_decoder(model, {}, o);
+  for (const auto& l : r.linears) EXPECT_TRUE(l.compact) << l.name << " kept fp32";
   write_lowbit_quantized(model, r, o, dir / "ckpt");
   const auto back = DecoderModel::load(dir / "ckpt");
   const DecoderConfig& c = model.config();
@@ -178,7 +181,7 @@ static void check_lowbit_round_trip(PtqMethod method, int bits, std::int64_t gro
       const auto order = j == 0 ? hf_rows_from_gguf_rope(c.n_head, c.head_dim)
                          : j == 1 ? hf_rows_from_gguf_rope(c.n_head_kv, c.head_dim)
                                   : std::vector<std::int64_t>{};
-      const auto a = mine[j]->weight_f32(), b = theirs[j]->weight_f32();
+      const auto a = mine[j]->decoded_weight(), b = theirs[j]->decoded_weight();
       ASSERT_EQ(a.size(), b.size()) << mine[j]->name();
       const std::int64_t cols = mine[j]->cols();
       for (std::int64_t row = 0; row < mine[j]->rows(); ++row) {

@@ -1,7 +1,9 @@
 // MappedFile: contents match what was written, empty files work, moves transfer
-// ownership, and failures name the path and the OS reason.
+// ownership, and failures name the path and the OS reason; pages given back read the
+// file again, and memory outside the map is never touched.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -74,4 +76,22 @@ TEST(MappedFile, DirectoryIsRefused) {
   const std::string msg = error_of(dir);
   EXPECT_NE(msg.find(dir.string()), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a regular file"), std::string::npos) << msg;
+}
+
+TEST(MappedFile, DroppedPagesReadTheFileAgainAndOtherMemoryIsLeftAlone) {
+  const auto dir = lowbit::testing::scratch_dir();
+  std::mt19937 rng(8);
+  std::string content(300000, '\0');  // ~73 pages, neither end page-aligned below
+  for (char& c : content) c = static_cast<char>(rng());
+  std::ofstream(dir / "d.bin", std::ios::binary) << content;
+  const MappedFile f = MappedFile::open(dir / "d.bin");
+  ASSERT_EQ(std::memcmp(f.data(), content.data(), content.size()), 0);
+  f.drop_pages(f.bytes().subspan(1234, 200000));
+  f.drop_pages(f.bytes());
+  EXPECT_EQ(std::memcmp(f.data(), content.data(), content.size()), 0);
+  // A span that is not inside the map (here, heap memory) is ignored: DONTNEED on
+  // anonymous memory would zero it.
+  std::vector<std::byte> heap(1 << 20, std::byte{0x5a});
+  f.drop_pages(heap);
+  EXPECT_TRUE(std::all_of(heap.begin(), heap.end(), [](std::byte b) { return b == std::byte{0x5a}; }));
 }

@@ -2,8 +2,12 @@
 // --calib TEXT`: layer-wise PTQ of a decoder (from its fp32 decode, the baseline), with a
 // progress bar per layer, a per-layer error table, and with --kld-base the quantized
 // model's perplexity, KL divergence and top-1 agreement against the baseline's logits.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -66,6 +70,7 @@ nlohmann::json report_json(const PtqResult& r, const PtqArgs& a, const PtqOption
     nlohmann::json e{{"layer", l.layer}, {"name", l.name}, {"rows", l.rows}, {"cols", l.cols}, {"seconds", l.seconds}};
     e["rel_error"] = std::isfinite(l.rel_error) ? nlohmann::json(l.rel_error) : nlohmann::json(nullptr);
     if (l.awq_alpha >= 0) e["awq_alpha"] = l.awq_alpha;
+    e["compact"] = l.compact;
     j["linears"].push_back(e);
   }
   j["quantized_params"] = params;
@@ -74,11 +79,40 @@ nlohmann::json report_json(const PtqResult& r, const PtqArgs& a, const PtqOption
   // In ggml types: the bytes themselves.
   double bits = 0;
   for (const auto& [name, w] : r.weights)
-    bits += r.codebooks.count(name) ? r.codebooks.at(name).bits_per_weight() * double(w.rows * w.cols)
+    bits += r.codebooks.count(name) ? r.codebooks.at(name).bits_per_weight() * double(w->rows * w->cols)
             : r.ggml_bytes.count(name) ? 8.0 * double(r.ggml_bytes.at(name).size())
-                                     : double(w.rows * w.cols) * o.bits + double(w.rows * w.groups) * (o.sym ? 16.0 : 32.0);
+                                     : double(w->rows * w->cols) * o.bits + double(w->rows * w->groups) * (o.sym ? 16.0 : 32.0);
   j["bits_per_weight"] = params ? bits / double(params) : 0.0;
   return j;
+}
+
+// Peak RSS so far (the quantization; evaluation and writing come after) beside issue 6's
+// bound: the model file (mapped), the largest layer's weights in fp32, and that layer's
+// statistics: X^T X in double per distinct Linear input plus the calibration hidden
+// states between layers.
+nlohmann::json memory_report(const std::string& in, const DecoderModel& model, std::uint64_t calib_tokens) {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  double layer = 0, stats = 0;
+  for (int il = 0; il < model.config().n_layer; ++il) {
+    double w = 0, s = 0;
+    for (const Linear* l : model.layer(il).linears()) {
+      w += 4.0 * double(l->rows()) * double(l->cols());
+      s += 8.0 * double(l->cols()) * double(l->cols());
+    }
+    layer = std::max(layer, w);
+    stats = std::max(stats, s);
+  }
+  stats += 4.0 * double(calib_tokens) * double(model.config().n_embd);
+  double file = 0;
+  if (std::filesystem::is_directory(in)) {
+    for (const auto& e : std::filesystem::directory_iterator(in))
+      if (e.path().extension() == ".safetensors") file += double(e.file_size());
+  } else {
+    file = double(std::filesystem::file_size(in));
+  }
+  return {{"peak_rss", double(ru.ru_maxrss) * 1024.0}, {"model_file", file}, {"layer_fp32", layer},
+          {"layer_statistics", stats}, {"bound", file + layer + stats}};
 }
 
 void print_layer_table(const PtqResult& r, int n_layer) {
@@ -177,7 +211,9 @@ void run_quantize_ptq(const PtqArgs& a) {
   const int n_layer = model.config().n_layer;
   Progress progress(static_cast<std::size_t>(n_layer), a.quiet);
   o.on_layer = [&](int il, int) { progress.step("layer " + std::to_string(il)); };
+  const auto calib_tokens = static_cast<std::uint64_t>(calib.size()) * static_cast<std::uint64_t>(a.calib_ctx);
   PtqResult r = quantize_decoder(model, std::move(calib), o);
+  const nlohmann::json memory = memory_report(a.in, model, calib_tokens);
   if (to_gguf) {
     // The head and embedding go into their planned types by llama.cpp's quantizer (no
     // importance: lowbit captures no head inputs), so the in-process model is the file.
@@ -197,6 +233,12 @@ void run_quantize_ptq(const PtqArgs& a) {
   }
   if (to_hf) round_decoder_to_hf_checkpoint(model, r);
   auto j = report_json(r, a, o);
+  j["memory"] = memory;
+  if (!a.quiet)
+    std::printf("peak RSS while quantizing %.1f MB; bound: the mapped model %.1f MB + one layer in fp32 %.1f MB + its "
+                "statistics %.1f MB = %.1f MB\n", memory["peak_rss"].get<double>() / 1e6,
+                memory["model_file"].get<double>() / 1e6, memory["layer_fp32"].get<double>() / 1e6,
+                memory["layer_statistics"].get<double>() / 1e6, memory["bound"].get<double>() / 1e6);
   if (a.per_tensor) print_layer_table(r, n_layer);
   if (!a.quiet)
     std::printf("%s %s: %d layers, %llu weights at %.3f bits per weight, %lld calibration tokens, %.1f s\n",
