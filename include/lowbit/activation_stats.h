@@ -43,8 +43,12 @@ class ActivationStats {
   void add(const std::string& name, const float* x, std::int64_t rows, std::int64_t cols, int threads);
   const std::map<std::string, LinearInputStats>& entries() const { return entries_; }
   const LinearInputStats& at(const std::string& name) const;
+  LinearInputStats& at(const std::string& name);
   // Moves the entry out (a consumer done with the statistics frees them as it goes).
   LinearInputStats take(const std::string& name);
+  // Frees the copy of the last input and its X^T X kept to serve Linears that share it
+  // (q, k, v): once a capture pass is over they only cost memory.
+  void drop_input_cache();
   void erase(const std::string& name) { entries_.erase(name); }
   // llama.cpp's imatrix of the entries: in_sum2 = sum x^2, counts = rows.
   void fill_imatrix(Imatrix& m) const;

@@ -15,7 +15,7 @@ namespace lowbit::algo {
 
 using Clock = std::chrono::steady_clock;
 
-void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, const PtqOptions& opt, int threads,
+void awq_quantize_layer(DecoderModel& model, int il, LayerInputs& in, const PtqOptions& opt, int threads,
                         PtqResult& out) {
   const auto t0 = Clock::now();
   DecoderLayer& L = model.layer(il);
@@ -62,7 +62,7 @@ void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, cons
   };
 
   std::map<const Linear*, std::vector<double>> h;
-  for (const Linear* l : L.linears()) h[l] = second_moment(in.stats.at(l->name()));
+  for (const Linear* l : L.linears()) h[l] = take_second_moment(in.stats.at(l->name()));
 
   // Search: loss(s) with `layers` replaced by Q(W s)/s; a block or, for a lone Linear,
   // the mean squared output error through H (AutoAWQ's MSE without the tokens).

@@ -54,13 +54,6 @@ std::vector<double> take_second_moment(LinearInputStats& s) {
   return h;
 }
 
-std::vector<double> second_moment(const LinearInputStats& s) {
-  std::vector<double> h(s.xtx.size());
-  const double n = s.rows > 0 ? static_cast<double>(s.rows) : 1.0;
-  for (std::size_t i = 0; i < h.size(); ++i) h[i] = s.xtx[i] / n;
-  return h;
-}
-
 double output_error(std::span<const float> w, std::span<const float> q, std::int64_t rows, std::int64_t cols,
                     std::span<const float> h, int threads) {
   std::vector<float> d(w.size()), dh(w.size());
@@ -242,6 +235,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
       runner.run_layer([&](int, const Linear& lin, const float* x,
                            std::int64_t rows) { stats.add(lin.name(), x, rows, lin.cols(), threads); },
                        false, &L.w_down);
+      stats.drop_input_cache();
       algo::smoothquant_layer(model, il, stats, opt, threads, res);
     } else if (opt.method == PtqMethod::Awq) {
       algo::LayerInputs in;
@@ -256,6 +250,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
             if (&lin == &L.w_gate && seen_ffn++ < keep) in.ffn_in.emplace_back(x, x + rows * lin.cols());
           },
           false, &L.w_down);
+      in.stats.drop_input_cache();
       algo::awq_quantize_layer(model, il, in, opt, threads, res);
     } else {
       // Groups in the order they run; without true-sequential, one capture for all.
@@ -269,6 +264,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
                 if (g == &lin) stats.add(lin.name(), x, rows, lin.cols(), threads);
             },
             false, group.back());
+        stats.drop_input_cache();
         for (Linear* lin : group) {
           LinearInputStats s = stats.take(lin->name());
           quantize_linear(*lin, il, &s, opt, threads, res);

@@ -12,9 +12,8 @@
 
 namespace lowbit::algo {
 
-// (1/n) X^T X of a Linear's captured inputs, in double.
-std::vector<double> second_moment(const LinearInputStats& s);
-// The same in the statistics' own storage (s.xtx is left empty).
+// (1/n) X^T X of a Linear's captured inputs, in double, formed in the statistics' own
+// storage (s.xtx is left empty): the caller is done with them.
 std::vector<double> take_second_moment(LinearInputStats& s);
 
 // tr(dW H dW^T) through an fp32 matmul (a layer's worth in milliseconds; the relative
@@ -62,10 +61,10 @@ struct LayerInputs {
 // SmoothQuant (Xiao et al. 2023) on layer il: s = max|x|^alpha / max|w|^(1-alpha) per input
 // channel of q,k,v and of gate,up folded into their RMSNorms, then every Linear rounded
 // on opt's grid and its inputs fake-quantized as opt.act_quant says.
-void smoothquant_layer(DecoderModel& model, int il, const ActivationStats& stats, const PtqOptions& opt, int threads,
+void smoothquant_layer(DecoderModel& model, int il, ActivationStats& stats, const PtqOptions& opt, int threads,
                        PtqResult& out);
 
-void awq_quantize_layer(DecoderModel& model, int il, const LayerInputs& in, const PtqOptions& opt, int threads,
+void awq_quantize_layer(DecoderModel& model, int il, LayerInputs& in, const PtqOptions& opt, int threads,
                         PtqResult& out);
 
 }  // namespace lowbit::algo

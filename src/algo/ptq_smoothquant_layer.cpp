@@ -31,12 +31,12 @@ std::vector<float> smooth_scales(const LinearInputStats& x, const std::vector<Li
 
 }  // namespace
 
-void smoothquant_layer(DecoderModel& model, int il, const ActivationStats& stats, const PtqOptions& opt, int threads,
+void smoothquant_layer(DecoderModel& model, int il, ActivationStats& stats, const PtqOptions& opt, int threads,
                        PtqResult& out) {
   const auto t0 = std::chrono::steady_clock::now();
   DecoderLayer& L = model.layer(il);
   std::map<const Linear*, std::vector<double>> h;
-  for (const Linear* l : L.linears()) h[l] = second_moment(stats.at(l->name()));
+  for (const Linear* l : L.linears()) h[l] = take_second_moment(stats.at(l->name()));
   const std::vector<Linear*> qkv = {&L.wq, &L.wk, &L.wv}, gate_up = {&L.w_gate, &L.w_up};
   const auto s_attn = smooth_scales(stats.at(L.wq.name()), qkv, opt.smooth_alpha);
   const auto s_ffn = smooth_scales(stats.at(L.w_gate.name()), gate_up, opt.smooth_alpha);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "kernels/gemm_f32.h"
 #include "lowbit/error.h"
@@ -33,6 +34,16 @@ const LinearInputStats& ActivationStats::at(const std::string& name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) fail("no calibration statistics for \"", name, "\"");
   return it->second;
+}
+
+LinearInputStats& ActivationStats::at(const std::string& name) {
+  return const_cast<LinearInputStats&>(std::as_const(*this).at(name));
+}
+
+void ActivationStats::drop_input_cache() {
+  std::vector<float>().swap(last_x_);
+  std::vector<float>().swap(last_xtx_);
+  last_rows_ = last_cols_ = 0;
 }
 
 LinearInputStats ActivationStats::take(const std::string& name) {

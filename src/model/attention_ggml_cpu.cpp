@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "kernels/ggml_dot.h"
+#include "kernels/ggml_expf.h"
 #include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
 #include "model/decoder_ops.h"
-#include "model/ggml_cpu_math.h"
 
 namespace lowbit::model {
 
@@ -23,6 +23,7 @@ void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, f
   const std::int64_t qstride = static_cast<std::int64_t>(s.n_head) * hd;
   const std::int64_t kstride = static_cast<std::int64_t>(s.n_head_kv) * hd;
   const auto dot = kernels::ggml_dot_f16_tinyblas_kernel();
+  const auto expf8 = kernels::ggml_expf8_kernel();
   const auto h16 = [](float x) { return fp16_to_fp32(fp32_to_fp16(x)); };
   parallel_for(static_cast<std::size_t>(s.n_head), threads, 1, [&](std::size_t h0, std::size_t h1) {
     std::vector<float> qh(static_cast<std::size_t>(T * hd)), kh(qh.size()), vt(static_cast<std::size_t>(hd * Tp));
@@ -48,8 +49,11 @@ void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, f
         // added to a double; masked keys contribute exp(-inf) = 0.
         double sum = 0.0;
         for (std::int64_t g = 0; g < n; g += 8) {
+          float d[8];
+          for (int l = 0; l < 8; ++l) d[l] = w[static_cast<std::size_t>(g + l)] - mx;
+          expf8(d, p.data() + g);
           for (std::int64_t j = g; j < g + 8; ++j)
-            p[static_cast<std::size_t>(j)] = j >= lo && j <= i ? ggml_expf_avx2(w[static_cast<std::size_t>(j)] - mx) : 0.0f;
+            if (j < lo || j > i) p[static_cast<std::size_t>(j)] = 0.0f;
           sum += static_cast<double>(kernels::ggml_hsum8(p.data() + g));
         }
         const auto inv = static_cast<float>(1.0 / sum);
