@@ -71,7 +71,10 @@ struct DecoderLayer {
 class DecoderModel {
  public:
   // A .gguf file or a HF directory (config.json + safetensors, plain or lowbit-quantized).
-  static DecoderModel load(const std::filesystem::path& path);
+  // map_layers: every layer's Linears stay in the mapped file (ModelWeights::mapped_linear):
+  // the starting point of layer-wise PTQ, which then holds no layer in memory before it
+  // quantizes it. The layers compute what make_decoder_f32 of a plain load computes.
+  static DecoderModel load(const std::filesystem::path& path, bool map_layers = false);
 
   const DecoderConfig& config() const { return cfg_; }
   const ModelWeights& weights() const { return weights_; }

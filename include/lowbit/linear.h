@@ -36,6 +36,8 @@ class Linear {
                           std::int64_t cols, ActivationRounding rounding,
                           const std::function<void(std::span<const std::byte>)>& done = {});
   static Linear from_f32(std::string name, std::vector<float> weight, std::int64_t rows, std::int64_t cols);
+  // A weight in a compact or mapped form (set_weight_rows), fp32 activations.
+  static Linear from_rows(std::string name, std::shared_ptr<const WeightRows> rows);
 
   void set_bias(std::vector<float> bias);
   // Replaces the weight (e.g. by its quantized-dequantized version in GPTQ's sequential

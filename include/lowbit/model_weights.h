@@ -29,6 +29,11 @@ class ModelWeights {
   // A 2-D tensor [out, in] as a Linear. GGUF tensors keep their ggml type and round
   // activations like llama.cpp's CPU backend; safetensors tensors are decoded to fp32.
   Linear linear(const std::string& name, int threads = 0) const;
+  // The same weights left in the mapped file, decoded a block of rows at a time when the
+  // Linear runs, with fp32 activations (what make_decoder_f32 gives): nothing is copied
+  // until used, and the pages go back when the Linear gets another weight. A HF
+  // checkpoint's tensors are decoded to fp32 as linear() does.
+  Linear mapped_linear(const std::string& name) const;
 
   const std::filesystem::path& path() const { return path_; }
   const GgufFile* gguf() const { return gguf_.get(); }  // null for HF checkpoints

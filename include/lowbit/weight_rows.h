@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -39,6 +40,13 @@ std::shared_ptr<const WeightRows> codebook_weight_rows(std::shared_ptr<const Gpt
 // Rows of ggml blocks of type t.
 std::shared_ptr<const WeightRows> ggml_weight_rows(ggml::Type t, std::vector<std::byte> bytes, std::int64_t rows,
                                                    std::int64_t cols);
+// Rows of ggml blocks read in place from a mapped file that `owner` keeps alive: nothing
+// is copied, and when the form is dropped (the Linear was quantized) `release` is called
+// with the bytes, so the file's pages are given back.
+std::shared_ptr<const WeightRows> mapped_ggml_weight_rows(ggml::Type t, std::span<const std::byte> bytes,
+                                                          std::int64_t rows, std::int64_t cols,
+                                                          std::shared_ptr<const void> owner,
+                                                          std::function<void(std::span<const std::byte>)> release);
 
 // The whole weight, decoded.
 std::vector<float> decode_all(const WeightRows& w);

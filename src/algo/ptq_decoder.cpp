@@ -156,7 +156,7 @@ GptqOptions grid_options(const PtqOptions& opt) {
 void quantize_linear(Linear& lin, int il, LinearInputStats* stats, const PtqOptions& opt, int threads,
                      PtqResult& out) {
   const auto t0 = Clock::now();
-  const std::vector<float> w(lin.weight_f32().begin(), lin.weight_f32().end());
+  const std::vector<float> w = lin.decoded_weight();
   const GptqOptions g = grid_options(opt);
   std::vector<double> h;
   if (stats) h = algo::take_second_moment(*stats);

@@ -6,7 +6,7 @@
 
 namespace lowbit::algo {
 
-std::vector<float> copy_weight(const Linear& l) { return {l.weight_f32().begin(), l.weight_f32().end()}; }
+std::vector<float> copy_weight(const Linear& l) { return l.decoded_weight(); }
 
 void scale_columns(Linear& l, std::span<const float> s) {
   auto w = copy_weight(l);

@@ -16,15 +16,18 @@ namespace {
 
 std::vector<float> smooth_scales(const LinearInputStats& x, const std::vector<Linear*>& group, float alpha) {
   const std::int64_t cols = group.front()->cols();
-  std::vector<float> s(static_cast<std::size_t>(cols));
+  std::vector<float> s(static_cast<std::size_t>(cols)), wmax(static_cast<std::size_t>(cols), 0.0f);
+  for (const Linear* l : group) {
+    const auto w = l->decoded_weight();
+    for (std::int64_t i = 0; i < l->rows(); ++i)
+      for (std::int64_t j = 0; j < cols; ++j)
+        wmax[static_cast<std::size_t>(j)] =
+            std::max(wmax[static_cast<std::size_t>(j)], std::fabs(w[static_cast<std::size_t>(i * cols + j)]));
+  }
   for (std::int64_t j = 0; j < cols; ++j) {
-    float wmax = 0;
-    for (const Linear* l : group)
-      for (std::int64_t i = 0; i < l->rows(); ++i)
-        wmax = std::max(wmax, std::fabs(l->weight_f32()[static_cast<std::size_t>(i * cols + j)]));
     const auto jj = static_cast<std::size_t>(j);
     const float xmax = std::max({std::fabs(x.min[jj]), std::fabs(x.max[jj]), 1e-5f});
-    s[jj] = std::max(std::pow(xmax, alpha) / std::pow(std::max(wmax, 1e-5f), 1.0f - alpha), 1e-5f);
+    s[jj] = std::max(std::pow(xmax, alpha) / std::pow(std::max(wmax[jj], 1e-5f), 1.0f - alpha), 1e-5f);
   }
   return s;
 }

@@ -34,18 +34,18 @@ std::vector<float> vector_of(const ModelWeights& w, const std::string& name, std
 }
 
 Linear linear_of(const ModelWeights& w, const std::string& name, std::int64_t rows, std::int64_t cols,
-                 const std::string& bias_name) {
+                 const std::string& bias_name, bool mapped = false) {
   const auto s = w.shape(name);
   if (s.size() != 2 || s[0] != rows || s[1] != cols)
     fail(w.path().string(), ": tensor \"", name, "\" should be [", rows, ", ", cols, "]");
-  Linear l = w.linear(name);
+  Linear l = mapped ? w.mapped_linear(name) : w.linear(name);
   if (w.has(bias_name)) l.set_bias(vector_of(w, bias_name, rows));
   return l;
 }
 
 }  // namespace
 
-DecoderModel DecoderModel::load(const std::filesystem::path& path) {
+DecoderModel DecoderModel::load(const std::filesystem::path& path, bool map_layers) {
   DecoderModel m;
   m.weights_ = ModelWeights::open(path);
   const ModelWeights& w = m.weights_;
@@ -68,13 +68,13 @@ DecoderModel DecoderModel::load(const std::filesystem::path& path) {
     DecoderLayer L;
     L.attn_norm = vector_of(w, nm.layer(il, "attn_norm", "input_layernorm"), d);
     L.ffn_norm = vector_of(w, nm.layer(il, "ffn_norm", "post_attention_layernorm"), d);
-    L.wq = linear_of(w, nm.layer(il, "attn_q", "self_attn.q_proj"), qd, d, nm.layer(il, "attn_q", "self_attn.q_proj", "bias"));
-    L.wk = linear_of(w, nm.layer(il, "attn_k", "self_attn.k_proj"), kvd, d, nm.layer(il, "attn_k", "self_attn.k_proj", "bias"));
-    L.wv = linear_of(w, nm.layer(il, "attn_v", "self_attn.v_proj"), kvd, d, nm.layer(il, "attn_v", "self_attn.v_proj", "bias"));
-    L.wo = linear_of(w, nm.layer(il, "attn_output", "self_attn.o_proj"), d, qd, nm.layer(il, "attn_output", "self_attn.o_proj", "bias"));
-    L.w_gate = linear_of(w, nm.layer(il, "ffn_gate", "mlp.gate_proj"), c.n_ff, d, nm.layer(il, "ffn_gate", "mlp.gate_proj", "bias"));
-    L.w_up = linear_of(w, nm.layer(il, "ffn_up", "mlp.up_proj"), c.n_ff, d, nm.layer(il, "ffn_up", "mlp.up_proj", "bias"));
-    L.w_down = linear_of(w, nm.layer(il, "ffn_down", "mlp.down_proj"), d, c.n_ff, nm.layer(il, "ffn_down", "mlp.down_proj", "bias"));
+    L.wq = linear_of(w, nm.layer(il, "attn_q", "self_attn.q_proj"), qd, d, nm.layer(il, "attn_q", "self_attn.q_proj", "bias"), map_layers);
+    L.wk = linear_of(w, nm.layer(il, "attn_k", "self_attn.k_proj"), kvd, d, nm.layer(il, "attn_k", "self_attn.k_proj", "bias"), map_layers);
+    L.wv = linear_of(w, nm.layer(il, "attn_v", "self_attn.v_proj"), kvd, d, nm.layer(il, "attn_v", "self_attn.v_proj", "bias"), map_layers);
+    L.wo = linear_of(w, nm.layer(il, "attn_output", "self_attn.o_proj"), d, qd, nm.layer(il, "attn_output", "self_attn.o_proj", "bias"), map_layers);
+    L.w_gate = linear_of(w, nm.layer(il, "ffn_gate", "mlp.gate_proj"), c.n_ff, d, nm.layer(il, "ffn_gate", "mlp.gate_proj", "bias"), map_layers);
+    L.w_up = linear_of(w, nm.layer(il, "ffn_up", "mlp.up_proj"), c.n_ff, d, nm.layer(il, "ffn_up", "mlp.up_proj", "bias"), map_layers);
+    L.w_down = linear_of(w, nm.layer(il, "ffn_down", "mlp.down_proj"), d, c.n_ff, nm.layer(il, "ffn_down", "mlp.down_proj", "bias"), map_layers);
     if (c.gemma) {
       L.q_norm = vector_of(w, nm.layer(il, "attn_q_norm", "self_attn.q_norm"), c.head_dim);
       L.k_norm = vector_of(w, nm.layer(il, "attn_k_norm", "self_attn.k_norm"), c.head_dim);

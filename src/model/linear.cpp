@@ -76,6 +76,16 @@ Linear Linear::from_f32(std::string name, std::vector<float> weight, std::int64_
   return l;
 }
 
+Linear Linear::from_rows(std::string name, std::shared_ptr<const WeightRows> rows) {
+  if (!rows) fail(name, ": no weight");
+  Linear l;
+  l.name_ = std::move(name);
+  l.rows_ = rows->rows();
+  l.cols_ = rows->cols();
+  l.set_weight_rows(std::move(rows));
+  return l;
+}
+
 void Linear::set_bias(std::vector<float> bias) {
   if (!bias.empty() && static_cast<std::int64_t>(bias.size()) != rows_)
     fail(name_, ": bias of ", bias.size(), " values for ", rows_, " outputs");
@@ -94,7 +104,7 @@ void Linear::set_weight_f32(std::vector<float> weight) {
 }
 
 void Linear::use_exact_f32() {
-  if (rows_form_) fail(name_, ": the weight is held compact, not as fp32");
+  if (rows_form_) return;  // decoded to fp32 and run with fp32 activations already
   type_ = ggml::Type::F32;
   rounding_ = ActivationRounding::Exact;
   release(block_mins_);

@@ -112,4 +112,20 @@ Linear ModelWeights::linear(const std::string& name, int /*threads*/) const {
   return Linear::from_f32(name, f32(name), s[0], s[1]);
 }
 
+Linear ModelWeights::mapped_linear(const std::string& name) const {
+  if (!gguf_) {
+    Linear l = linear(name);
+    l.use_exact_f32();
+    return l;
+  }
+  const auto s = shape(name);
+  if (s.size() != 2) fail(path_.string(), ": tensor \"", name, "\" is ", s.size(), "-D, a Linear weight must be 2-D");
+  const auto* t = find_gguf(*gguf_, name);
+  if (!ggml::traits(t->type).to_float)
+    fail(path_.string(), ": tensor \"", name, "\" has type ", ggml::traits(t->type).name, ", which lowbit cannot decode");
+  std::shared_ptr<const GgufFile> file = gguf_;
+  return Linear::from_rows(name, mapped_ggml_weight_rows(t->type, t->data, s[0], s[1], file,
+                                                         [file](std::span<const std::byte> b) { file->drop_pages(b); }));
+}
+
 }  // namespace lowbit

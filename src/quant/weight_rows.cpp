@@ -106,7 +106,46 @@ class GgmlRows final : public WeightRows {
   std::size_t row_bytes_ = 0;
 };
 
+class MappedGgmlRows final : public WeightRows {
+ public:
+  MappedGgmlRows(ggml::Type t, std::span<const std::byte> bytes, std::int64_t rows, std::int64_t cols,
+                 std::shared_ptr<const void> owner, std::function<void(std::span<const std::byte>)> release)
+      : t_(t), bytes_(bytes), rows_(rows), cols_(cols), owner_(std::move(owner)), release_(std::move(release)) {
+    const auto rb = ggml::row_size(t, cols);
+    if (!rb || bytes_.size() != *rb * static_cast<std::size_t>(rows))
+      fail("mapped_ggml_weight_rows: ", bytes_.size(), " bytes for ", rows, " rows of ", cols, " ",
+           ggml::traits(t).name);
+    row_bytes_ = *rb;
+  }
+  MappedGgmlRows(const MappedGgmlRows&) = delete;
+  MappedGgmlRows& operator=(const MappedGgmlRows&) = delete;
+  ~MappedGgmlRows() override {
+    if (release_) release_(bytes_);
+  }
+  std::int64_t rows() const override { return rows_; }
+  std::int64_t cols() const override { return cols_; }
+  std::size_t bytes() const override { return 0; }  // the file's pages, not held memory
+  void decode(std::int64_t r0, std::int64_t r1, float* out) const override {
+    ggml::dequantize(t_, bytes_.data() + static_cast<std::size_t>(r0) * row_bytes_, out, (r1 - r0) * cols_);
+  }
+
+ private:
+  ggml::Type t_;
+  std::span<const std::byte> bytes_;
+  std::int64_t rows_, cols_;
+  std::size_t row_bytes_ = 0;
+  std::shared_ptr<const void> owner_;
+  std::function<void(std::span<const std::byte>)> release_;
+};
+
 }  // namespace
+
+std::shared_ptr<const WeightRows> mapped_ggml_weight_rows(ggml::Type t, std::span<const std::byte> bytes,
+                                                          std::int64_t rows, std::int64_t cols,
+                                                          std::shared_ptr<const void> owner,
+                                                          std::function<void(std::span<const std::byte>)> release) {
+  return std::make_shared<MappedGgmlRows>(t, bytes, rows, cols, std::move(owner), std::move(release));
+}
 
 std::shared_ptr<const WeightRows> grid_weight_rows(std::shared_ptr<const GptqResult> r, bool fp16_scales) {
   return std::make_shared<GridRows>(std::move(r), fp16_scales);

@@ -8,17 +8,13 @@
 #include <random>
 
 #include "algo/ptq_layer.h"
+#include "support/random_vectors.h"
 
 using namespace lowbit;
 
 namespace {
 
-std::vector<float> randn(std::size_t n, std::mt19937& rng, float sd = 1.0f) {
-  std::normal_distribution<float> d(0.0f, sd);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using lowbit::testing::randn;
 
 TEST(PtqScaleFold, ScaledColumnsAndDividedFeedersComputeTheSameFunction) {
   std::mt19937 rng(21);

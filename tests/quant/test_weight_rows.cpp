@@ -2,6 +2,7 @@
 // every quantizer that produces them, the form decodes to exactly the values the
 // quantizer returned, and a Linear computing from the form gives bit for bit the output
 // of a Linear holding those values in fp32, for any batch size, block tail and threads.
+// A mapped form decodes its bytes in place and hands them back once when dropped.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -16,17 +17,13 @@
 #include "lowbit/linear.h"
 #include "lowbit/squeezellm.h"
 #include "lowbit/weight_rows.h"
+#include "support/random_vectors.h"
 
 using namespace lowbit;
 
 namespace {
 
-std::vector<float> randn(std::size_t n, std::mt19937& rng, float sd = 1.0f) {
-  std::normal_distribution<float> d(0.0f, sd);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using lowbit::testing::randn;
 
 // X^T X / n of random inputs with uneven channel scales: a Hessian GPTQ can work with.
 std::vector<double> hessian(std::int64_t cols, std::mt19937& rng) {
@@ -90,7 +87,7 @@ TEST(WeightRows, GptqGridsAsymSymActOrderAndMse) {
         o.mse = bits == 3;
         auto r = std::make_shared<GptqResult>(gptq_quantize(w, kRows, kCols, h, o, 2));
         const auto values = r->dequantized;
-        SCOPED_TRACE(testing::Message() << "bits " << bits << " sym " << sym << " act_order " << act_order);
+        SCOPED_TRACE(::testing::Message() << "bits " << bits << " sym " << sym << " act_order " << act_order);
         expect_form_is(grid_weight_rows(r), values, kRows, kCols, rng);
       }
 }
@@ -148,6 +145,33 @@ TEST(WeightRows, GgmlBlocksOfTypesWithoutAGrid) {
   }
 }
 
+TEST(WeightRows, MappedBlocksDecodeInPlaceAndAreGivenBackOnce) {
+  std::mt19937 rng(8);
+  const std::int64_t cols = 64;
+  const auto w = randn(static_cast<std::size_t>(kRows * cols), rng);
+  for (const auto t : {ggml::Type::F32, ggml::Type::Q4_1}) {
+    auto bytes = std::make_shared<std::vector<std::byte>>(*ggml::row_size(t, cols) * kRows);
+    ggml::quantize_rows(t, w.data(), bytes->data(), kRows, cols, nullptr, 1);
+    std::vector<float> values(w.size());
+    ggml::dequantize(t, bytes->data(), values.data(), kRows * cols);
+    int released = 0;
+    std::span<const std::byte> given;
+    {
+      auto form = mapped_ggml_weight_rows(t, *bytes, kRows, cols, bytes, [&](std::span<const std::byte> b) {
+        ++released;
+        given = b;
+      });
+      EXPECT_EQ(form->bytes(), 0u);
+      SCOPED_TRACE(ggml::traits(t).name);
+      expect_form_is(form, values, kRows, cols, rng);
+      EXPECT_EQ(released, 0);
+    }
+    EXPECT_EQ(released, 1);
+    EXPECT_EQ(given.data(), bytes->data());
+    EXPECT_EQ(given.size(), bytes->size());
+  }
+}
+
 TEST(WeightRows, SqueezeLlmCodebooksWithAndWithoutOutliers) {
   std::mt19937 rng(5);
   const auto w = randn(static_cast<std::size_t>(kRows * kCols), rng);
@@ -162,7 +186,7 @@ TEST(WeightRows, SqueezeLlmCodebooksWithAndWithoutOutliers) {
     codes->rows = kRows;
     codes->cols = kCols;
     codes->codes = k.codes;
-    SCOPED_TRACE(testing::Message() << "outliers " << outliers);
+    SCOPED_TRACE(::testing::Message() << "outliers " << outliers);
     expect_form_is(codebook_weight_rows(codes, k), k.dequantized, kRows, kCols, rng);
   }
 }

@@ -201,7 +201,8 @@ void run_quantize_ptq(const PtqArgs& a) {
     if ((to_hf || to_lowbit) && a.out.empty()) fail("--format ", a.format, " needs OUT, the checkpoint directory to write");
   }
 
-  auto model = DecoderModel::load(a.in);
+  // Layers stay in the mapped file until each is quantized (docs/numerics.md).
+  auto model = DecoderModel::load(a.in, true);
   if (to_hf) check_hf_layout(model, o, hfq::parse_layout(a.format));
   if (to_lowbit) check_lowbit_format(o);
   const auto tok = load_tokenizer(a.in);
