@@ -7,14 +7,16 @@
 # lowbit's GGUF outputs (RTN/GPTQ/AWQ poured into llama.cpp's Q4_K_M and Q4_0 mixes) beside
 # llama.cpp's Q4_0, Q4_K_M, IQ4_XS, Q3_K_M, Q2_K with and without an imatrix from the same
 # calibration text are all measured by llama.cpp itself (bench/ptq_kld_llamacpp.py) on
-# the same text in this run. MODELS (smollm2 gemma3), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
+# the same text in this run. all-MiniLM-L6-v2 (minilm) takes the same methods and is measured
+# by the cosine of its sentence embeddings against the fp32 model over the evaluation
+# split's lines. MODELS (smollm2 gemma3 minilm), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
 # THREADS (2), SCHEMES and METHODS (the integer-scheme loops), W8A8 (0 skips those rows), AWQ_SEQS (sequences AWQ's
 # block search runs on in those loops, 8) can be set; REUSE=1 keeps the outputs of steps already run (their .time
 # files too). Writes build/results/<model>/* and prints the markdown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-release.sh lowbit_cli >/dev/null
-MODELS=${MODELS:-smollm2 gemma3}
+MODELS=${MODELS:-smollm2 gemma3 minilm}
 CALIB=${CALIB_CHUNKS:-16}
 EVAL=${EVAL_CHUNKS:-8}
 THREADS=${THREADS:-2}
@@ -33,6 +35,7 @@ timed() {  # timed NAME cmd...: wall seconds and peak RSS into $O/NAME.time
 }
 
 for m in $MODELS; do
+  [ "$m" = minilm ] && continue
   O=$R/$m
   mkdir -p "$O"
   PKG=$(echo "$PATHS" | $PY -c "import json,sys;print(json.load(sys.stdin)['$m'])")
@@ -91,5 +94,23 @@ for m in $MODELS; do
       --report "$O/w8a8-$method.json" -q
   done
 done
+
+# The encoder: calibration on the calibration split's first 512 lines, cosines over the
+# evaluation split's first 256 lines (sentences of a novel, 10-20 words each).
+if [[ " $MODELS " == *" minilm "* ]]; then
+  O=$R/minilm
+  mkdir -p "$O"
+  MINILM=$(dirname "$($PY tests/peers/minilm_path.py)")
+  echo "== minilm" >&2
+  for scheme in ${SCHEMES:-int4:g128:asym int3:g128:asym int2:g64:asym kmeans4:channel kmeans3:channel kmeans2:channel}; do
+    methods="rtn rtn-mse gptq awq hqq"
+    case $scheme in kmeans*) methods=kmeans ;; esac
+    for method in $methods; do
+      tag="${method}-${scheme//:/-}"
+      timed "$tag" $LB quantize "$MINILM" --method "$method" --scheme "$scheme" --calib "$R/austen_calib.txt" \
+        --eval-text "$R/austen_eval.txt" --threads "$THREADS" --report "$O/$tag.json" -q
+    done
+  done
+fi
 
 $PY bench/ptq_results_table.py "$R" "$CALIB" "$EVAL" "$THREADS" $MODELS

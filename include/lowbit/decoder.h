@@ -56,10 +56,6 @@ struct DecoderConfig {
   int context_length = 0;
 };
 
-// Sees the input of every Linear just before it runs (calibration statistics).
-// `layer` is the block index, -1 for the output head; rows x lin.cols() values.
-using LinearInputObserver = std::function<void(int layer, const Linear& lin, const float* x, std::int64_t rows)>;
-
 struct DecoderLayer {
   std::vector<float> attn_norm, ffn_norm, attn_post_norm, ffn_post_norm, q_norm, k_norm;
   Linear wq, wk, wv, wo, w_gate, w_up, w_down;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/bert.h"
 #include "lowbit/decoder.h"
 #include "lowbit/hf_quant_layout.h"
 #include "lowbit/ptq.h"
@@ -52,6 +53,12 @@ void round_decoder_to_hf_checkpoint(DecoderModel& model, const PtqResult& r);
 void check_lowbit_format(const PtqOptions& opt);  // the refusals, before quantizing
 std::uint64_t write_lowbit_quantized(const DecoderModel& model, const PtqResult& r, const PtqOptions& opt,
                                      const std::filesystem::path& out_dir);
+
+// The same for a BERT encoder (quantize_encoder): every tensor of the source checkpoint
+// under its own name, the Linears as lowbit codes, and the source directory's other files
+// (config.json, tokenizer, sentence-transformers modules) copied. BertEncoder::load reads it.
+std::uint64_t write_lowbit_quantized_encoder(const BertEncoder& enc, const PtqResult& r, const PtqOptions& opt,
+                                             const std::filesystem::path& out_dir);
 
 // HF row h*hd + j*hd/2 + i of q/k is GGUF row h*hd + 2i + j (llama.cpp's converter permutes
 // for its adjacent-pair rope): perm[hf_row] = gguf_row.

@@ -87,4 +87,8 @@ class Linear {
   void add_bias(float* y, std::int64_t m) const;
 };
 
+// Sees the input of every Linear just before it runs (calibration statistics).
+// `layer` is the block index, -1 for the output head; rows x lin.cols() values.
+using LinearInputObserver = std::function<void(int layer, const Linear& lin, const float* x, std::int64_t rows)>;
+
 }  // namespace lowbit

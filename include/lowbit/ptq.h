@@ -16,6 +16,7 @@
 
 #include "lowbit/activation_quant.h"
 #include "lowbit/awq.h"
+#include "lowbit/bert.h"
 #include "lowbit/decoder.h"
 #include "lowbit/ggml_types.h"
 #include "lowbit/gptq.h"
@@ -97,5 +98,10 @@ void make_decoder_f32(DecoderModel& model);
 // weights) and returns the codes and the per-Linear report. calib may be empty for RTN
 // (no error report then).
 PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int32_t>> calib, const PtqOptions& opt);
+
+// The same methods on a BERT encoder (all-MiniLM-L6-v2), layer by layer over calibration
+// sentences (src/algo/ptq_encoder.cpp): rtn, rtn-mse, gptq, kmeans, hqq as on a decoder;
+// awq scales only v -> o (post-LN norms feed the residual); no smoothquant or ggml types.
+PtqResult quantize_encoder(BertEncoder& enc, std::vector<std::vector<std::int32_t>> calib, const PtqOptions& opt);
 
 }  // namespace lowbit

@@ -151,8 +151,10 @@ GptqOptions grid_options(const PtqOptions& opt) {
   return g;
 }
 
-// RTN, MSE-RTN, GPTQ or SqueezeLLM k-means of one Linear given its inputs' statistics
-// (null: none captured), which it consumes: H is formed in their storage.
+}  // namespace
+
+namespace algo {
+
 void quantize_linear(Linear& lin, int il, LinearInputStats* stats, const PtqOptions& opt, int threads,
                      PtqResult& out) {
   const auto t0 = Clock::now();
@@ -196,6 +198,10 @@ void quantize_linear(Linear& lin, int il, LinearInputStats* stats, const PtqOpti
   algo::finish_linear(lin, il, w, std::move(r), hf, since(t0), threads, out);
 }
 
+}  // namespace algo
+
+namespace {
+
 // W8A8: int8 symmetric activations from here on (the layers after see their effect).
 void set_activation_quant(DecoderLayer& L, const PtqOptions& opt) {
   if (!opt.act_quant) return;
@@ -216,7 +222,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
   if (calib.empty()) {
     for (int il = 0; il < n_layer; ++il) {
       if (opt.on_layer) opt.on_layer(il, n_layer);
-      for (Linear* lin : model.layer(il).linears()) quantize_linear(*lin, il, nullptr, opt, threads, res);
+      for (Linear* lin : model.layer(il).linears()) algo::quantize_linear(*lin, il, nullptr, opt, threads, res);
       set_activation_quant(model.layer(il), opt);
     }
     res.seconds = since(t0);
@@ -267,7 +273,7 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
         stats.drop_input_cache();
         for (Linear* lin : group) {
           LinearInputStats s = stats.take(lin->name());
-          quantize_linear(*lin, il, &s, opt, threads, res);
+          algo::quantize_linear(*lin, il, &s, opt, threads, res);
         }
       }
     }

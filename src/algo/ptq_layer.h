@@ -30,6 +30,11 @@ double relative_output_error(std::span<const float> w, std::span<const float> q,
 void finish_linear(Linear& lin, int il, std::span<const float> w, GptqResult r, std::span<const float> hf,
                    double seconds, int threads, PtqResult& out, float awq_alpha = -1);
 
+// RTN, MSE-RTN, GPTQ, HQQ or SqueezeLLM k-means of one Linear given its inputs'
+// statistics (null: none captured), which it consumes: H is formed in their storage.
+void quantize_linear(Linear& lin, int il, LinearInputStats* stats, const PtqOptions& opt, int threads,
+                     PtqResult& out);
+
 // When opt.ggml_types names this Linear: rounds w into that ggml type (GPTQ with H when
 // `gptq`, else round-to-nearest in the fitted blocks), stores the bytes in
 // out.ggml_bytes[name] and returns the result; otherwise nullopt. h may be empty (no

@@ -3,6 +3,7 @@
 // QuantizedTensor of an affine uintB asym or kmeansB scheme, checked to dequantize to the
 // weights the model computes with before a byte is written.
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -76,6 +77,56 @@ QuantizedTensor to_quantized(const Linear& lin, const PtqResult& r, const Scheme
   return q;
 }
 
+// to_quantized, refused unless it decodes to exactly the weights the model computes with.
+QuantizedTensor checked_quantized(const Linear& lin, const PtqResult& r, const Scheme& scheme,
+                                  const std::vector<std::int64_t>& order, int threads) {
+  if (!r.weights.count(lin.name())) fail("tensor '", lin.name(), "' has no quantized codes in the PTQ result");
+  QuantizedTensor q = to_quantized(lin, r, scheme, order);
+  std::vector<float> y(static_cast<std::size_t>(lin.rows() * lin.cols()), 0.0f);
+  dequantize_tensor(q, y, threads);
+  const auto w = lin.decoded_weight();
+  for (std::int64_t i = 0; i < lin.rows(); ++i) {
+    const std::int64_t s = order.empty() ? i : order[static_cast<std::size_t>(i)];
+    if (!std::equal(y.begin() + i * lin.cols(), y.begin() + (i + 1) * lin.cols(), w.begin() + s * lin.cols()))
+      fail("tensor '", lin.name(), "': row ", s, " of the stored codes does not decode to the model's weights");
+  }
+  return q;
+}
+
+struct Entry {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::vector<float> plain;             // fp32 tensor, or
+  std::optional<QuantizedTensor> quant;  // a quantized Linear
+};
+
+// Every entry is built and checked before this declares anything, so a result the format
+// cannot hold fails before a file exists; the parts are then written in order.
+std::uint64_t write_entries(const std::vector<Entry>& entries, const Scheme& scheme, const fs::path& file) {
+  std::vector<TensorDecl> decls;
+  nlohmann::json qmeta = nlohmann::json::object();
+  for (const Entry& e : entries) {
+    if (!e.quant) {
+      decls.push_back({e.name, DType::F32, e.shape});
+      continue;
+    }
+    for (const PartDecl& p : quantized_part_decls(e.name, e.shape, scheme)) decls.push_back({p.name, p.dtype, p.shape});
+    qmeta[e.name] = {{"scheme", scheme.spec()}, {"shape", e.shape}, {"dtype", "F32"}};
+  }
+  SafetensorsMetadata meta = {{"format", "pt"}, {kMetaFormat, "1"}, {kMetaScheme, scheme.spec()},
+                              {kMetaQuantized, qmeta.dump()}};
+  SafetensorsWriter w(file, decls, meta);
+  for (const Entry& e : entries) {
+    if (!e.quant) {
+      w.write(e.name, f32_bytes(e.plain));
+      continue;
+    }
+    for (const PartDecl& p : quantized_part_decls(e.name, e.shape, scheme)) w.write(p.name, quantized_part_bytes(*e.quant, p));
+  }
+  w.commit();
+  return fs::file_size(file);
+}
+
 }  // namespace
 
 void check_lowbit_format(const PtqOptions& opt) {
@@ -98,21 +149,12 @@ std::uint64_t write_lowbit_quantized(const DecoderModel& model, const PtqResult&
   const Scheme scheme = linear_scheme(opt);
   const std::int64_t d = c.n_embd;
 
-  // Every Linear is built and checked before the writer declares anything, so a result the
-  // format cannot hold fails before a file exists; the parts are then written in order.
-  struct Entry {
-    std::string name;
-    std::vector<std::int64_t> shape;
-    std::vector<float> plain;             // fp32 tensor, or
-    std::optional<QuantizedTensor> quant;  // a quantized Linear
-  };
   std::vector<Entry> entries;
   auto plain = [&](std::string name, std::vector<std::int64_t> shape, std::span<const float> v) {
     entries.push_back({std::move(name), std::move(shape), {v.begin(), v.end()}, std::nullopt});
   };
   plain("model.embed_tokens.weight", {c.n_vocab, d},
         model.tied() ? model.output().weight_f32() : std::span<const float>(model.token_embd_untied()));
-  std::vector<float> y;
   for (int il = 0; il < c.n_layer; ++il) {
     const std::string pre = "model.layers." + std::to_string(il) + ".";
     const DecoderLayer& L = model.layer(il);
@@ -121,17 +163,8 @@ std::uint64_t write_lowbit_quantized(const DecoderModel& model, const PtqResult&
     const auto lins = L.linears();
     for (std::size_t k = 0; k < lins.size(); ++k) {
       const Linear& lin = *lins[k];
-      if (!r.weights.count(lin.name())) fail("tensor '", lin.name(), "' has no quantized codes in the PTQ result");
       const auto order = hfdir::hf_row_order(model, k);
-      QuantizedTensor q = to_quantized(lin, r, scheme, order);
-      y.assign(static_cast<std::size_t>(lin.rows() * lin.cols()), 0.0f);
-      dequantize_tensor(q, y, opt.threads);
-      const auto w = lin.decoded_weight();
-      for (std::int64_t i = 0; i < lin.rows(); ++i) {
-        const std::int64_t s = order.empty() ? i : order[static_cast<std::size_t>(i)];
-        if (!std::equal(y.begin() + i * lin.cols(), y.begin() + (i + 1) * lin.cols(), w.begin() + s * lin.cols()))
-          fail("tensor '", lin.name(), "': row ", s, " of the stored codes does not decode to the model's weights");
-      }
+      QuantizedTensor q = checked_quantized(lin, r, scheme, order, opt.threads);
       const std::string base = pre + hfdir::kHfRoles[k] + ".";
       entries.push_back({base + "weight", {lin.rows(), lin.cols()}, {}, std::move(q)});
       if (!lin.bias().empty())
@@ -142,34 +175,52 @@ std::uint64_t write_lowbit_quantized(const DecoderModel& model, const PtqResult&
   plain("model.norm.weight", {d}, model.output_norm());
   if (!model.tied()) plain("lm_head.weight", {c.n_vocab, d}, model.output().weight_f32());
 
-  std::vector<TensorDecl> decls;
-  nlohmann::json qmeta = nlohmann::json::object();
-  for (const Entry& e : entries) {
-    if (!e.quant) {
-      decls.push_back({e.name, DType::F32, e.shape});
-      continue;
-    }
-    for (const PartDecl& p : quantized_part_decls(e.name, e.shape, scheme)) decls.push_back({p.name, p.dtype, p.shape});
-    qmeta[e.name] = {{"scheme", scheme.spec()}, {"shape", e.shape}, {"dtype", "F32"}};
-  }
-  SafetensorsMetadata meta = {{"format", "pt"}, {kMetaFormat, "1"}, {kMetaScheme, scheme.spec()},
-                              {kMetaQuantized, qmeta.dump()}};
   hfdir::TempDir tmp(out_dir);
-  std::uint64_t bytes = 0;
-  {
-    SafetensorsWriter w(tmp.path() / "model.safetensors", decls, meta);
-    for (const Entry& e : entries) {
-      if (!e.quant) {
-        w.write(e.name, f32_bytes(e.plain));
-        continue;
-      }
-      for (const PartDecl& p : quantized_part_decls(e.name, e.shape, scheme)) w.write(p.name, quantized_part_bytes(*e.quant, p));
-    }
-    w.commit();
-    bytes = fs::file_size(tmp.path() / "model.safetensors");
-  }
+  const std::uint64_t bytes = write_entries(entries, scheme, tmp.path() / "model.safetensors");
   write_file_atomic(tmp.path() / "config.json", cfg.dump(2) + "\n");
   hfdir::copy_tokenizer_files(model, tmp.path());
+  tmp.install(out_dir);
+  return bytes;
+}
+
+std::uint64_t write_lowbit_quantized_encoder(const BertEncoder& enc, const PtqResult& r, const PtqOptions& opt,
+                                             const fs::path& out_dir) {
+  check_lowbit_format(opt);
+  const Scheme scheme = linear_scheme(opt);
+  std::map<std::string, const Linear*> linears;
+  for (int il = 0; il < enc.config().num_layers; ++il)
+    for (const Linear* l : enc.layer(il).linears()) linears[l->name()] = l;
+  // Every tensor of the source under its own name: the Linears as codes, their biases as
+  // the model now has them (AWQ divides value's bias by s), the rest as read.
+  std::vector<Entry> entries;
+  const ModelWeights& w = enc.weights();
+  for (const std::string& name : w.names()) {
+    if (const auto it = linears.find(name); it != linears.end()) {
+      entries.push_back({name, w.shape(name), {}, checked_quantized(*it->second, r, scheme, {}, opt.threads)});
+      continue;
+    }
+    const std::string stem = name.size() > 5 && name.ends_with(".bias") ? name.substr(0, name.size() - 5) + ".weight" : "";
+    if (const auto it = linears.find(stem); !stem.empty() && it != linears.end()) {
+      const auto b = it->second->bias();
+      entries.push_back({name, w.shape(name), {b.begin(), b.end()}, std::nullopt});
+      continue;
+    }
+    entries.push_back({name, w.shape(name), w.f32(name), std::nullopt});
+  }
+  hfdir::TempDir tmp(out_dir);
+  const std::uint64_t bytes = write_entries(entries, scheme, tmp.path() / "model.safetensors");
+  // config.json, the tokenizer and the sentence-transformers pipeline come along as they are.
+  const fs::path src = fs::is_directory(w.path()) ? w.path() : w.path().parent_path();
+  for (const auto& e : fs::recursive_directory_iterator(src)) {
+    if (!e.is_regular_file()) continue;
+    const std::string ext = e.path().extension().string();
+    if (ext == ".safetensors" || ext == ".bin" || ext == ".onnx" || ext == ".h5" || ext == ".msgpack" || ext == ".ot" ||
+        e.path().filename() == "model.safetensors.index.json")
+      continue;
+    const fs::path rel = fs::relative(e.path(), src);
+    fs::create_directories((tmp.path() / rel).parent_path());
+    fs::copy_file(e.path(), tmp.path() / rel, fs::copy_options::overwrite_existing);
+  }
   tmp.install(out_dir);
   return bytes;
 }

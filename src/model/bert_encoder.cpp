@@ -223,28 +223,25 @@ void add_layer_norm(float* h, const float* delta, std::int64_t rows, std::int64_
 
 }  // namespace
 
-std::vector<float> BertEncoder::forward(std::span<const std::int32_t> ids, std::span<const std::int32_t> attention_mask,
-                                        std::int64_t batch, int threads,
-                                        std::span<const std::int32_t> token_types) const {
+std::vector<float> BertEncoder::embed(std::span<const std::int32_t> ids, std::int64_t batch,
+                                      std::span<const std::int32_t> token_types) const {
   const BertConfig& c = cfg_;
   if (batch <= 0 || ids.empty() || ids.size() % static_cast<std::size_t>(batch) != 0)
-    fail("BertEncoder::forward: ", ids.size(), " ids do not form ", batch, " equal-length sequences");
-  if (attention_mask.size() != ids.size())
-    fail("BertEncoder::forward: attention_mask has ", attention_mask.size(), " entries for ", ids.size(), " ids");
+    fail("BertEncoder: ", ids.size(), " ids do not form ", batch, " equal-length sequences");
   if (!token_types.empty() && token_types.size() != ids.size())
-    fail("BertEncoder::forward: token_types has ", token_types.size(), " entries for ", ids.size(), " ids");
+    fail("BertEncoder: token_types has ", token_types.size(), " entries for ", ids.size(), " ids");
   const std::int64_t T = static_cast<std::int64_t>(ids.size()) / batch;
   if (T > c.max_positions)
-    fail("BertEncoder::forward: sequences of ", T, " tokens exceed max_position_embeddings ", c.max_positions);
-  const std::int64_t H = c.hidden_size, I = c.intermediate_size, N = batch * T;
+    fail("BertEncoder: sequences of ", T, " tokens exceed max_position_embeddings ", c.max_positions);
+  const std::int64_t H = c.hidden_size, N = batch * T;
 
   // Embeddings: (word + token type) + position, then LayerNorm (transformers' order).
   std::vector<float> h(static_cast<std::size_t>(N * H));
   for (std::int64_t r = 0; r < N; ++r) {
     const std::int32_t id = ids[static_cast<std::size_t>(r)];
     const std::int32_t tt = token_types.empty() ? 0 : token_types[static_cast<std::size_t>(r)];
-    if (id < 0 || id >= c.vocab_size) fail("BertEncoder::forward: token id ", id, " at ", r, " is outside the vocabulary of ", c.vocab_size);
-    if (tt < 0 || tt >= c.type_vocab_size) fail("BertEncoder::forward: token type ", tt, " at ", r, " is outside [0, ", c.type_vocab_size, ")");
+    if (id < 0 || id >= c.vocab_size) fail("BertEncoder: token id ", id, " at ", r, " is outside the vocabulary of ", c.vocab_size);
+    if (tt < 0 || tt >= c.type_vocab_size) fail("BertEncoder: token type ", tt, " at ", r, " is outside [0, ", c.type_vocab_size, ")");
     const float* we = word_emb_.data() + static_cast<std::int64_t>(id) * H;
     const float* te = type_emb_.data() + static_cast<std::int64_t>(tt) * H;
     const float* pe = pos_emb_.data() + (r % T) * H;
@@ -252,26 +249,49 @@ std::vector<float> BertEncoder::forward(std::span<const std::int32_t> ids, std::
     for (std::int64_t j = 0; j < H; ++j) o[j] = (we[j] + te[j]) + pe[j];
   }
   nn::layer_norm(h.data(), N, H, emb_ln_w_, emb_ln_b_, c.layer_norm_eps);
+  return h;
+}
 
+void BertEncoder::run_layer(int il, std::span<float> hs, std::span<const std::int32_t> attention_mask,
+                            std::int64_t batch, int threads, const LinearInputObserver& observe) const {
+  const BertConfig& c = cfg_;
+  const BertLayer& L = layer(il);
+  const std::int64_t H = c.hidden_size, I = c.intermediate_size;
+  if (batch <= 0 || hs.size() % static_cast<std::size_t>(H * batch) != 0 || attention_mask.size() * H != hs.size())
+    fail("BertEncoder::run_layer: ", hs.size(), " hidden values and ", attention_mask.size(),
+         " mask entries do not form ", batch, " sequences of width ", H);
+  const std::int64_t N = static_cast<std::int64_t>(attention_mask.size()), T = N / batch;
+  float* h = hs.data();
+  auto run = [&](const Linear& lin, const float* x, float* y) {
+    if (observe) observe(il, lin, x, N);
+    lin.forward(x, N, y, threads);
+  };
   const int heads = c.num_heads, head_dim = c.hidden_size / c.num_heads;
   const bool erf_gelu = c.hidden_act == "gelu";
-  std::vector<float> q(h.size()), k(h.size()), v(h.size()), ctx(h.size()), proj(h.size());
+  std::vector<float> q(hs.size()), k(hs.size()), v(hs.size()), ctx(hs.size()), proj(hs.size());
   std::vector<float> mid(static_cast<std::size_t>(N * I));
-  for (const BertLayer& L : layers_) {
-    L.query.forward(h.data(), N, q.data(), threads);
-    L.key.forward(h.data(), N, k.data(), threads);
-    L.value.forward(h.data(), N, v.data(), threads);
-    self_attention(q.data(), k.data(), v.data(), attention_mask.data(), ctx.data(), batch, T, heads, head_dim, threads);
-    L.attn_out.forward(ctx.data(), N, proj.data(), threads);
-    add_layer_norm(h.data(), proj.data(), N, H, L.attn_ln_w, L.attn_ln_b, c.layer_norm_eps, threads);
+  run(L.query, h, q.data());
+  run(L.key, h, k.data());
+  run(L.value, h, v.data());
+  self_attention(q.data(), k.data(), v.data(), attention_mask.data(), ctx.data(), batch, T, heads, head_dim, threads);
+  run(L.attn_out, ctx.data(), proj.data());
+  add_layer_norm(h, proj.data(), N, H, L.attn_ln_w, L.attn_ln_b, c.layer_norm_eps, threads);
 
-    L.intermediate.forward(h.data(), N, mid.data(), threads);
-    parallel_for(mid.size(), threads, 4096, [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) mid[i] = erf_gelu ? nn::gelu_erf(mid[i]) : nn::gelu_tanh(mid[i]);
-    });
-    L.output.forward(mid.data(), N, proj.data(), threads);
-    add_layer_norm(h.data(), proj.data(), N, H, L.out_ln_w, L.out_ln_b, c.layer_norm_eps, threads);
-  }
+  run(L.intermediate, h, mid.data());
+  parallel_for(mid.size(), threads, 4096, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) mid[i] = erf_gelu ? nn::gelu_erf(mid[i]) : nn::gelu_tanh(mid[i]);
+  });
+  run(L.output, mid.data(), proj.data());
+  add_layer_norm(h, proj.data(), N, H, L.out_ln_w, L.out_ln_b, c.layer_norm_eps, threads);
+}
+
+std::vector<float> BertEncoder::forward(std::span<const std::int32_t> ids, std::span<const std::int32_t> attention_mask,
+                                        std::int64_t batch, int threads,
+                                        std::span<const std::int32_t> token_types) const {
+  if (attention_mask.size() != ids.size())
+    fail("BertEncoder::forward: attention_mask has ", attention_mask.size(), " entries for ", ids.size(), " ids");
+  std::vector<float> h = embed(ids, batch, token_types);
+  for (int il = 0; il < cfg_.num_layers; ++il) run_layer(il, h, attention_mask, batch, threads);
   return h;
 }
 

@@ -5,7 +5,6 @@
 // the pooled embeddings reported instead. --json writes the numbers for scripts.
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +17,7 @@
 #include "lowbit/perplexity.h"
 #include "lowbit/ptq.h"
 #include "lowbit/tokenizer.h"
+#include "encoder_sentences.h"
 #include "text_file.h"
 
 namespace lowbit::cli {
@@ -53,19 +53,8 @@ void run_encoder(const std::string& candidate, const std::string& base, const st
   const auto cand = fs::is_directory(candidate) ? BertEncoder::load(candidate)
                                                 : BertEncoder::load(candidate, base_dir / "config.json");
   const auto tok = load_tokenizer(base_dir);
-  std::vector<std::vector<std::int32_t>> sentences;
-  std::istringstream lines(read_text_file(text));
-  const auto max_len = static_cast<std::size_t>(ref.config().max_positions);
-  for (std::string line; std::getline(lines, line) && static_cast<int>(sentences.size()) < max_sentences;) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto ids = tok->encode(line, true, false);
-    if (ids.size() > max_len) {
-      const auto last = ids.back();  // keep the closing [SEP] as transformers' truncation does
-      ids.resize(max_len);
-      ids.back() = last;
-    }
-    sentences.push_back(std::move(ids));
-  }
+  const auto sentences = encoder_sentences(*tok, read_text_file(text), static_cast<std::size_t>(ref.config().max_positions),
+                                          max_sentences);
   if (sentences.empty()) fail(text, ": no non-empty lines to embed");
   const auto f = embedding_fidelity(ref, cand, sentences, threads);
   std::printf("encoder fidelity over %zu sentences: mean cosine %.6f, min cosine %.6f (sentence %zu)\n",

@@ -56,7 +56,8 @@ void register_quantize(CLI::App& app) {
   cmd->add_flag("-q,--quiet", a.quiet, "no progress bar, only errors");
   cmd->callback([] {
     const bool gguf_scheme = a.scheme.rfind("gguf:", 0) == 0;
-    if (a.method != "rtn" || !p.calib.empty() || !p.format.empty() || (is_gguf_file(a.in) && !gguf_scheme)) {
+    if (a.method != "rtn" || !p.calib.empty() || !p.format.empty() || !p.eval_text.empty() ||
+        (is_gguf_file(a.in) && !gguf_scheme)) {
       p.in = a.in, p.out = a.out, p.scheme = a.scheme, p.report = a.report, p.method = a.method;
       p.threads = a.threads, p.quiet = a.quiet, p.per_tensor = a.per_tensor;
       run_quantize_ptq(p);

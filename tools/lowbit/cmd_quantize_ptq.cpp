@@ -24,9 +24,7 @@
 #include "text_file.h"
 
 namespace lowbit::cli {
-namespace {
-
-void set_grid(const std::string& spec, PtqOptions& o) {
+void set_ptq_grid(const std::string& spec, PtqOptions& o) {
   const Scheme s = parse_scheme(spec);
   if (o.method == PtqMethod::Kmeans) {
     if (s.kind != SchemeKind::KMeans || s.granularity != GranularityKind::Channel || s.axis != 0)
@@ -44,6 +42,8 @@ void set_grid(const std::string& spec, PtqOptions& o) {
   o.bits = s.bits;
   o.sym = s.symmetric;
 }
+
+namespace {
 
 // A gguf:FTYPE target: Linears go into the types llama.cpp's mix gives them; AWQ's search
 // uses the main type's width on groups of 32 (the legacy/k-quant sub-block) as its proxy.
@@ -157,6 +157,10 @@ void add_ptq_options(CLI::App* cmd, PtqArgs& a) {
   cmd->add_option("--kld-base", a.kld_base,
                   "after quantizing, compare with these baseline logits (lowbit perplexity --f32 --save-logits)");
   cmd->add_option("--eval-chunks", a.eval_chunks, "chunks of the --kld-base file to evaluate (-1 = all)");
+  cmd->add_option("--calib-sentences", a.calib_sentences, "encoders: calibrate on at most this many lines of --calib");
+  cmd->add_option("--eval-text", a.eval_text,
+                  "encoders: after quantizing, the cosine of sentence embeddings vs the fp32 model over this text's lines");
+  cmd->add_option("--eval-sentences", a.eval_sentences, "encoders: embed at most this many lines of --eval-text");
 }
 
 void run_quantize_ptq(const PtqArgs& a) {
@@ -174,6 +178,10 @@ void run_quantize_ptq(const PtqArgs& a) {
   o.smooth_alpha = static_cast<float>(a.sq_alpha);
   if (!a.act8.empty() || o.method == PtqMethod::SmoothQuant)
     o.act_quant = a.act8 == "tensor" ? calib::ActivationMode::DynamicPerTensor : calib::ActivationMode::DynamicPerToken;
+  if (is_encoder_checkpoint(a.in)) {
+    run_quantize_ptq_encoder(a, o);
+    return;
+  }
   const bool to_gguf = a.scheme.rfind("gguf:", 0) == 0;
   if (to_gguf && !a.format.empty() && a.format != "gguf")
     fail("--scheme ", a.scheme, " writes GGUF; --format ", a.format, " needs an integer scheme such as int4:g128:asym");
@@ -194,7 +202,7 @@ void run_quantize_ptq(const PtqArgs& a) {
     plan = plan_gguf(a.in, go);
     o.ggml_types = plan;
   } else {
-    set_grid(a.scheme, o);
+    set_ptq_grid(a.scheme, o);
     if (!a.out.empty() && !to_hf && !to_lowbit)
       fail("OUT for ", a.scheme, " needs --format awq|gptq|gptq-v2|safetensors (or --scheme gguf:TYPE for GGUF); "
            "without OUT, use --report");
