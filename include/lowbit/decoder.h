@@ -83,11 +83,16 @@ class DecoderModel {
   // The same pass in pieces, for capturing statistics layer by layer while earlier
   // layers are replaced (GPTQ's sequential mode). h is T x n_embd.
   void embed(std::span<const std::int32_t> tokens, float* h) const;
-  void run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe = {}) const;
+  // ctx, when given, is o_proj's input for this sequence (T x n_head * head_dim): filled
+  // when empty, and when not, used instead of running q, k, v and attention again. It
+  // stays valid while the layer's input and its wq, wk, wv are unchanged (GPTQ's later
+  // capture passes over a layer whose q/k/v are already quantized).
+  void run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe = {},
+                 std::vector<float>* ctx = nullptr) const;
   // run_layer's two halves without norms or residuals (AWQ inspects each one's output):
   // x is the normed input (T x n_embd), out the o_proj / down_proj output (T x n_embd).
   void attention_block(int il, const float* x, std::int64_t T, float* out, int threads,
-                       const LinearInputObserver& observe = {}) const;
+                       const LinearInputObserver& observe = {}, std::vector<float>* ctx = nullptr) const;
   void ffn_block(int il, const float* x, std::int64_t T, float* out, int threads,
                  const LinearInputObserver& observe = {}) const;
   void head(const float* h, std::int64_t T, std::int64_t first, float* logits, int threads,

@@ -275,6 +275,9 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
           LinearInputStats s = stats.take(lin->name());
           algo::quantize_linear(*lin, il, &s, opt, threads, res);
         }
+        // q, k, v are final: later passes over this layer reuse attention's output.
+        // (Not with int8 activations: those change q, k, v's outputs once the layer is done.)
+        if (group.back() == &L.wv && groups.size() > 1 && !opt.act_quant) runner.keep_attention_context();
       }
     }
     set_activation_quant(L, opt);

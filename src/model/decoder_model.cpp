@@ -100,7 +100,7 @@ void DecoderModel::embed(std::span<const std::int32_t> tokens, float* h) const {
 }
 
 void DecoderModel::attention_block(int il, const float* x, std::int64_t T, float* out, int threads,
-                                   const LinearInputObserver& observe) const {
+                                   const LinearInputObserver& observe, std::vector<float>* ctx) const {
   const DecoderConfig& c = cfg_;
   const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
   const std::int64_t qd = static_cast<std::int64_t>(c.n_head) * c.head_dim;
@@ -109,6 +109,12 @@ void DecoderModel::attention_block(int il, const float* x, std::int64_t T, float
     if (observe) observe(il, lin, in, T);
     lin.forward(in, T, y, threads);
   };
+  if (ctx && !ctx->empty()) {
+    if (ctx->size() != static_cast<std::size_t>(T * qd))
+      fail("layer ", il, ": a kept attention context of ", ctx->size(), " values for ", T, " tokens");
+    run(L.wo, ctx->data(), out);
+    return;
+  }
   std::vector<float> q(static_cast<std::size_t>(T * qd)), k(static_cast<std::size_t>(T * kvd)), v(k.size());
   std::vector<float> att(q.size());
   run(L.wq, x, q.data());
@@ -137,7 +143,12 @@ void DecoderModel::attention_block(int il, const float* x, std::int64_t T, float
     as.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   }
   model::causal_attention(q.data(), k.data(), v.data(), att.data(), as, threads);
-  run(L.wo, att.data(), out);
+  if (ctx) {
+    *ctx = std::move(att);  // kept before o_proj runs: a capture pass may stop at its input
+    run(L.wo, ctx->data(), out);
+  } else {
+    run(L.wo, att.data(), out);
+  }
 }
 
 void DecoderModel::ffn_block(int il, const float* x, std::int64_t T, float* out, int threads,
@@ -159,13 +170,14 @@ void DecoderModel::ffn_block(int il, const float* x, std::int64_t T, float* out,
   run(L.w_down, g.data(), out);
 }
 
-void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe) const {
+void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe,
+                             std::vector<float>* ctx) const {
   const DecoderConfig& c = cfg_;
   const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
   const std::int64_t d = c.n_embd;
   std::vector<float> x(static_cast<std::size_t>(T * d)), o(x.size());
   model::rms_norm_rows(h, x.data(), T, d, L.attn_norm, c.norm_eps);
-  attention_block(il, x.data(), T, o.data(), threads, observe);
+  attention_block(il, x.data(), T, o.data(), threads, observe, ctx);
   if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.attn_post_norm, c.norm_eps);
   for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
 

@@ -56,12 +56,23 @@ void LayerwiseRunner::run_layer(const LinearInputObserver& observe, bool advance
   for (std::size_t i = 0; i < seqs_.size(); ++i) {
     std::vector<float> h = hidden_[i];
     try {
-      model_.run_layer(next_, h.data(), static_cast<std::int64_t>(seqs_[i].size()), threads_, watch);
+      model_.run_layer(next_, h.data(), static_cast<std::int64_t>(seqs_[i].size()), threads_, watch,
+                       keep_ctx_ ? &ctx_[i] : nullptr);
     } catch (const LayerStopped&) {
     }
     if (advance) hidden_[i] = std::move(h);
   }
-  if (advance) ++next_;
+  if (advance) {
+    ++next_;
+    keep_ctx_ = false;
+    ctx_ = {};
+  }
+}
+
+void LayerwiseRunner::keep_attention_context() {
+  if (keep_ctx_) return;
+  keep_ctx_ = true;
+  ctx_.assign(seqs_.size(), {});
 }
 
 void LayerwiseRunner::run_head(const LinearInputObserver& observe) {

@@ -89,8 +89,10 @@ nlohmann::json report_json(const PtqResult& r, const PtqArgs& a, const PtqOption
 // Peak RSS so far (the quantization; evaluation and writing come after) beside issue 6's
 // bound: the model file (mapped), the largest layer's weights in fp32, and that layer's
 // statistics: X^T X in double per distinct Linear input plus the calibration hidden
-// states between layers.
-nlohmann::json memory_report(const std::string& in, const DecoderModel& model, std::uint64_t calib_tokens) {
+// states between layers (and, for true-sequential GPTQ, attention's output kept between
+// its capture passes).
+nlohmann::json memory_report(const std::string& in, const DecoderModel& model, std::uint64_t calib_tokens,
+                             bool attention_kept) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   double layer = 0, stats = 0;
@@ -104,6 +106,7 @@ nlohmann::json memory_report(const std::string& in, const DecoderModel& model, s
     stats = std::max(stats, s);
   }
   stats += 4.0 * double(calib_tokens) * double(model.config().n_embd);
+  if (attention_kept) stats += 4.0 * double(calib_tokens) * double(model.config().n_head) * double(model.config().head_dim);
   double file = 0;
   if (std::filesystem::is_directory(in)) {
     for (const auto& e : std::filesystem::directory_iterator(in))
@@ -222,7 +225,8 @@ void run_quantize_ptq(const PtqArgs& a) {
   o.on_layer = [&](int il, int) { progress.step("layer " + std::to_string(il)); };
   const auto calib_tokens = static_cast<std::uint64_t>(calib.size()) * static_cast<std::uint64_t>(a.calib_ctx);
   PtqResult r = quantize_decoder(model, std::move(calib), o);
-  const nlohmann::json memory = memory_report(a.in, model, calib_tokens);
+  const nlohmann::json memory = memory_report(a.in, model, calib_tokens,
+                                               o.method == PtqMethod::Gptq && o.true_sequential && !o.act_quant);
   if (to_gguf) {
     // The head and embedding go into their planned types by llama.cpp's quantizer (no
     // importance: lowbit captures no head inputs), so the in-process model is the file.
