@@ -56,6 +56,16 @@ struct DecoderConfig {
   int context_length = 0;
 };
 
+// What one pass of run_layer over a sequence leaves for later passes over the same layer
+// and sequence: attention's output (o_proj's input, T x n_head * head_dim) once wq, wk,
+// wv are final, and the hidden state after the attention residual (T x n_embd) once wo is
+// final too. An empty member is filled by the next pass that computes it; the layer's
+// input must not change meanwhile.
+struct LayerCache {
+  bool attention_final = false, residual_final = false;
+  std::vector<float> attention, residual;
+};
+
 struct DecoderLayer {
   std::vector<float> attn_norm, ffn_norm, attn_post_norm, ffn_post_norm, q_norm, k_norm;
   Linear wq, wk, wv, wo, w_gate, w_up, w_down;
@@ -83,12 +93,10 @@ class DecoderModel {
   // The same pass in pieces, for capturing statistics layer by layer while earlier
   // layers are replaced (GPTQ's sequential mode). h is T x n_embd.
   void embed(std::span<const std::int32_t> tokens, float* h) const;
-  // ctx, when given, is o_proj's input for this sequence (T x n_head * head_dim): filled
-  // when empty, and when not, used instead of running q, k, v and attention again. It
-  // stays valid while the layer's input and its wq, wk, wv are unchanged (GPTQ's later
-  // capture passes over a layer whose q/k/v are already quantized).
+  // With a cache, what earlier passes over this sequence computed with weights that are
+  // final is reused (GPTQ's later capture passes over a partly quantized layer).
   void run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe = {},
-                 std::vector<float>* ctx = nullptr) const;
+                 LayerCache* cache = nullptr) const;
   // run_layer's two halves without norms or residuals (AWQ inspects each one's output):
   // x is the normed input (T x n_embd), out the o_proj / down_proj output (T x n_embd).
   void attention_block(int il, const float* x, std::int64_t T, float* out, int threads,

@@ -30,10 +30,12 @@ class LayerwiseRunner {
   // stop_after (capture only): the pass over a sequence ends once this Linear's inputs
   // have been observed, so the rest of the layer is not computed for nothing.
   void run_layer(const LinearInputObserver& observe, bool advance = true, const Linear* stop_after = nullptr);
-  // From now until the layer advances, each sequence's attention context (o_proj's
-  // input) is computed once and reused: call it once the layer's wq, wk, wv are final.
-  // Costs one more hidden-state-sized buffer per sequence; results are unchanged.
+  // From now until the layer advances, each sequence's attention output (o_proj's input)
+  // is computed once and reused: call it once the layer's wq, wk, wv are final; then
+  // keep_attention_residual once wo is final too, and the hidden state after attention's
+  // residual replaces it. One hidden-state-sized buffer per sequence; results unchanged.
   void keep_attention_context();
+  void keep_attention_residual();
   // The output head's inputs (final norm applied) for every position.
   void run_head(const LinearInputObserver& observe);
   int next_layer() const { return next_; }
@@ -45,8 +47,7 @@ class LayerwiseRunner {
   std::vector<std::vector<float>> hidden_;
   int threads_;
   int next_ = 0;
-  bool keep_ctx_ = false;
-  std::vector<std::vector<float>> ctx_;  // per sequence, while keep_ctx_
+  std::vector<LayerCache> cache_;  // per sequence once keep_attention_context was called
 };
 
 }  // namespace lowbit

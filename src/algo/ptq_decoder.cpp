@@ -262,6 +262,8 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
       // Groups in the order they run; without true-sequential, one capture for all.
       std::vector<std::vector<Linear*>> groups = {{&L.wq, &L.wk, &L.wv}, {&L.wo}, {&L.w_gate, &L.w_up}, {&L.w_down}};
       if (!(opt.method == PtqMethod::Gptq && opt.true_sequential)) groups = {L.linears()};
+      // True-sequential groups share one input: it is captured once, at the first Linear.
+      const bool shared = groups.size() > 1;
       for (const auto& group : groups) {
         ActivationStats stats(ActivationStatsOptions{true, {}});
         runner.run_layer(
@@ -269,15 +271,20 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
               for (const Linear* g : group)
                 if (g == &lin) stats.add(lin.name(), x, rows, lin.cols(), threads);
             },
-            false, group.back());
+            false, shared ? group.front() : group.back());
         stats.drop_input_cache();
         for (Linear* lin : group) {
-          LinearInputStats s = stats.take(lin->name());
+          const std::string& from = shared ? group.front()->name() : lin->name();
+          LinearInputStats s = lin == group.back() ? stats.take(from) : stats.at(from);
           algo::quantize_linear(*lin, il, &s, opt, threads, res);
         }
-        // q, k, v are final: later passes over this layer reuse attention's output.
-        // (Not with int8 activations: those change q, k, v's outputs once the layer is done.)
-        if (group.back() == &L.wv && groups.size() > 1 && !opt.act_quant) runner.keep_attention_context();
+        // Once q, k, v (then o) are final, later passes over this layer reuse attention's
+        // output (then the residual after it). Not with int8 activations: those change
+        // the outputs of a finished layer's Linears before it advances.
+        if (shared && !opt.act_quant) {
+          if (group.back() == &L.wv) runner.keep_attention_context();
+          if (group.back() == &L.wo) runner.keep_attention_residual();
+        }
       }
     }
     set_activation_quant(L, opt);

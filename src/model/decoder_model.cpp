@@ -2,6 +2,7 @@
 // embed, then per block [norm -> q,k,v -> (q/k norm) -> rope -> attention -> o ->
 // (post norm) -> residual -> norm -> gate,up -> act*up -> down -> (post norm) ->
 // residual], final norm, head. Weights come through ModelWeights under GGUF or HF names.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -171,15 +172,26 @@ void DecoderModel::ffn_block(int il, const float* x, std::int64_t T, float* out,
 }
 
 void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe,
-                             std::vector<float>* ctx) const {
+                             LayerCache* cache) const {
   const DecoderConfig& c = cfg_;
   const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
   const std::int64_t d = c.n_embd;
   std::vector<float> x(static_cast<std::size_t>(T * d)), o(x.size());
-  model::rms_norm_rows(h, x.data(), T, d, L.attn_norm, c.norm_eps);
-  attention_block(il, x.data(), T, o.data(), threads, observe, ctx);
-  if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.attn_post_norm, c.norm_eps);
-  for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
+  if (cache && cache->residual_final && !cache->residual.empty()) {
+    if (cache->residual.size() != x.size())
+      fail("layer ", il, ": a kept residual of ", cache->residual.size(), " values for ", T, " tokens");
+    std::copy(cache->residual.begin(), cache->residual.end(), h);
+  } else {
+    model::rms_norm_rows(h, x.data(), T, d, L.attn_norm, c.norm_eps);
+    attention_block(il, x.data(), T, o.data(), threads, observe,
+                    cache && cache->attention_final ? &cache->attention : nullptr);
+    if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.attn_post_norm, c.norm_eps);
+    for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
+    if (cache && cache->residual_final) {
+      cache->residual.assign(h, h + T * d);  // kept before the MLP: a capture pass may stop in it
+      cache->attention = {};
+    }
+  }
 
   model::rms_norm_rows(h, x.data(), T, d, L.ffn_norm, c.norm_eps);
   ffn_block(il, x.data(), T, o.data(), threads, observe);

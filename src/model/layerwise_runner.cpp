@@ -57,22 +57,25 @@ void LayerwiseRunner::run_layer(const LinearInputObserver& observe, bool advance
     std::vector<float> h = hidden_[i];
     try {
       model_.run_layer(next_, h.data(), static_cast<std::int64_t>(seqs_[i].size()), threads_, watch,
-                       keep_ctx_ ? &ctx_[i] : nullptr);
+                       cache_.empty() ? nullptr : &cache_[i]);
     } catch (const LayerStopped&) {
     }
     if (advance) hidden_[i] = std::move(h);
   }
   if (advance) {
     ++next_;
-    keep_ctx_ = false;
-    ctx_ = {};
+    cache_ = {};
   }
 }
 
 void LayerwiseRunner::keep_attention_context() {
-  if (keep_ctx_) return;
-  keep_ctx_ = true;
-  ctx_.assign(seqs_.size(), {});
+  if (cache_.empty()) cache_.resize(seqs_.size());
+  for (auto& c : cache_) c.attention_final = true;
+}
+
+void LayerwiseRunner::keep_attention_residual() {
+  if (cache_.empty()) cache_.resize(seqs_.size());
+  for (auto& c : cache_) c.residual_final = true;
 }
 
 void LayerwiseRunner::run_head(const LinearInputObserver& observe) {

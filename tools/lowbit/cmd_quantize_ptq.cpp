@@ -106,7 +106,9 @@ nlohmann::json memory_report(const std::string& in, const DecoderModel& model, s
     stats = std::max(stats, s);
   }
   stats += 4.0 * double(calib_tokens) * double(model.config().n_embd);
-  if (attention_kept) stats += 4.0 * double(calib_tokens) * double(model.config().n_head) * double(model.config().head_dim);
+  if (attention_kept)
+    stats += 4.0 * double(calib_tokens) *
+             double(std::max<std::int64_t>(std::int64_t{model.config().n_head} * model.config().head_dim, model.config().n_embd));
   double file = 0;
   if (std::filesystem::is_directory(in)) {
     for (const auto& e : std::filesystem::directory_iterator(in))

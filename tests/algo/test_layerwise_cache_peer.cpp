@@ -1,6 +1,6 @@
-// LayerwiseRunner::keep_attention_context: once a layer's q, k, v are final, GPTQ's later
-// capture passes and the advance reuse attention's output instead of recomputing it. The
-// reuse must change nothing: on the real SmolLM2, a runner that keeps the context and one
+// LayerwiseRunner::keep_attention_context / _residual: once a layer's q, k, v (then o)
+// are final, GPTQ's later capture passes and the advance reuse attention's output (then
+// the residual after it) instead of recomputing them. The reuse must change nothing: on the real SmolLM2, a runner that keeps the context and one
 // that recomputes it observe the same Linear inputs and pass on the same hidden states,
 // bit for bit, while the layer's weights change between passes as GPTQ changes them.
 #include <gtest/gtest.h>
@@ -50,17 +50,18 @@ void expect_same(const Captured& a, const Captured& b, const std::string& what) 
   }
 }
 
-// After keep_attention_context the kept runner does not run q, k, v at all; the plain
-// one does. The rest must agree.
-void expect_same_after_keep(const Captured& kept, Captured plain, const DecoderLayer& L, const std::string& what) {
-  for (const Linear* l : {&L.wq, &L.wk, &L.wv}) {
-    EXPECT_FALSE(kept.count(l->name())) << what << ": " << l->name() << " ran although attention's output was kept";
+// Linears whose results the kept runner reuses do not run in it at all; the plain runner
+// runs them. The rest must agree.
+void expect_same_without(const Captured& kept, Captured plain, const std::vector<const Linear*>& skipped,
+                         const std::string& what) {
+  for (const Linear* l : skipped) {
+    EXPECT_FALSE(kept.count(l->name())) << what << ": " << l->name() << " ran although its result was kept";
     plain.erase(l->name());
   }
   expect_same(kept, plain, what);
 }
 
-TEST(PeerLayerwiseAttentionContext, KeptContextChangesNothing) {
+TEST(PeerLayerwiseCache, ReusedResultsChangeNothing) {
   const std::string path =
       nlohmann::json::parse(lowbit::testing::run_peer("gguf_model_paths.py", {}))["smollm2"].get<std::string>();
   auto model = DecoderModel::load(path, true);
@@ -73,14 +74,16 @@ TEST(PeerLayerwiseAttentionContext, KeptContextChangesNothing) {
     expect_same(capture(kept, false, &L.wv), capture(plain, false, &L.wv), "q/k/v inputs");
     for (Linear* l : {&L.wq, &L.wk, &L.wv}) round_to_grid(*l);
     kept.keep_attention_context();
-    // The first pass after keep computes attention and keeps it.
+    // The first pass after each keep computes what is kept.
     expect_same(capture(kept, false, &L.wo), capture(plain, false, &L.wo), "o inputs");
     round_to_grid(L.wo);
-    expect_same_after_keep(capture(kept, false, &L.w_up), capture(plain, false, &L.w_up), L, "gate/up inputs");
+    kept.keep_attention_residual();
+    const std::vector<const Linear*> qkv = {&L.wq, &L.wk, &L.wv}, qkvo = {&L.wq, &L.wk, &L.wv, &L.wo};
+    expect_same_without(capture(kept, false, &L.w_gate), capture(plain, false, &L.w_gate), qkv, "gate/up inputs");
     for (Linear* l : {&L.w_gate, &L.w_up}) round_to_grid(*l);
-    expect_same_after_keep(capture(kept, false, &L.w_down), capture(plain, false, &L.w_down), L, "down inputs");
+    expect_same_without(capture(kept, false, &L.w_down), capture(plain, false, &L.w_down), qkvo, "down inputs");
     round_to_grid(L.w_down);
-    expect_same_after_keep(capture(kept, true, nullptr), capture(plain, true, nullptr), L, "the advancing pass");
+    expect_same_without(capture(kept, true, nullptr), capture(plain, true, nullptr), qkvo, "the advancing pass");
   }
   // The hidden states both pass on: the next layer's first inputs.
   expect_same(capture(kept, false, &model.layer(2).wq), capture(plain, false, &model.layer(2).wq), "layer 2 inputs");
