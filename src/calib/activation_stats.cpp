@@ -88,7 +88,7 @@ void ActivationStats::add(const std::string& name, const float* x, std::int64_t 
       for (std::int64_t r = 0; r < rows; ++r)
         for (std::int64_t j = 0; j < cols; ++j) xt[static_cast<std::size_t>(j * rows + r)] = x[r * cols + j];
       last_xtx_.resize(static_cast<std::size_t>(cols * cols));
-      kernels::gemm_f32_nt(xt.data(), xt.data(), last_xtx_.data(), cols, cols, rows, threads);
+      kernels::gram_f32(xt.data(), last_xtx_.data(), cols, rows, threads);
       last_x_.assign(x, x + rows * cols);
       last_rows_ = rows;
       last_cols_ = cols;

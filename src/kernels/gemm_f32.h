@@ -24,4 +24,10 @@ GemmF32NtFn gemm_f32_nt_kernel();
 void gemm_f32_nt(const float* x, const float* w, float* y, std::int64_t m, std::int64_t n, std::int64_t k,
                  int threads);
 
+// g[i][j] = sum_t a[i][t] * a[j][t] for a [n, k]: the Gram matrix X^T X of calibration
+// inputs (a = X^T). Only blocks on and above the diagonal are computed, the rest mirrored:
+// each output is the same product gemm_f32_nt(a, a) computes (an FMA's product does not
+// depend on its operands' order), bit for bit, at about half its cost.
+void gram_f32(const float* a, float* g, std::int64_t n, std::int64_t k, int threads);
+
 }  // namespace lowbit::kernels

@@ -27,6 +27,12 @@ float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n)
 float ggml_dot_f16_tinyblas__avx2(const float* a, const float* b, std::int64_t n);
 using GgmlDotF16Fn = float (*)(const float* a, const float* b, std::int64_t n);
 GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel();
+// Four of them sharing b: out[r] = dot(a + r * stride, b, n), each bit for bit the single
+// dot (attention's q.k over four keys, p.v over four dimensions).
+void ggml_dot_f16_tinyblas4__ref(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out);
+void ggml_dot_f16_tinyblas4__avx2(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out);
+using GgmlDotF16x4Fn = void (*)(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out);
+GgmlDotF16x4Fn ggml_dot_f16_tinyblas4_kernel();
 
 // ggml's 8-lane horizontal sum (hsum_float_8 / tinyBLAS hsum): (a4+a0 + a6+a2) + (a5+a1 + a7+a3).
 inline float ggml_hsum8(const float* a) {

@@ -23,6 +23,11 @@ GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel() {
   return fn;
 }
 
+GgmlDotF16x4Fn ggml_dot_f16_tinyblas4_kernel() {
+  static const GgmlDotF16x4Fn fn = fast_kernels_enabled() ? ggml_dot_f16_tinyblas4__avx2 : ggml_dot_f16_tinyblas4__ref;
+  return fn;
+}
+
 namespace {
 
 // y[i][r] = out(r, i) for every weight row r and activation row i: rows split over

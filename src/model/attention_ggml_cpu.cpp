@@ -23,6 +23,7 @@ void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, f
   const std::int64_t qstride = static_cast<std::int64_t>(s.n_head) * hd;
   const std::int64_t kstride = static_cast<std::int64_t>(s.n_head_kv) * hd;
   const auto dot = kernels::ggml_dot_f16_tinyblas_kernel();
+  const auto dot4 = kernels::ggml_dot_f16_tinyblas4_kernel();
   const auto expf8 = kernels::ggml_expf8_kernel();
   const auto h16 = [](float x) { return fp16_to_fp32(fp32_to_fp16(x)); };
   parallel_for(static_cast<std::size_t>(s.n_head), threads, 1, [&](std::size_t h0, std::size_t h1) {
@@ -41,7 +42,16 @@ void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, f
         const std::int64_t lo = s.window > 0 ? std::max<std::int64_t>(0, i - s.window + 1) : 0;
         const std::int64_t n = (i + 1 + 7) / 8 * 8;  // the groups of eight that hold unmasked keys
         float mx = -std::numeric_limits<float>::infinity();
-        for (std::int64_t j = lo; j <= i; ++j) {
+        std::int64_t j = lo;
+        for (; j + 4 <= i + 1; j += 4) {
+          float s4[4];
+          dot4(kh.data() + j * hd, hd, qh.data() + i * hd, hd, s4);
+          for (int r = 0; r < 4; ++r) {
+            w[static_cast<std::size_t>(j + r)] = s4[r] * s.scale;
+            mx = std::max(mx, w[static_cast<std::size_t>(j + r)]);
+          }
+        }
+        for (; j <= i; ++j) {
           w[static_cast<std::size_t>(j)] = dot(kh.data() + j * hd, qh.data() + i * hd, hd) * s.scale;
           mx = std::max(mx, w[static_cast<std::size_t>(j)]);
         }
@@ -59,7 +69,9 @@ void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, f
         const auto inv = static_cast<float>(1.0 / sum);
         for (std::int64_t j = 0; j < n; ++j) p[static_cast<std::size_t>(j)] = h16(p[static_cast<std::size_t>(j)] * inv);
         float* o = out + i * qstride + static_cast<std::int64_t>(h) * hd;
-        for (int d = 0; d < hd; ++d) o[d] = dot(vt.data() + static_cast<std::int64_t>(d) * Tp, p.data(), n);
+        int d = 0;
+        for (; d + 4 <= hd; d += 4) dot4(vt.data() + static_cast<std::int64_t>(d) * Tp, Tp, p.data(), n, o + d);
+        for (; d < hd; ++d) o[d] = dot(vt.data() + static_cast<std::int64_t>(d) * Tp, p.data(), n);
       }
     }
   });

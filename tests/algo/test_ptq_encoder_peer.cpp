@@ -135,13 +135,13 @@ TEST(PeerPtqEncoder, CliCheckpointEmbedsAsInProcessAndAsTransformers) {
   bt::lowbit_cli("corpus austen --split evaluation --out " + shell_quote(eval.string()));
   bt::lowbit_cli("quantize " + shell_quote(model.string()) + " " + shell_quote(out.string()) +
                  " --method awq --scheme int4:g128:asym --calib " + shell_quote(calib.string()) +
-                 " --calib-sentences 64 --eval-text " + shell_quote(eval.string()) +
-                 " --eval-sentences 24 --format safetensors --threads 2 -q --report " +
+                 " --calib-sentences 16 --eval-text " + shell_quote(eval.string()) +
+                 " --eval-sentences 12 --format safetensors --threads 2 -q --report " +
                  shell_quote((dir / "report.json").string()));
   std::ifstream rf(dir / "report.json");
   const auto report = nlohmann::json::parse(rf);
   bt::lowbit_cli("perplexity " + shell_quote(out.string()) + " --base " + shell_quote(model.string()) + " --text " +
-                 shell_quote(eval.string()) + " --sentences 24 --threads 2 --json " + shell_quote((dir / "p.json").string()));
+                 shell_quote(eval.string()) + " --sentences 12 --threads 2 --json " + shell_quote((dir / "p.json").string()));
   std::ifstream pf(dir / "p.json");
   const auto p = nlohmann::json::parse(pf);
   EXPECT_EQ(report["eval"]["mean_cosine"].get<double>(), p["mean_cosine"].get<double>());
@@ -153,7 +153,7 @@ TEST(PeerPtqEncoder, CliCheckpointEmbedsAsInProcessAndAsTransformers) {
   EXPECT_EQ(scaled, 6);  // one v -> o scale group per layer
 
   // transformers on the dequantized checkpoint, the same ids as lowbit's tokenizer-free path.
-  const auto seqs = bt::sentence_ids(model, 24, 256, dir / "ids.json");
+  const auto seqs = bt::sentence_ids(model, 12, 256, dir / "ids.json");
   fs::create_directories(dir / "dequantized");
   bt::lowbit_cli("dequantize " + shell_quote((out / "model.safetensors").string()) + " " +
                  shell_quote((dir / "dequantized/model.safetensors").string()));

@@ -156,6 +156,28 @@ TEST(GgmlDotF16Tinyblas, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) 
   }
 }
 
+// Four dots sharing b, as attention batches them: each equals the single dot bit for bit
+// (reference and AVX2), with unaligned rows and a stride that is not a multiple of 8.
+TEST(GgmlDotF16Tinyblas, FourAtOnceEqualTheSingleDot) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d;
+  for (std::int64_t n : {8, 16, 64, 136}) {
+    const std::int64_t stride = n + 3;
+    std::vector<float> a(static_cast<std::size_t>(4 * stride + 1)), b(static_cast<std::size_t>(n + 1));
+    for (auto& v : a) v = fp16_to_fp32(fp32_to_fp16(d(rng)));
+    for (auto& v : b) v = fp16_to_fp32(fp32_to_fp16(d(rng)));
+    float ref4[4], avx4[4];
+    kernels::ggml_dot_f16_tinyblas4__ref(a.data() + 1, stride, b.data() + 1, n, ref4);
+    for (int r = 0; r < 4; ++r)
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(ref4[r]),
+                std::bit_cast<std::uint32_t>(kernels::ggml_dot_f16_tinyblas__ref(a.data() + 1 + r * stride, b.data() + 1, n)));
+    if (!kernels::fast_kernels_enabled()) continue;
+    kernels::ggml_dot_f16_tinyblas4__avx2(a.data() + 1, stride, b.data() + 1, n, avx4);
+    for (int r = 0; r < 4; ++r)
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(avx4[r]), std::bit_cast<std::uint32_t>(ref4[r])) << "n " << n << ", row " << r;
+  }
+}
+
 // gemm_f32.h: |avx2 - ref| <= (K/8 + 4) * eps * sum|x*w| per output, on ragged shapes.
 TEST(GemmF32Nt, Avx2WithinTheStatedBoundOfReference) {
   if (!kernels::fast_kernels_enabled()) GTEST_SKIP() << "no AVX2+FMA+F16C on this CPU";

@@ -73,4 +73,8 @@ float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n)
   return ggml_hsum8(acc);
 }
 
+void ggml_dot_f16_tinyblas4__ref(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out) {
+  for (int r = 0; r < 4; ++r) out[r] = ggml_dot_f16_tinyblas__ref(a + r * stride, b, n);
+}
+
 }  // namespace lowbit::kernels
