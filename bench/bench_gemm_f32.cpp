@@ -64,5 +64,5 @@ void thread_shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_gemm_f32_nt__ref)->Args({512, 576, 576})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_gemm_f32_nt__avx2)->Apply(shapes)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_gemm_f32_nt_threads)->Apply(thread_shapes)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_gemm_f32_nt_threads)->Apply(thread_shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -43,7 +43,7 @@ def encoder_table(d):
           "256 lines of the evaluation split. AWQ scales only v -> o here: BERT's LayerNorms follow the residual "
           "add, so their outputs are the residual stream and cannot absorb 1/s; the other Linears get AWQ's clip "
           "search and grid.\n")
-    print("| scheme | method | bits/weight (Linears) | mean cosine | min cosine | quantize s | peak RSS MiB (quantizing / whole run) |")
+    print("| scheme | method | bits/weight (Linears) | mean cosine | min cosine | quantize s (whole run) | peak RSS MiB (quantizing / whole run) |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for spec, label, kspec in SCHEMES:
         for method, sp in [(m, spec) for m in ("rtn", "rtn-mse", "gptq", "awq", "hqq")] + [("kmeans", kspec)]:
@@ -54,7 +54,8 @@ def encoder_table(d):
             j = json.load(open(p))
             s, _ = timing(d, tag)
             print(f"| {label if method != 'kmeans' else sp} | {LABELS[method]} | {j['bits_per_weight']:.3f} | "
-                  f"{j['eval']['mean_cosine']:.5f} | {j['eval']['min_cosine']:.5f} | {s} | {rss_cell(d, tag, j)} |")
+                  f"{j['eval']['mean_cosine']:.5f} | {j['eval']['min_cosine']:.5f} | {j['seconds']:.0f} ({s}) | "
+                  f"{rss_cell(d, tag, j)} |")
     print()
 
 

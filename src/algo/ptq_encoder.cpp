@@ -114,6 +114,12 @@ PtqResult quantize_encoder(BertEncoder& enc, std::vector<std::vector<std::int32_
         algo::quantize_linear(*lin, il, &s, opt, threads, res);
       }
     }
+    // Calibration sentences are short (tens of tokens), so decoding a compact weight on
+    // every call would cost more than its products; the layer runs on its fp32 decode,
+    // which computes the same outputs bit for bit.
+    for (Linear* lin : L.linears()) lin->set_weight_f32(lin->decoded_weight());
+    for (auto& rep : res.linears)
+      if (rep.layer == il) rep.compact = false;
     pass(il, {}, true);
   }
   res.seconds = since(t0);

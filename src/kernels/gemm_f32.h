@@ -27,7 +27,8 @@ void gemm_f32_nt(const float* x, const float* w, float* y, std::int64_t m, std::
 // g[i][j] = sum_t a[i][t] * a[j][t] for a [n, k]: the Gram matrix X^T X of calibration
 // inputs (a = X^T). Only blocks on and above the diagonal are computed, the rest mirrored:
 // each output is the same product gemm_f32_nt(a, a) computes (an FMA's product does not
-// depend on its operands' order), bit for bit, at about half its cost.
+// depend on its operands' order), bit for bit, at about half its cost (k < 64: the
+// whole product, cheaper than the mirror).
 void gram_f32(const float* a, float* g, std::int64_t n, std::int64_t k, int threads);
 
 }  // namespace lowbit::kernels

@@ -24,6 +24,12 @@ void gemm_f32_nt(const float* x, const float* w, float* y, std::int64_t m, std::
 }
 
 void gram_f32(const float* a, float* g, std::int64_t n, std::int64_t k, int threads) {
+  // Mirroring costs about what 64 k-steps of products do (strided copies): below that,
+  // the whole product is cheaper than half of it plus the mirror.
+  if (k < 64) {
+    gemm_f32_nt(a, a, g, n, n, k, threads);
+    return;
+  }
   const GemmF32NtFn fn = gemm_f32_nt_kernel();
   // Row blocks of 48 (a multiple of the AVX2 kernel's 3-row tile), dealt out round-robin:
   // the block at row i computes columns i..n, so later blocks are cheaper.

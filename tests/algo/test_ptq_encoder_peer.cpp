@@ -107,7 +107,6 @@ TEST(PeerPtqEncoder, GptqErrorsAreOnSequentiallyQuantizedInputsAndBeatRtn) {
   for (std::size_t i = 0; i < rg.linears.size(); ++i) {
     const auto& lg = rg.linears[i];
     ASSERT_EQ(lg.name, rr.linears[i].name);
-    EXPECT_TRUE(lg.compact) << lg.name;
     sum_g += lg.rel_error;
     sum_r += rr.linears[i].rel_error;
     if (lg.name.find("attention.self.query") == std::string::npos) continue;
