@@ -56,7 +56,9 @@ void set_gguf_grid(const std::string& spec, PtqOptions& o) {
   o.sym = ft.find("_1") == std::string::npos && ft.find("_K") == std::string::npos;
 }
 
-nlohmann::json report_json(const PtqResult& r, const PtqArgs& a, const PtqOptions& o) {
+}  // namespace
+
+nlohmann::json ptq_report_json(const PtqResult& r, const PtqArgs& a, const PtqOptions& o) {
   nlohmann::json j;
   j["model"] = a.in;
   j["method"] = ptq_method_name(o.method);
@@ -85,6 +87,8 @@ nlohmann::json report_json(const PtqResult& r, const PtqArgs& a, const PtqOption
   j["bits_per_weight"] = params ? bits / double(params) : 0.0;
   return j;
 }
+
+namespace {
 
 // Peak RSS so far (the quantization; evaluation and writing come after) beside issue 6's
 // bound: the model file (mapped), the largest layer's weights in fp32, and that layer's
@@ -247,7 +251,7 @@ void run_quantize_ptq(const PtqArgs& a) {
     if (auto& e = model.token_embd_untied(); !e.empty()) e = round_trip("token_embd.weight", e, head.cols());
   }
   if (to_hf) round_decoder_to_hf_checkpoint(model, r);
-  auto j = report_json(r, a, o);
+  auto j = ptq_report_json(r, a, o);
   j["memory"] = memory;
   if (!a.quiet)
     std::printf("peak RSS while quantizing %.1f MB; bound: the mapped model %.1f MB + one layer in fp32 %.1f MB + its "

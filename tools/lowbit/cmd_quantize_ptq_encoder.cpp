@@ -63,29 +63,9 @@ void run_quantize_ptq_encoder(const PtqArgs& a, PtqOptions o) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
 
-  nlohmann::json j;
-  j["model"] = a.in;
-  j["method"] = ptq_method_name(o.method);
-  j["scheme"] = a.scheme;
-  j["calibration_tokens"] = r.calibration_tokens;
-  j["seconds"] = r.seconds;
+  nlohmann::json j = ptq_report_json(r, a, o);
   j["memory"] = {{"peak_rss", double(ru.ru_maxrss) * 1024.0}};
-  std::uint64_t params = 0;
-  double bits = 0;
-  for (const auto& l : r.linears) {
-    const auto n = static_cast<std::uint64_t>(l.rows * l.cols);
-    params += n;
-    const auto& w = *r.weights.at(l.name);
-    bits += r.codebooks.count(l.name) ? r.codebooks.at(l.name).bits_per_weight() * double(n)
-                                      : double(n) * o.bits + double(w.rows * w.groups) * (o.sym ? 16.0 : 32.0);
-    nlohmann::json e{{"layer", l.layer}, {"name", l.name}, {"rows", l.rows}, {"cols", l.cols}, {"seconds", l.seconds}};
-    e["rel_error"] = std::isfinite(l.rel_error) ? nlohmann::json(l.rel_error) : nlohmann::json(nullptr);
-    if (l.awq_alpha >= 0) e["awq_alpha"] = l.awq_alpha;
-    e["compact"] = l.compact;
-    j["linears"].push_back(e);
-  }
-  j["quantized_params"] = params;
-  j["bits_per_weight"] = params ? bits / double(params) : 0.0;
+  const auto params = j["quantized_params"].get<std::uint64_t>();
   if (a.per_tensor) {
     std::printf("%-5s %11s %11s %11s %11s %11s %11s\n", "layer", "query", "key", "value", "attn_out", "intermediate", "output");
     for (int il = 0; il < n_layer; ++il) {

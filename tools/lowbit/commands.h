@@ -2,6 +2,7 @@
 // subcommand whose callback does the work; errors surface as lowbit::Error.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct PtqArgs {
 };
 void add_ptq_options(CLI::App* cmd, PtqArgs& a);
 void run_quantize_ptq(const PtqArgs& a);
+// The --report JSON of a PTQ run: method, scheme, calibration tokens, seconds, every
+// Linear's error and the bits per weight (codes plus fp16 group grids or codebooks).
+nlohmann::json ptq_report_json(const PtqResult& r, const PtqArgs& a, const PtqOptions& o);
 // --scheme for a PTQ method: bits, group size and symmetry, or a k-means codebook width.
 void set_ptq_grid(const std::string& spec, PtqOptions& o);
 // Encoders (a HF BertModel directory) take cmd_quantize_ptq_encoder.cpp's path.
