@@ -12,7 +12,8 @@
 # split's lines. MODELS (smollm2 gemma3 minilm), CALIB_CHUNKS (16), EVAL_CHUNKS (8),
 # THREADS (2), SCHEMES and METHODS (the integer-scheme loops), W8A8 (0 skips those rows), AWQ_SEQS (sequences AWQ's
 # block search runs on in those loops, 8) can be set; REUSE=1 keeps the outputs of steps already run (their .time
-# files too). Writes build/results/<model>/* and prints the markdown.
+# files too). Writes build/results/<model>/* and the tables of docs/results.md (its notes after
+# the marker line stay; RESULTS_MD= prints the markdown instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-release.sh lowbit_cli >/dev/null
@@ -113,4 +114,4 @@ if [[ " $MODELS " == *" minilm "* ]]; then
   done
 fi
 
-$PY bench/ptq_results_table.py "$R" "$CALIB" "$EVAL" "$THREADS" $MODELS
+RESULTS_MD=${RESULTS_MD-docs/results.md} $PY bench/ptq_results_table.py "$R" "$CALIB" "$EVAL" "$THREADS" $MODELS
