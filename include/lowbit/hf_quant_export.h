@@ -1,7 +1,8 @@
 // Writes a PTQ-quantized decoder as a transformers checkpoint directory in AutoAWQ's GEMM
 // or the GPTQ (v1/v2) layout: config.json with the quantization_config transformers
 // reads, model.safetensors with packed Linears and fp16 embeddings/norms/head, and the
-// source's tokenizer files when it is a HF directory. The directory appears whole or not.
+// source's tokenizer files when it is a HF directory; and a PTQ-quantized BERT encoder in
+// lowbit's own safetensors layout. The directory appears whole or not.
 #pragma once
 #include <cstdint>
 #include <filesystem>

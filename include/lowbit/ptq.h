@@ -68,8 +68,8 @@ struct PtqLinearReport {
   float awq_alpha = -1;  // AWQ: the chosen alpha of the scale group this Linear is in
   // The Linear holds its codes and grids (decoded a few rows at a time when it runs)
   // rather than fp32; false where the compact form did not decode to the method's values
-  // exactly, and then the fp32 values are kept, and in an encoder (quantize_encoder runs
-  // its short calibration sentences on the fp32 decode).
+  // exactly, and then the fp32 values are kept, and in an encoder quantized with calibration
+  // text (quantize_encoder runs its short sentences on the fp32 decode).
   bool compact = false;
 };
 

@@ -275,7 +275,8 @@ PtqResult quantize_decoder(DecoderModel& model, std::vector<std::vector<std::int
         stats.drop_input_cache();
         for (Linear* lin : group) {
           const std::string& from = shared ? group.front()->name() : lin->name();
-          LinearInputStats s = lin == group.back() ? stats.take(from) : stats.at(from);
+          // Only a shared input outlives its Linear; anything else moves out and is freed.
+          LinearInputStats s = shared && lin != group.back() ? stats.at(from) : stats.take(from);
           algo::quantize_linear(*lin, il, &s, opt, threads, res);
         }
         // Once q, k, v (then o) are final, later passes over this layer reuse attention's

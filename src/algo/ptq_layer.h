@@ -1,5 +1,6 @@
-// What the layer-wise PTQ driver (ptq_decoder.cpp) shares with the per-method layer code
-// (ptq_awq_layer.cpp): the captured inputs of one decoder layer and the error report.
+// What the layer-wise PTQ drivers (ptq_decoder.cpp, ptq_encoder.cpp) share with the
+// per-method layer code (ptq_awq_layer.cpp): the captured inputs of one layer, the one
+// Linear quantizer and the error report.
 #pragma once
 #include <cstdint>
 #include <optional>

@@ -211,8 +211,19 @@ std::uint64_t write_lowbit_quantized_encoder(const BertEncoder& enc, const PtqRe
   const std::uint64_t bytes = write_entries(entries, scheme, tmp.path() / "model.safetensors");
   // config.json, the tokenizer and the sentence-transformers pipeline come along as they are.
   const fs::path src = fs::is_directory(w.path()) ? w.path() : w.path().parent_path();
-  for (const auto& e : fs::recursive_directory_iterator(src)) {
-    if (!e.is_regular_file()) continue;
+  // Never the output itself (OUT may sit inside the model folder), hidden folders or
+  // other runtimes' exports.
+  const fs::path out_abs = fs::weakly_canonical(out_dir), tmp_abs = fs::weakly_canonical(tmp.path());
+  for (auto it = fs::recursive_directory_iterator(src); it != fs::recursive_directory_iterator(); ++it) {
+    const fs::directory_entry& e = *it;
+    const std::string fname = e.path().filename().string();
+    if (e.is_directory()) {
+      const fs::path abs = fs::weakly_canonical(e.path());
+      if (abs == out_abs || abs == tmp_abs || fname.starts_with(".") || fname == "onnx" || fname == "openvino")
+        it.disable_recursion_pending();
+      continue;
+    }
+    if (!e.is_regular_file() || fname.starts_with(".")) continue;
     const std::string ext = e.path().extension().string();
     if (ext == ".safetensors" || ext == ".bin" || ext == ".onnx" || ext == ".h5" || ext == ".msgpack" || ext == ".ot" ||
         e.path().filename() == "model.safetensors.index.json")

@@ -2,6 +2,7 @@
 // --calib TEXT`: layer-wise PTQ of a decoder (from its fp32 decode, the baseline), with a
 // progress bar per layer, a per-layer error table, and with --kld-base the quantized
 // model's perplexity, KL divergence and top-1 agreement against the baseline's logits.
+// BERT encoder checkpoints go to run_quantize_ptq_encoder.
 #include <sys/resource.h>
 
 #include <algorithm>
