@@ -2,6 +2,9 @@
 // vec_dot_type) in the exact arithmetic order of llama.cpp's x86 AVX2 build: per block,
 // eight int32 lanes each summing four consecutive code products, fma(d_w*d_x, lane, acc)
 // per lane, then ggml's 8-lane fold. Same order, same float results, bit for bit.
+// The k-quants (Q4_K, Q6_K x Q8_K) fold a whole 256-block into the eight int32 lanes
+// first (sub-block scales applied in integers), then one fma(d_x*d_w, lane, acc); Q4_K
+// keeps its mins in four more lanes, added after the fold.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -10,15 +13,20 @@
 
 namespace lowbit::kernels {
 
-// One dot product of n values (whole 32-blocks): weight row w, activation row x.
+// One dot product of n values (whole blocks of the weight type): weight row w,
+// activation row x.
 using GgmlDotFn = float (*)(const void* w, const void* x, std::int64_t n);
 
 float ggml_dot_q4_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_1_q8_1__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q8_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q6_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_1_q8_1__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q8_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q4_K_q8_K__avx2(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q6_K_q8_K__avx2(const void* w, const void* x, std::int64_t n);
 
 // llamafile's tinyBLAS fp16 x fp16 product as ggml runs it for attention (AVX2+F16C):
 // lane l accumulates fma(a[i], b[i], .) over i = l, l+8, ..., then ggml's fold. a and b

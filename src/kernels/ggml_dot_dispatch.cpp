@@ -14,6 +14,8 @@ GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference) {
     case ggml::Type::Q4_0: return fast ? ggml_dot_q4_0_q8_0__avx2 : ggml_dot_q4_0_q8_0__ref;
     case ggml::Type::Q4_1: return fast ? ggml_dot_q4_1_q8_1__avx2 : ggml_dot_q4_1_q8_1__ref;
     case ggml::Type::Q8_0: return fast ? ggml_dot_q8_0_q8_0__avx2 : ggml_dot_q8_0_q8_0__ref;
+    case ggml::Type::Q4_K: return fast ? ggml_dot_q4_K_q8_K__avx2 : ggml_dot_q4_K_q8_K__ref;
+    case ggml::Type::Q6_K: return fast ? ggml_dot_q6_K_q8_K__avx2 : ggml_dot_q6_K_q8_K__ref;
     default: return nullptr;
   }
 }

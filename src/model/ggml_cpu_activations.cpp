@@ -115,6 +115,11 @@ std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const 
       b[i].d = fp32_to_fp16(d);
       b[i].s = fp32_to_fp16(d * static_cast<float>(sum));
     }
+  } else if (vec_dot_type == ggml::Type::Q8_K) {
+    // Blocks never straddle rows (k is whole 256-blocks), so all m rows quantize as one.
+    if (k % ggml::QK_K) fail("activation rows of ", k, " values are not whole 256-blocks");
+    out.resize(static_cast<std::size_t>(m * k / ggml::QK_K) * sizeof(ggml::block_q8_K));
+    ggml::quantize_row_q8_K_ref(x, out.data(), m * k);
   } else {
     fail("no block quantizer for activation type ", ggml::traits(vec_dot_type).name);
   }

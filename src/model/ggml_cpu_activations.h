@@ -21,8 +21,9 @@ ggml::Type ggml_vec_dot_type(ggml::Type t);
 void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t m, std::int64_t k, float* out,
                             float* block_sums);
 
-// x[m][k] as ggml's x86 quantize_row_q8_0 / quantize_row_q8_1 store it: the activation
-// blocks its integer dot products read (vec_dot_type Q8_0 or Q8_1 only).
+// x[m][k] as ggml's x86 quantize_row_q8_0 / quantize_row_q8_1 / quantize_row_q8_K (the
+// reference q8_K) store it: the activation blocks its integer dot products read
+// (vec_dot_type Q8_0, Q8_1 or Q8_K).
 std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const float* x, std::int64_t m,
                                                  std::int64_t k);
 

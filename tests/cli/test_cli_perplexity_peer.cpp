@@ -74,10 +74,13 @@ TEST(SlowPeerPerplexity, SmolLM2WithinOnePercentOfLlamaCpp) {
   expect_within_one_percent(smollm2(), "prideprejudice", 5000, 512, 12);
 }
 
-// Gemma 3 270M as shipped (Q4_K_M; SentencePiece vocabulary with BOS): a shorter run.
+// Gemma 3 270M as shipped (Q4_K_M; SentencePiece vocabulary with BOS) at ctx 256. It is
+// sensitive to rounding (one ulp on half the embeddings flips 12 % of top-1 tokens), so
+// over 3 chunks the difference between equally valid summation orders reaches 1 %: 16
+// chunks average that noise out.
 TEST(SlowPeerPerplexity, Gemma3WithinOnePercentOfLlamaCpp) {
   const auto gemma = json::parse(lowbit::testing::run_peer("gguf_model_paths.py", {}))["gemma3"].get<std::string>();
-  expect_within_one_percent(gemma, "prideprejudice", 400, 256, 3);
+  expect_within_one_percent(gemma, "prideprejudice", 400, 256, 16);
 }
 
 // KL identities: a model against its own saved logits has KLD ~ 0 (only the 16-bit

@@ -1,13 +1,15 @@
 // ggml-order block dot products: the AVX2 kernels equal their reference twins bit for
 // bit (random blocks, 1..48 blocks, unaligned rows), and the reference is the true dot
 // product of the decoded blocks within the rounding bound of its order: n/256 + 4 fp32
-// roundings per term ((blocks + 4) * 2^-24 * sum |terms|). The fp32 matmul kernel pair
-// is held to the bound its header states.
+// roundings per term ((blocks + 4) * 2^-24 * sum |terms|); the same for the k-quant dots
+// (Q4_K, Q6_K x Q8_K) on rows of 256..4096. The fp32 matmul kernel pair is held to the
+// bound its header states.
 #include <gtest/gtest.h>
 
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -134,6 +136,137 @@ TEST_P(GgmlDot, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, GgmlDot, ::testing::Values(Type::Q4_0, Type::Q4_1, Type::Q8_0),
+                         [](const auto& i) { return std::string(ggml::traits(i.param).name); });
+
+// k-quant weight blocks: random codes and sub-block scales under random fp16 super-scales
+// from 2^lo..2^hi (subnormal to large when asked), or realistic blocks from lowbit's own
+// quantizer of random rows; at byte offset 2 either way.
+std::vector<std::uint8_t> k_weight_blocks(Type t, std::int64_t nb, std::mt19937& rng, bool quantized, float lo,
+                                          float hi) {
+  const auto& tr = ggml::traits(t);
+  std::vector<std::uint8_t> b(static_cast<std::size_t>(nb) * tr.type_size + 2);
+  if (quantized) {
+    std::normal_distribution<float> g;
+    const float scale = std::exp2(std::uniform_real_distribution<float>(lo, hi)(rng));
+    std::vector<float> w(static_cast<std::size_t>(nb * ggml::QK_K));
+    for (auto& v : w) v = scale * g(rng);
+    ggml::quantize_rows(t, w.data(), b.data() + 2, 1, nb * ggml::QK_K);
+    return b;
+  }
+  for (auto& v : b) v = static_cast<std::uint8_t>(rng());
+  for (std::int64_t i = 0; i < nb; ++i) {
+    std::uint8_t* blk = b.data() + 2 + i * tr.type_size;
+    if (t == Type::Q4_K) {
+      const std::uint16_t d = random_half(rng, lo, hi), dmin = random_half(rng, lo, hi);
+      std::memcpy(blk + offsetof(ggml::block_q4_K, d), &d, 2);
+      std::memcpy(blk + offsetof(ggml::block_q4_K, dmin), &dmin, 2);
+    } else {
+      const std::uint16_t d = random_half(rng, lo, hi);
+      std::memcpy(blk + offsetof(ggml::block_q6_K, d), &d, 2);
+    }
+  }
+  return b;
+}
+
+// Q8_K activation blocks at byte offset 2: the runtime's quantizer on heavy-tailed rows
+// scaled by 10^[-e, e], or raw random codes (-128 included) and bsums with a finite d.
+std::vector<std::uint8_t> q8k_blocks(std::int64_t nb, std::mt19937& rng, bool raw, float e) {
+  std::vector<std::uint8_t> b(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_K) + 2);
+  if (raw) {
+    for (auto& v : b) v = static_cast<std::uint8_t>(rng());
+    for (std::int64_t i = 0; i < nb; ++i) {
+      const float d = std::pow(10.f, std::uniform_real_distribution<float>(-e, e)(rng)) * ((rng() & 1) ? -1.f : 1.f);
+      std::memcpy(b.data() + 2 + i * sizeof(ggml::block_q8_K), &d, 4);
+    }
+    return b;
+  }
+  std::student_t_distribution<float> st(3.0f);
+  const float scale = std::pow(10.f, std::uniform_real_distribution<float>(-e, e)(rng));
+  std::vector<float> x(static_cast<std::size_t>(nb * ggml::QK_K));
+  for (auto& v : x) v = scale * st(rng);
+  const auto q = model::ggml_quantize_activations(Type::Q8_K, x.data(), 1, nb * ggml::QK_K);
+  std::memcpy(b.data() + 2, q.data(), q.size());
+  return b;
+}
+
+// The exact dot of decoded k-quant weights and Q8_K activations (whose bsums must be the
+// sums of their codes), and the sum of |terms| at the granularity the kernels round.
+void exact_dot_k(Type t, const std::uint8_t* w, const std::uint8_t* x, std::int64_t nb, double* dot, double* mag) {
+  *dot = 0;
+  *mag = 0;
+  for (std::int64_t i = 0; i < nb; ++i) {
+    ggml::block_q8_K b;
+    std::memcpy(&b, x + i * sizeof b, sizeof b);
+    if (t == Type::Q4_K) {
+      ggml::block_q4_K a;
+      std::memcpy(&a, w + i * sizeof a, sizeof a);
+      const double d = static_cast<double>(b.d) * fp16_to_fp32(a.d), dmin = static_cast<double>(b.d) * fp16_to_fp32(a.dmin);
+      for (int j = 0; j < 8; ++j) {
+        std::uint8_t sc, m;
+        ggml::get_scale_min(j, a.scales, sc, m);
+        long s = 0, sa = 0, ys = 0;
+        for (int k = 0; k < 32; ++k) {
+          const int q = (j % 2 ? a.qs[32 * (j / 2) + k] >> 4 : a.qs[32 * (j / 2) + k] & 15);
+          const int y = b.qs[32 * j + k];
+          s += q * y, sa += std::abs(q * y), ys += y;
+        }
+        *dot += d * sc * s - dmin * m * ys;
+        *mag += std::fabs(d) * sc * sa + std::fabs(dmin) * m * std::labs(ys);
+      }
+    } else {
+      ggml::block_q6_K a;
+      std::memcpy(&a, w + i * sizeof a, sizeof a);
+      const double d = static_cast<double>(b.d) * fp16_to_fp32(a.d);
+      for (int p = 0; p < ggml::QK_K; ++p) {
+        // Weight p: half p/128, run (p%128)/32, position p%32 (ggml's Q6_K layout).
+        const int h = p / 128, run = p % 128 / 32, k = p % 32;
+        const int lo = (a.ql[64 * h + 32 * (run & 1) + k] >> (run < 2 ? 0 : 4)) & 15;
+        const int q = (lo | (((a.qh[32 * h + k] >> (2 * run)) & 3) << 4)) - 32;
+        const double term = d * a.scales[p / 16] * q * b.qs[p];
+        *dot += term;
+        *mag += std::fabs(term);
+      }
+    }
+  }
+}
+
+// Q4_K and Q6_K x Q8_K: AVX2 equals the reference bit for bit over many rows, realistic
+// and random blocks, ordinary and extreme scales; the reference is within its order's
+// bound of the exact dot (nb fmas per lane + d's rounding + 3 fold adds + the mins' fold
+// and final add: (nb + 6) * 2^-24 * sum |terms|) wherever bsums are the code sums.
+class GgmlDotK : public ::testing::TestWithParam<Type> {};
+
+TEST_P(GgmlDotK, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
+  const Type t = GetParam();
+  std::mt19937 rng(4321 + static_cast<int>(t));
+  const auto ref = kernels::ggml_dot_kernel(t, true);
+  ASSERT_NE(ref, nullptr);
+  const bool avx2 = kernels::fast_kernels_enabled();
+  if (!avx2) std::printf("no AVX2+FMA+F16C on this CPU: only the reference bound is checked\n");
+  const auto fast = kernels::ggml_dot_kernel(t);
+  for (std::int64_t n : {256, 512, 768, 4096}) {
+    const std::int64_t nb = n / ggml::QK_K;
+    for (int rep = 0; rep < (n == 4096 ? 150 : 400); ++rep) {
+      // Every fourth row has extreme scales: fp16 subnormal to 2^15 weights, activation
+      // scales 10^+-20 (products stay finite).
+      const bool extreme = rep % 4 == 3, quantized = rep % 2 == 0, raw_x = rep % 3 == 2;
+      const auto w = k_weight_blocks(t, nb, rng, quantized && !extreme, extreme ? -24.f : -12.f, extreme ? 15.f : 0.f);
+      const auto x = q8k_blocks(nb, rng, raw_x, extreme ? 20.f : 3.f);
+      const float r = ref(w.data() + 2, x.data() + 2, n);
+      ASSERT_TRUE(std::isfinite(r)) << n << ", rep " << rep;
+      if (avx2) {
+        const float f = fast(w.data() + 2, x.data() + 2, n);
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(r), std::bit_cast<std::uint32_t>(f)) << "n " << n << ", rep " << rep;
+      }
+      if (raw_x) continue;  // random bsums are not the sums of the codes
+      double e, mag;
+      exact_dot_k(t, w.data() + 2, x.data() + 2, nb, &e, &mag);
+      ASSERT_LE(std::fabs(r - e), (static_cast<double>(nb) + 6) * kU * mag + 1e-37) << "n " << n << ", rep " << rep;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, GgmlDotK, ::testing::Values(Type::Q4_K, Type::Q6_K),
                          [](const auto& i) { return std::string(ggml::traits(i.param).name); });
 
 TEST(GgmlDotF16Tinyblas, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {

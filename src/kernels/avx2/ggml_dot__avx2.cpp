@@ -2,6 +2,8 @@
 // reference twins, so results are identical bit for bit; compiled with -mavx2 -mfma -mf16c.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "formats/ggml_blocks.h"
 #include "kernels/ggml_dot.h"
 
@@ -68,6 +70,85 @@ float ggml_dot_q8_0_q8_0__avx2(const void* w, const void* x, std::int64_t n) {
     const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs));
     acc = _mm256_fmadd_ps(d, lanes_ss(qa, qb), acc);
+  }
+  return fold(acc);
+}
+
+float ggml_dot_q4_K_q8_K__avx2(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q4_K*>(w);
+  const auto* b = static_cast<const ggml::block_q8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  __m128 acc_m = _mm_setzero_ps();
+  for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+    const float d = b[ib].d * half(a[ib].d);
+    const float dmin = -b[ib].d * half(a[ib].dmin);
+    // get_scale_min for all eight sub-blocks at once, four bytes per word: scales 0-3,
+    // scales 4-7, mins 0-3, mins 4-7.
+    std::uint32_t u[3];
+    std::memcpy(u, a[ib].scales, 12);
+    const std::uint32_t sc03 = u[0] & 0x3F3F3F3F, mn03 = u[1] & 0x3F3F3F3F;
+    const std::uint32_t sc47 = (u[2] & 0x0F0F0F0F) | (((u[0] >> 6) & 0x03030303) << 4);
+    const std::uint32_t mn47 = ((u[2] >> 4) & 0x0F0F0F0F) | (((u[1] >> 6) & 0x03030303) << 4);
+    const __m256i sm = _mm256_cvtepu8_epi16(_mm_set_epi32(static_cast<int>(mn47), static_cast<int>(mn03),
+                                                          static_cast<int>(sc47), static_cast<int>(sc03)));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].bsums));
+    const __m128i q8sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    const __m128i mins = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), q8sums);
+    acc_m = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(mins), acc_m);
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+    __m256i sumi = _mm256_setzero_si256();
+    for (int j = 0; j < 4; ++j) {
+      // Bytes 2k, 2k+1 of every word pick 16-bit scale k.
+      const __m256i sl = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * (2 * j))));
+      const __m256i sh = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<short>(0x0100 + 0x0202 * (2 * j + 1))));
+      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qs + 32 * j));
+      const __m256i q8l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs + 64 * j));
+      const __m256i q8h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs + 64 * j + 32));
+      const __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(_mm256_and_si256(q4, m4), q8l));
+      const __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4), q8h));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return fold(acc) + _mm_cvtss_f32(m);
+}
+
+float ggml_dot_q6_K_q8_K__avx2(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q6_K*>(w);
+  const auto* b = static_cast<const ggml::block_q8_K*>(x);
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+    const float d = b[ib].d * half(a[ib].d);
+    // 32 * (scale x bsum) over sub-block pairs: the -32 offset of lane l (see the reference).
+    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[ib].scales)));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].bsums));
+    const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].ql + 64 * h));
+      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].ql + 64 * h + 32));
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qh + 32 * h));
+      auto high = [&](int shift) { return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4); };
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, m4), high(0)),
+          _mm256_or_si256(_mm256_and_si256(ql1, m4), high(2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(6)),
+      };
+      for (int run = 0; run < 4; ++run) {
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs + 128 * h + 32 * run));
+        // Unsigned 6-bit codes: pair sums stay within int16 (63 * 128 * 2 < 2^15).
+        const __m256i p = _mm256_maddubs_epi16(q[run], y);
+        const std::int8_t* sc = a[ib].scales + 8 * h + 2 * run;
+        const __m256i s = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[0])), _mm_set1_epi16(sc[1]), 1);
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s, p));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, offset)), acc);
   }
   return fold(acc);
 }

@@ -66,6 +66,77 @@ float ggml_dot_q8_0_q8_0__ref(const void* w, const void* x, std::int64_t n) {
   return ggml_hsum8(acc);
 }
 
+// Q4_K: lane l of a block holds, over its four 64-weight pairs of sub-blocks, scale_lo x
+// (low nibbles 4l..4l+3 . q8) + scale_hi x (high nibbles 4l..4l+3 . q8): integers, exact
+// in any order. The mins go into four more float lanes (sub-blocks 2l and 2l+1 each),
+// folded last as (m0+m2)+(m1+m3) and added after the main fold.
+float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q4_K*>(w);
+  const auto* b = static_cast<const ggml::block_q8_K*>(x);
+  float acc[8] = {};
+  float acc_m[4] = {};
+  for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+    const float d = b[ib].d * fp16_to_fp32(a[ib].d);
+    const float dmin = -b[ib].d * fp16_to_fp32(a[ib].dmin);
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) {
+      std::uint8_t s, m;
+      ggml::get_scale_min(j, a[ib].scales, s, m);
+      sc[j] = s;
+      mn[j] = m;
+    }
+    // hadd_epi16 wraps at 16 bits; only bsums that do not come from the codes can reach that.
+    int q8sum[8];
+    for (int j = 0; j < 8; ++j) q8sum[j] = static_cast<std::int16_t>(b[ib].bsums[2 * j] + b[ib].bsums[2 * j + 1]);
+    for (int l = 0; l < 4; ++l)
+      acc_m[l] = std::fma(dmin, static_cast<float>(mn[2 * l] * q8sum[2 * l] + mn[2 * l + 1] * q8sum[2 * l + 1]), acc_m[l]);
+    int sumi[8] = {};
+    for (int j = 0; j < 4; ++j) {
+      const std::uint8_t* q4 = a[ib].qs + 32 * j;
+      const std::int8_t* q8 = b[ib].qs + 64 * j;
+      for (int t = 0; t < 32; ++t)
+        sumi[t / 4] += sc[2 * j] * (q4[t] & 0x0F) * q8[t] + sc[2 * j + 1] * (q4[t] >> 4) * q8[32 + t];
+    }
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(sumi[l]), acc[l]);
+  }
+  return ggml_hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
+}
+
+// Q6_K: each 128-weight half holds four 32-code runs (ql low nibbles, ql+32 low, ql high,
+// ql+32 high, with 2 bits each from qh); lane l sums codes 4l..4l+3 of every run, as
+// unsigned 0..63, times the scale of their 16-weight sub-block. The -32 offset comes off
+// afterwards from the activation's bsums: lane l loses 32 * (sc[2l] bsums[2l] +
+// sc[2l+1] bsums[2l+1]), so lanes hold other integers than with a per-code offset (which
+// older llama.cpp used), and the float sums differ.
+float ggml_dot_q6_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q6_K*>(w);
+  const auto* b = static_cast<const ggml::block_q8_K*>(x);
+  float acc[8] = {};
+  for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+    const float d = b[ib].d * fp16_to_fp32(a[ib].d);
+    int sumi[8] = {};
+    for (int h = 0; h < 2; ++h) {
+      const std::uint8_t* ql = a[ib].ql + 64 * h;
+      const std::uint8_t* qh = a[ib].qh + 32 * h;
+      for (int run = 0; run < 4; ++run) {
+        const std::uint8_t* lo = ql + 32 * (run & 1);
+        const int shift = run < 2 ? 0 : 4;
+        const std::int8_t* q8 = b[ib].qs + 128 * h + 32 * run;
+        const std::int8_t* scales = a[ib].scales + 8 * h + 2 * run;
+        for (int t = 0; t < 32; ++t) {
+          const int q = ((lo[t] >> shift) & 0x0F) | (((qh[t] >> (2 * run)) & 3) << 4);
+          sumi[t / 4] += scales[t / 16] * q * q8[t];
+        }
+      }
+    }
+    for (int l = 0; l < 8; ++l) {
+      const int offset = a[ib].scales[2 * l] * b[ib].bsums[2 * l] + a[ib].scales[2 * l + 1] * b[ib].bsums[2 * l + 1];
+      acc[l] = std::fma(d, static_cast<float>(sumi[l] - 32 * offset), acc[l]);
+    }
+  }
+  return ggml_hsum8(acc);
+}
+
 float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n) {
   float acc[8] = {};
   for (std::int64_t i = 0; i < n; i += 8)
