@@ -1,0 +1,592 @@
+// Checks and times lowbit's CUDA matmuls on the device (run by bench/cuda/gemm_device.sh):
+// W4A16 against an fp64 reference computed from the unpacked codes, with fresh random
+// activations and a NaN-poisoned output per check, then timed beside cuBLAS bf16 on the
+// same shapes, rotating weight copies so the 50-60 MB L2 cannot hold them.
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "lowbit/cuda_gemm.h"
+#include "lowbit/w4a16.h"
+
+namespace {
+
+#define CHECK_CUDA(e)                                                                             \
+  do {                                                                                            \
+    const cudaError_t err_ = (e);                                                                 \
+    if (err_ != cudaSuccess) {                                                                    \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #e, cudaGetErrorString(err_)); \
+      std::exit(2);                                                                               \
+    }                                                                                             \
+  } while (0)
+#define CHECK_CUBLAS(e)                                                              \
+  do {                                                                               \
+    const cublasStatus_t st_ = (e);                                                  \
+    if (st_ != CUBLAS_STATUS_SUCCESS) {                                              \
+      std::fprintf(stderr, "%s:%d: %s: cublas status %d\n", __FILE__, __LINE__, #e, \
+                   static_cast<int>(st_));                                           \
+      std::exit(2);                                                                  \
+    }                                                                                \
+  } while (0)
+#define CHECK_LOWBIT(e)                                                                        \
+  do {                                                                                         \
+    const int rc_ = (e);                                                                       \
+    if (rc_ != 0) {                                                                            \
+      std::fprintf(stderr, "%s:%d: %s returned %d\n", __FILE__, __LINE__, #e, rc_);            \
+      std::exit(2);                                                                            \
+    }                                                                                          \
+  } while (0)
+
+struct Rng {
+  std::uint64_t s;
+  std::uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+};
+
+// Uniform values in [-1, 1) from a per-call seed, written as bf16 or fp16.
+template <class T>
+__global__ void fill_random(T* p, std::size_t n, std::uint64_t seed) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n; i += std::size_t{gridDim.x} * blockDim.x) {
+    std::uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    const float v = static_cast<float>(h >> 40) / 8388608.0f - 1.0f;
+    if constexpr (std::is_same_v<T, __nv_bfloat16>)
+      p[i] = __float2bfloat16_rn(v);
+    else
+      p[i] = __float2half_rn(v);
+  }
+}
+
+__device__ double to_double(__nv_bfloat16 v) { return static_cast<double>(__bfloat162float(v)); }
+__device__ double to_double(__half v) { return static_cast<double>(__half2float(v)); }
+
+// One warp per output: sum over k of x * scale * (code - zero), in fp64, from row-major codes.
+template <class T>
+__global__ void reference_w4(const T* x, const std::uint8_t* codes, const __half* scales, const std::uint8_t* zeros,
+                             double* y, int m, int n, int k) {
+  const std::size_t out = (blockIdx.x * std::size_t{blockDim.x} + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (out >= static_cast<std::size_t>(m) * n) return;
+  const int row = static_cast<int>(out / n), col = static_cast<int>(out % n);
+  const int groups = k / 128;
+  double acc = 0;
+  for (int j = lane; j < k; j += 32) {
+    const int g = j / 128;
+    const double s = static_cast<double>(__half2float(scales[static_cast<std::size_t>(col) * groups + g]));
+    const int z = zeros ? zeros[static_cast<std::size_t>(col) * groups + g] : 8;
+    acc += to_double(x[static_cast<std::size_t>(row) * k + j]) * s *
+           static_cast<double>(static_cast<int>(codes[static_cast<std::size_t>(col) * k + j]) - z);
+  }
+  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+  if (lane == 0) y[out] = acc;
+}
+
+// Dequantized bf16 copy of the same weight for cuBLAS.
+__global__ void dequant_bf16(const std::uint8_t* codes, const __half* scales, const std::uint8_t* zeros, __nv_bfloat16* w,
+                             int n, int k) {
+  const std::size_t total = static_cast<std::size_t>(n) * k;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < total; i += std::size_t{gridDim.x} * blockDim.x) {
+    const std::size_t col = i / k, g = (i % k) / 128, groups = k / 128;
+    const int z = zeros ? zeros[col * groups + g] : 8;
+    w[i] = __float2bfloat16_rn(__half2float(scales[col * groups + g]) * static_cast<float>(codes[i] - z));
+  }
+}
+
+// Integers in [-127, 127] (a zero point's range when `span` is small), from a seed.
+__global__ void fill_int8(std::int8_t* p, std::size_t n, std::uint64_t seed) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n; i += std::size_t{gridDim.x} * blockDim.x) {
+    std::uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    p[i] = static_cast<std::int8_t>(static_cast<int>(h % 255) - 127);
+  }
+}
+
+// Positive scales in [lo, lo + span), fp32.
+__global__ void fill_scale(float* p, int n, std::uint64_t seed, float lo, float span) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    std::uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    p[i] = lo + span * static_cast<float>(h & 0xFFFFFF) / 16777216.0f;
+  }
+}
+
+__global__ void row_sums(const std::int8_t* w, std::int32_t* out, int n, int k) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= n) return;
+  std::int32_t s = 0;
+  for (int j = 0; j < k; ++j) s += w[static_cast<std::size_t>(r) * k + j];
+  out[r] = s;
+}
+
+// One warp per output, exact in int64, scaled in fp64: the W8A8 definition.
+__global__ void reference_w8(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
+                             const float* sw, double* y, int m, int n, int k) {
+  const std::size_t out = (blockIdx.x * std::size_t{blockDim.x} + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (out >= static_cast<std::size_t>(m) * n) return;
+  const int row = static_cast<int>(out / n), col = static_cast<int>(out % n);
+  long long acc = 0;
+  const int z = zx ? zx[row] : 0;
+  for (int j = lane; j < k; j += 32)
+    acc += static_cast<long long>(xq[static_cast<std::size_t>(row) * k + j] - z) * wq[static_cast<std::size_t>(col) * k + j];
+  for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+  if (lane == 0) y[out] = static_cast<double>(sx[row]) * sw[col] * static_cast<double>(acc);
+}
+
+template <class T>
+float to_float_host(T v);
+template <>
+float to_float_host(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <>
+float to_float_host(__half v) { return __half2float(v); }
+
+struct Timer {
+  cudaEvent_t a, b;
+  Timer() {
+    CHECK_CUDA(cudaEventCreate(&a));
+    CHECK_CUDA(cudaEventCreate(&b));
+  }
+  // Median over `reps` of the mean time of `iters` back-to-back calls of f(i), in us.
+  template <class F>
+  double median_us(int reps, int iters, F&& f) {
+    for (int i = 0; i < 3; ++i) f(i);
+    CHECK_CUDA(cudaDeviceSynchronize());
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+      CHECK_CUDA(cudaEventRecord(a));
+      for (int i = 0; i < iters; ++i) f(i);
+      CHECK_CUDA(cudaEventRecord(b));
+      CHECK_CUDA(cudaEventSynchronize(b));
+      float ms = 0;
+      CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
+      t.push_back(1000.0 * ms / iters);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  }
+};
+
+double copy_bandwidth_gbs(Timer& tm) {
+  const std::size_t bytes = std::size_t{2} << 30;
+  void *a, *b;
+  CHECK_CUDA(cudaMalloc(&a, bytes));
+  CHECK_CUDA(cudaMalloc(&b, bytes));
+  CHECK_CUDA(cudaMemset(a, 1, bytes));
+  const double us = tm.median_us(5, 5, [&](int) { CHECK_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice)); });
+  CHECK_CUDA(cudaFree(a));
+  CHECK_CUDA(cudaFree(b));
+  return 2.0 * bytes / us / 1e3;  // read + write
+}
+
+struct Shape {
+  int n, k;
+};
+
+// Streaming read of `words` uint4s: the floor a weight-only matmul of the same bytes can reach.
+__global__ void stream_read(const uint4* __restrict__ p, std::size_t words, unsigned* sink) {
+  unsigned acc = 0;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < words; i += std::size_t{gridDim.x} * blockDim.x) {
+    const uint4 v = __ldcs(p + i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x12345678u) *sink = acc;
+}
+__global__ void empty_kernel() {}
+
+// Launch overhead, streaming-read floor and graph-replayed W4A16 at M = 1 for one size.
+void probe(Timer& tm) {
+  const std::size_t bytes = std::size_t{8192} * 8192 / 2 + std::size_t{8192} * 64 * 2;
+  const int copies = 12;
+  std::vector<uint4*> bufs(copies);
+  for (auto& b : bufs) {
+    CHECK_CUDA(cudaMalloc(&b, bytes));
+    CHECK_CUDA(cudaMemset(b, 0x5A, bytes));
+  }
+  unsigned* sink;
+  CHECK_CUDA(cudaMalloc(&sink, 4));
+  const double empty_us = tm.median_us(7, 100, [&](int) { empty_kernel<<<1, 32>>>(); });
+  std::printf("probe: empty launch %.2f us\n", empty_us);
+  for (const int blocks : {132 * 4, 132 * 8, 132 * 16, 132 * 32}) {
+    for (const int threads : {256, 512}) {
+      const double us = tm.median_us(7, 40, [&](int i) { stream_read<<<blocks, threads>>>(bufs[i % copies], bytes / 16, sink); });
+      std::printf("probe: stream read %.1f MB, %d x %d: %.2f us = %.0f GB/s\n", bytes / 1e6, blocks, threads, us, bytes / us / 1e3);
+    }
+  }
+  // The same reads captured in a graph of 40 launches: no host launch cost at all.
+  cudaStream_t st;
+  CHECK_CUDA(cudaStreamCreate(&st));
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+  for (int i = 0; i < 40; ++i) stream_read<<<132 * 16, 512, 0, st>>>(bufs[i % copies], bytes / 16, sink);
+  CHECK_CUDA(cudaStreamEndCapture(st, &graph));
+  CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+  const double gus = tm.median_us(7, 1, [&](int) { CHECK_CUDA(cudaGraphLaunch(exec, nullptr)); }) / 40;
+  std::printf("probe: stream read in a graph: %.2f us = %.0f GB/s\n", gus, bytes / gus / 1e3);
+  for (auto* b : bufs) CHECK_CUDA(cudaFree(b));
+  CHECK_CUDA(cudaFree(sink));
+}
+
+// One M = 1 call after warm-up, for a profiler (ncu -k regex:gemm_w4a16 -c 1 --launch-skip 3).
+void one_call() {
+  const int n = 8192, k = 8192;
+  std::vector<std::uint8_t> codes(static_cast<std::size_t>(n) * k);
+  std::vector<std::uint16_t> scales(static_cast<std::size_t>(n) * k / 128, 0x2000);
+  Rng rng{99};
+  for (auto& c : codes) c = static_cast<std::uint8_t>(rng.next() >> 60);
+  const auto w = lowbit::kernels::repack_w4a16(codes.data(), scales.data(), nullptr, n, k);
+  void *q, *s, *x, *y, *ws;
+  CHECK_CUDA(cudaMalloc(&q, w.qweight.size() * 4));
+  CHECK_CUDA(cudaMalloc(&s, w.scales.size() * 2));
+  CHECK_CUDA(cudaMemcpy(q, w.qweight.data(), w.qweight.size() * 4, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMemcpy(s, w.scales.data(), w.scales.size() * 2, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaMalloc(&x, k * 2));
+  CHECK_CUDA(cudaMalloc(&y, n * 2));
+  const std::size_t wsb = lowbit::cuda::gemm_w4a16_workspace_bytes(1, n, k);
+  CHECK_CUDA(cudaMalloc(&ws, wsb + 256));
+  CHECK_CUDA(cudaMemset(ws, 0, wsb + 256));
+  fill_random<<<64, 256>>>(static_cast<__nv_bfloat16*>(x), k, 5);
+  const lowbit::cuda::W4A16View v{static_cast<std::uint32_t*>(q), static_cast<std::uint16_t*>(s), nullptr, n, k};
+  for (int i = 0; i < 5; ++i) CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, v, y, 1, ws, nullptr));
+  CHECK_CUDA(cudaDeviceSynchronize());
+}
+
+std::vector<lowbit::cuda::W4A16Tuning> sweep_tunings() {
+  std::vector<lowbit::cuda::W4A16Tuning> v;
+  for (const int mt : {1, 2, 4})
+    for (const int nt : {2, 4})
+      for (const int w : {4, 8}) v.push_back({nt, 0, mt, w});
+  return v;
+}
+
+int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
+  const Shape shapes[] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
+  const int ms[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  int failures = 0;
+  Rng rng{0x1234567ull};
+  std::printf("\n%-12s %5s %4s | %9s %9s %9s | %7s %7s | %8s %6s\n", "W [out,in]", "M", "sym", "cublas_us",
+              "lowbit_us", "rel_err", "x_bf16", "x_need", "GB/s", "%copy");
+  for (const Shape sh : shapes) {
+    const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k, ng = nk / 128;
+    for (int sym = 1; sym >= 0; --sym) {
+      std::vector<std::uint8_t> codes(nk), zeros(sym ? 0 : ng);
+      std::vector<std::uint16_t> scales(ng);
+      for (auto& c : codes) c = static_cast<std::uint8_t>(rng.next() >> 60);
+      for (auto& z : zeros) z = static_cast<std::uint8_t>(rng.next() >> 60);
+      for (auto& s : scales) {
+        const float v = 0.002f + 0.02f * static_cast<float>(rng.next() >> 40) / 16777216.0f;
+        const __half h = __float2half_rn(v);
+        std::memcpy(&s, &h, 2);
+      }
+      const lowbit::kernels::W4A16Weights w =
+          lowbit::kernels::repack_w4a16(codes.data(), scales.data(), sym ? nullptr : zeros.data(), sh.n, sh.k);
+      const std::size_t wbytes = w.qweight.size() * 4 + w.scales.size() * 2 + w.zeros.size() * 4;
+      // Copies enough that a rotation overflows L2 several times.
+      const int copies = static_cast<int>(std::max<std::size_t>(2, (std::size_t{400} << 20) / wbytes + 1));
+      std::vector<lowbit::cuda::W4A16View> views(copies);
+      std::vector<void*> allocs;
+      for (int c = 0; c < copies; ++c) {
+        void *q, *s, *z = nullptr;
+        CHECK_CUDA(cudaMalloc(&q, w.qweight.size() * 4));
+        CHECK_CUDA(cudaMalloc(&s, w.scales.size() * 2));
+        CHECK_CUDA(cudaMemcpy(q, w.qweight.data(), w.qweight.size() * 4, cudaMemcpyHostToDevice));
+        CHECK_CUDA(cudaMemcpy(s, w.scales.data(), w.scales.size() * 2, cudaMemcpyHostToDevice));
+        if (!sym) {
+          CHECK_CUDA(cudaMalloc(&z, w.zeros.size() * 4));
+          CHECK_CUDA(cudaMemcpy(z, w.zeros.data(), w.zeros.size() * 4, cudaMemcpyHostToDevice));
+        }
+        allocs.insert(allocs.end(), {q, s, z});
+        views[c] = {static_cast<std::uint32_t*>(q), static_cast<std::uint16_t*>(s), static_cast<std::uint32_t*>(z), sh.n,
+                    sh.k};
+      }
+      std::uint8_t *dcodes, *dzeros = nullptr;
+      __half* dscales;
+      CHECK_CUDA(cudaMalloc(&dcodes, nk));
+      CHECK_CUDA(cudaMalloc(&dscales, ng * 2));
+      CHECK_CUDA(cudaMemcpy(dcodes, codes.data(), nk, cudaMemcpyHostToDevice));
+      CHECK_CUDA(cudaMemcpy(dscales, scales.data(), ng * 2, cudaMemcpyHostToDevice));
+      if (!sym) {
+        CHECK_CUDA(cudaMalloc(&dzeros, ng));
+        CHECK_CUDA(cudaMemcpy(dzeros, zeros.data(), ng, cudaMemcpyHostToDevice));
+      }
+      const int bf_copies = static_cast<int>(std::max<std::size_t>(2, (std::size_t{400} << 20) / (nk * 2) + 1));
+      std::vector<__nv_bfloat16*> wbf(bf_copies);
+      for (auto& p : wbf) {
+        CHECK_CUDA(cudaMalloc(&p, nk * 2));
+        dequant_bf16<<<4096, 256>>>(dcodes, dscales, dzeros, p, sh.n, sh.k);
+        CHECK_CUDA(cudaGetLastError());
+      }
+      for (const int m : ms) {
+        __nv_bfloat16 *x, *y, *ybf;
+        double* ref;
+        const std::size_t mk = static_cast<std::size_t>(m) * sh.k, mn = static_cast<std::size_t>(m) * sh.n;
+        CHECK_CUDA(cudaMalloc(&x, mk * 2));
+        CHECK_CUDA(cudaMalloc(&y, mn * 2));
+        CHECK_CUDA(cudaMalloc(&ybf, mn * 2));
+        CHECK_CUDA(cudaMalloc(&ref, mn * 8));
+        fill_random<<<256, 256>>>(x, mk, rng.next());
+        CHECK_CUDA(cudaGetLastError());
+        std::size_t ws_bytes = 0;
+        for (const lowbit::cuda::W4A16Tuning tu : {lowbit::cuda::W4A16Tuning{}, {2, 0}, {4, 0}, {0, 64}})
+          ws_bytes = std::max(ws_bytes, lowbit::cuda::gemm_w4a16_workspace_bytes(m, sh.n, sh.k, tu));
+        for (const lowbit::cuda::W4A16Tuning tu : sweep_tunings())
+          ws_bytes = std::max(ws_bytes, lowbit::cuda::gemm_w4a16_workspace_bytes(m, sh.n, sh.k, tu));
+        void* ws;
+        CHECK_CUDA(cudaMalloc(&ws, ws_bytes + 256));
+        CHECK_CUDA(cudaMemset(ws, 0, ws_bytes + 256));
+        // Correctness: poisoned output (0xFFFF is a bf16 NaN), fp64 reference.
+        CHECK_CUDA(cudaMemset(y, 0xFF, mn * 2));
+        CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, views[0], y, m, ws, nullptr));
+        reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(x, dcodes, dscales, dzeros, ref, m, sh.n, sh.k);
+        CHECK_CUDA(cudaGetLastError());
+        CHECK_CUDA(cudaDeviceSynchronize());
+        std::vector<__nv_bfloat16> hy(mn);
+        std::vector<double> href(mn);
+        CHECK_CUDA(cudaMemcpy(hy.data(), y, mn * 2, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(href.data(), ref, mn * 8, cudaMemcpyDeviceToHost));
+        double num = 0, den = 0;
+        bool nan = false;
+        for (std::size_t i = 0; i < mn; ++i) {
+          const double v = to_float_host(hy[i]);
+          if (!std::isfinite(v)) nan = true;
+          num += (v - href[i]) * (v - href[i]);
+          den += href[i] * href[i];
+        }
+        const double rel = std::sqrt(num / den);
+        const bool ok = !nan && rel < 1e-2;
+        if (!ok) ++failures;
+        // The fp16 kernels on the first shape, at each tile height.
+        if (sh.n == shapes[0].n && sh.k == shapes[0].k && (m == 1 || m == 16 || m == 32 || m == 256)) {
+          __half* xh = reinterpret_cast<__half*>(x);
+          fill_random<<<256, 256>>>(xh, mk, rng.next());
+          CHECK_CUDA(cudaGetLastError());
+          CHECK_CUDA(cudaMemset(y, 0xFF, mn * 2));  // 0xFFFF: an fp16 NaN too
+          CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::F16, xh, views[0], y, m, ws, nullptr));
+          reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(xh, dcodes, dscales, dzeros, ref, m, sh.n,
+                                                                              sh.k);
+          CHECK_CUDA(cudaGetLastError());
+          std::vector<__half> hh(mn);
+          CHECK_CUDA(cudaMemcpy(hh.data(), y, mn * 2, cudaMemcpyDeviceToHost));
+          CHECK_CUDA(cudaMemcpy(href.data(), ref, mn * 8, cudaMemcpyDeviceToHost));
+          double n2 = 0, d2 = 0;
+          bool bad = false;
+          for (std::size_t i = 0; i < mn; ++i) {
+            const double v = to_float_host(hh[i]);
+            if (!std::isfinite(v)) bad = true;
+            n2 += (v - href[i]) * (v - href[i]);
+            d2 += href[i] * href[i];
+          }
+          const double rel16 = std::sqrt(n2 / d2);
+          const bool ok16 = !bad && rel16 < 1e-2;
+          if (!ok16) ++failures;
+          std::printf("fp16 check %dx%d M=%d %s: rel_err %.2e %s\n", sh.n, sh.k, m, sym ? "sym" : "asym", rel16,
+                      ok16 ? "ok" : "FAIL");
+          fill_random<<<256, 256>>>(x, mk, rng.next());
+          CHECK_CUDA(cudaGetLastError());
+        }
+        // Timing, rotating weight copies.
+        const float one = 1.f, zero = 0.f;
+        const double cublas_us = tm.median_us(7, 40, [&](int i) {
+          CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, sh.n, m, sh.k, &one, wbf[i % bf_copies], CUDA_R_16BF,
+                                    sh.k, x, CUDA_R_16BF, sh.k, &zero, ybf, CUDA_R_16BF, sh.n, CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT));
+        });
+        auto time_lowbit = [&](lowbit::cuda::W4A16Tuning tu) {
+          return tm.median_us(7, 40, [&](int i) {
+            CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, views[i % copies], y, m, ws, nullptr, tu));
+          });
+        };
+        const double us = time_lowbit({});
+        if (m == 1 && sym) {
+          // Host launch cost out of the picture: 40 launches replayed from a graph.
+          cudaStream_t st;
+          CHECK_CUDA(cudaStreamCreate(&st));
+          cudaGraph_t graph;
+          cudaGraphExec_t exec;
+          CHECK_CUDA(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+          for (int i = 0; i < 40; ++i)
+            CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, views[i % copies], y, m, ws, st));
+          CHECK_CUDA(cudaStreamEndCapture(st, &graph));
+          CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+          const double gus = tm.median_us(7, 1, [&](int) { CHECK_CUDA(cudaGraphLaunch(exec, nullptr)); }) / 40;
+          std::printf("    graph-replayed: %.2f us\n", gus);
+          CHECK_CUDA(cudaGraphExecDestroy(exec));
+          CHECK_CUDA(cudaGraphDestroy(graph));
+          CHECK_CUDA(cudaStreamDestroy(st));
+        }
+        const double gbs = static_cast<double>(wbytes) / us / 1e3;
+        std::printf("%5dx%-6d %5d %4s | %9.2f %9.2f %9.2e | %7.2f %7s | %8.0f %5.0f%% %s\n", sh.n, sh.k, m,
+                    sym ? "sym" : "asym", cublas_us, us, rel, cublas_us / us, m <= 16 ? "3.5" : (m == 64 ? "1.0" : "-"),
+                    gbs, 100.0 * gbs / copy_gbs, ok ? "" : "FAIL");
+        // Launch-plan sweep on a few rows: which tile shape and K split the time prefers.
+        double us_nt2 = 0, best_split_us = 1e30;
+        int best_split = 0;
+        if (sym && (m == 1 || m == 16 || m == 64)) {
+          std::printf("    sweep:");
+          for (const int sp : {1, 2, 4, 8, 16}) {
+            const double v = time_lowbit({0, sp});
+            std::printf(" s%d=%.1f", sp, v);
+            if (v < best_split_us) best_split_us = v, best_split = sp;
+          }
+          us_nt2 = time_lowbit({2, 0});
+          std::printf(" nt2=%.1f", us_nt2);
+          for (const lowbit::cuda::W4A16Tuning tu : sweep_tunings())
+            std::printf(" mt%d/nt%d/w%d=%.1f", tu.mt, tu.nt, tu.warps, time_lowbit(tu));
+          std::printf("\n");
+        }
+        if (csv)
+          std::fprintf(csv, "w4a16,%d,%d,%d,%s,%.3f,%.3f,%.3e,%.1f,%.3f,%d,%.3f,%d\n", sh.n, sh.k, m,
+                       sym ? "sym" : "asym", cublas_us, us, rel, gbs, us_nt2, best_split, best_split_us, ok ? 1 : 0);
+        for (void* p : {static_cast<void*>(x), static_cast<void*>(y), static_cast<void*>(ybf), static_cast<void*>(ref), ws})
+          CHECK_CUDA(cudaFree(p));
+      }
+      for (void* p : allocs)
+        if (p) CHECK_CUDA(cudaFree(p));
+      for (auto* p : wbf) CHECK_CUDA(cudaFree(p));
+      CHECK_CUDA(cudaFree(dcodes));
+      CHECK_CUDA(cudaFree(dscales));
+      if (dzeros) CHECK_CUDA(cudaFree(dzeros));
+    }
+  }
+  return failures;
+}
+
+int run_w8a8(Timer& tm, cublasHandle_t blas, std::FILE* csv) {
+  const Shape shapes[] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
+  const int ms[] = {1, 16, 64, 256, 512, 1024, 2048, 4096};
+  int failures = 0;
+  Rng rng{0xABCDEFull};
+  std::printf("\n%-12s %5s %5s | %9s %9s %9s | %7s | %8s %8s\n", "W [out,in]", "M", "zx", "cublas_us", "lowbit_us",
+              "rel_err", "x_i8", "cub_TOPS", "lb_TOPS");
+  for (const Shape sh : shapes) {
+    const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k;
+    std::int8_t* wq;
+    float* sw;
+    std::int32_t* wsum;
+    CHECK_CUDA(cudaMalloc(&wq, nk));
+    CHECK_CUDA(cudaMalloc(&sw, sh.n * 4));
+    CHECK_CUDA(cudaMalloc(&wsum, sh.n * 4));
+    fill_int8<<<4096, 256>>>(wq, nk, rng.next());
+    fill_scale<<<64, 256>>>(sw, sh.n, rng.next(), 1e-3f, 1e-3f);
+    row_sums<<<(sh.n + 255) / 256, 256>>>(wq, wsum, sh.n, sh.k);
+    CHECK_CUDA(cudaGetLastError());
+    for (const int m : ms) {
+      const std::size_t mk = static_cast<std::size_t>(m) * sh.k, mn = static_cast<std::size_t>(m) * sh.n;
+      std::int8_t* xq;
+      float* sx;
+      std::int32_t *zx, *c32;
+      __nv_bfloat16* y;
+      double* ref;
+      CHECK_CUDA(cudaMalloc(&xq, mk));
+      CHECK_CUDA(cudaMalloc(&sx, m * 4));
+      CHECK_CUDA(cudaMalloc(&zx, m * 4));
+      CHECK_CUDA(cudaMalloc(&y, mn * 2));
+      CHECK_CUDA(cudaMalloc(&c32, mn * 4));
+      CHECK_CUDA(cudaMalloc(&ref, mn * 8));
+      double rel_worst = 0;
+      bool ok = true;
+      for (int asym = 0; asym < 2; ++asym) {
+        fill_int8<<<1024, 256>>>(xq, mk, rng.next());
+        fill_scale<<<64, 256>>>(sx, m, rng.next(), 1e-2f, 1e-2f);
+        // Small zero points, as per-token asymmetric activations have.
+        fill_int8<<<16, 256>>>(reinterpret_cast<std::int8_t*>(zx), static_cast<std::size_t>(m) * 4, rng.next());
+        CHECK_CUDA(cudaGetLastError());
+        std::vector<std::int32_t> hz(m);
+        CHECK_CUDA(cudaMemcpy(hz.data(), zx, m * 4, cudaMemcpyDeviceToHost));
+        for (auto& z : hz) z = static_cast<std::int32_t>(static_cast<std::uint32_t>(z) % 41u) - 20;
+        CHECK_CUDA(cudaMemcpy(zx, hz.data(), m * 4, cudaMemcpyHostToDevice));
+        const std::int32_t* z = asym ? zx : nullptr;
+        CHECK_CUDA(cudaMemset(y, 0xFF, mn * 2));
+        CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, z, wq, sw, asym ? wsum : nullptr, y, m,
+                                             sh.n, sh.k, nullptr));
+        reference_w8<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(xq, sx, z, wq, sw, ref, m, sh.n, sh.k);
+        CHECK_CUDA(cudaGetLastError());
+        std::vector<__nv_bfloat16> hy(mn);
+        std::vector<double> href(mn);
+        CHECK_CUDA(cudaMemcpy(hy.data(), y, mn * 2, cudaMemcpyDeviceToHost));
+        CHECK_CUDA(cudaMemcpy(href.data(), ref, mn * 8, cudaMemcpyDeviceToHost));
+        double num = 0, den = 0;
+        for (std::size_t i = 0; i < mn; ++i) {
+          const double v = to_float_host(hy[i]);
+          if (!std::isfinite(v)) ok = false;
+          num += (v - href[i]) * (v - href[i]);
+          den += href[i] * href[i];
+        }
+        rel_worst = std::max(rel_worst, std::sqrt(num / den));
+      }
+      ok = ok && rel_worst < 1e-2;
+      if (!ok) ++failures;
+      const int one = 1, zero = 0;
+      const double cublas_us = tm.median_us(5, 20, [&](int) {
+        CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, sh.n, m, sh.k, &one, wq, CUDA_R_8I, sh.k, xq, CUDA_R_8I,
+                                  sh.k, &zero, c32, CUDA_R_32I, sh.n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+      });
+      const double us = tm.median_us(5, 20, [&](int) {
+        CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, zx, wq, sw, wsum, y, m, sh.n, sh.k,
+                                             nullptr));
+      });
+      const double ops = 2.0 * m * static_cast<double>(nk);
+      std::printf("%5dx%-6d %5d %5s | %9.2f %9.2f %9.2e | %7.2f | %8.1f %8.1f %s\n", sh.n, sh.k, m, "both", cublas_us,
+                  us, rel_worst, cublas_us / us, ops / cublas_us / 1e6, ops / us / 1e6, ok ? "" : "FAIL");
+      if (csv)
+        std::fprintf(csv, "w8a8,%d,%d,%d,asym,%.3f,%.3f,%.3e,0,0,0,0,%d\n", sh.n, sh.k, m, cublas_us, us, rel_worst,
+                     ok ? 1 : 0);
+      for (void* p : {static_cast<void*>(xq), static_cast<void*>(sx), static_cast<void*>(zx), static_cast<void*>(y),
+                      static_cast<void*>(c32), static_cast<void*>(ref)})
+        CHECK_CUDA(cudaFree(p));
+    }
+    CHECK_CUDA(cudaFree(wq));
+    CHECK_CUDA(cudaFree(sw));
+    CHECK_CUDA(cudaFree(wsum));
+  }
+  return failures;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string csv_path = argc > 1 ? argv[1] : "";
+  int dev = 0;
+  CHECK_CUDA(cudaSetDevice(dev));
+  cudaDeviceProp prop{};
+  CHECK_CUDA(cudaGetDeviceProperties(&prop, dev));
+  std::printf("device: %s, %d SMs, L2 %d MB, cc %d.%d\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20,
+              prop.major, prop.minor);
+  Timer tm;
+  const double copy_gbs = copy_bandwidth_gbs(tm);
+  std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy_gbs);
+  cublasHandle_t blas;
+  CHECK_CUBLAS(cublasCreate(&blas));
+  std::FILE* csv = csv_path.empty() ? nullptr : std::fopen(csv_path.c_str(), "w");
+  if (csv) std::fprintf(csv, "kernel,n,k,m,variant,peer_us,lowbit_us,rel_err,gbs,nt2_us,best_split,best_split_us,ok\n");
+  const std::string only = argc > 2 ? argv[2] : "";
+  int failures = 0;
+  if (only == "probe") probe(tm);
+  if (only == "one") one_call();
+  if (only.empty() || only == "w4a16") failures += run_w4a16(tm, blas, copy_gbs, csv);
+  if (only.empty() || only == "w8a8") failures += run_w8a8(tm, blas, csv);
+  if (csv) std::fclose(csv);
+  CHECK_CUBLAS(cublasDestroy(blas));
+  std::printf("\n%s: %d failed checks\n", failures ? "FAIL" : "OK", failures);
+  return failures ? 1 : 0;
+}

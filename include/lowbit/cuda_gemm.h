@@ -1,0 +1,59 @@
+// lowbit's CUDA matmuls for Hopper (sm_90a), on device pointers: W4A16 (int4 weights in
+// the tile layout of lowbit/w4a16.h, fp16/bf16 activations) and W8A8 (int8 x int8 with
+// per-token and per-channel scales). Bad shapes return kBadShape, CUDA failures their
+// cudaError_t value; builds without nvcc return kNoCuda (src/kernels/cuda_absent.cpp).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "lowbit/w4a16.h"
+
+namespace lowbit::cuda {
+
+enum class Half { F16, BF16 };
+
+constexpr int kBadShape = -1;
+constexpr int kNoCuda = -2;
+
+struct W4A16View {
+  const std::uint32_t* qweight = nullptr;  // device copies of W4A16Weights' arrays
+  const std::uint16_t* scales = nullptr;
+  const std::uint32_t* zeros = nullptr;    // null: symmetric
+  std::int64_t n = 0, k = 0;
+};
+
+// Overrides of the launch plan for benchmarks (0: the built-in choice): 16-row tiles per
+// block (1, 2, 4), 8-column tiles per warp (2, 4), warps per block (4, 8), K splits.
+struct W4A16Tuning {
+  int nt = 0, splits = 0, mt = 0, warps = 0;
+};
+
+// Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and
+// their arrival counters). Zero it once before the first call: each call leaves the
+// counters at zero again.
+std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune = {});
+
+// y[m][n] = x[m][k] . W^T, x and y of type t, row-major, 16-byte aligned; 1 <= m.
+// Needs n % 64 == 0 and k % 128 == 0. Deterministic: split-K partials are summed in a
+// fixed order. `stream` is a cudaStream_t (null: the default stream).
+int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* workspace, void* stream,
+               W4A16Tuning tune = {});
+
+// y[m][n] = sx[m] * sw[n] * (sum_j xq[m][j] * wq[n][j] - zx[m] * wsum[n]) for int8 xq
+// [m][k] and wq [n][k] (row-major, k % 64 == 0, n % 8 == 0), fp32 scales, the per-token
+// zero point zx (null: symmetric) and wsum[n] = sum_j wq[n][j] precomputed offline
+// (null when zx is). Output of type t.
+int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
+              const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream);
+
+// Host convenience for tests and tools: uploads x (fp16/bf16 bits, [m][k]) and the
+// weights, runs gemm_w4a16 on device 0 and returns y ([m][n], same type), or fails with
+// lowbit::Error naming the CUDA error. Not for hot loops: it allocates every call.
+std::vector<std::uint16_t> gemm_w4a16_host(Half t, const std::uint16_t* x, const kernels::W4A16Weights& w, int m);
+
+// The same for W8A8 with symmetric or per-token asymmetric activations (zx may be null).
+std::vector<std::uint16_t> gemm_w8a8_host(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx,
+                                          const std::int8_t* wq, const float* sw, int m, std::int64_t n, std::int64_t k);
+
+}  // namespace lowbit::cuda

@@ -1,0 +1,343 @@
+// W4A16 matmul y = x . W^T for Hopper: int4 weights in lowbit's tile layout (lowbit/w4a16.h),
+// fp16/bf16 activations, group-128 fp16 scales, mma.sync m16n8k16 with fp32 accumulation.
+// A block's 4 warps own NT 8-column tiles each and share MT 16-row tiles of activations;
+// cp.async streams groups of 128 inputs through shared memory 4 deep; K splits across
+// blocks when the columns alone cannot fill the GPU.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "lowbit/cuda_gemm.h"
+#include "lowbit/w4a16.h"
+
+namespace lowbit::cuda {
+namespace {
+
+using kernels::kW4A16Group;
+
+template <class T>
+struct HalfOps;
+
+// Codes become halves by OR-ing them under an exponent whose unit in the last place is 1:
+// offset + q exactly, with offset 128 in bf16 and 1024 in fp16. The mma multiplies those;
+// the offset, the zero point and the scale are applied once per group in fp32.
+template <>
+struct HalfOps<__nv_bfloat16> {
+  static constexpr std::uint32_t kMagic = 0x43004300u, kOnes = 0x3F803F80u;
+  static constexpr float kOffset = 128.f;
+  static __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                             std::uint32_t b1) {
+    asm(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  static __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
+};
+
+template <>
+struct HalfOps<__half> {
+  static constexpr std::uint32_t kMagic = 0x64006400u, kOnes = 0x3C003C00u;
+  static constexpr float kOffset = 1024.f;
+  static __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
+                                             std::uint32_t b1) {
+    asm(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+  static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
+};
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+constexpr int kStages = 4;
+// An activation row of one group is 256 bytes; 16 more keep the eight rows a warp reads
+// at once off each other's banks.
+constexpr int kRowBytes = 256 + 16;
+
+struct Plan {
+  int mt = 1, nt = 4, warps = 4, splits = 1, colblocks = 0, mchunks = 0;
+};
+
+int stage_bytes(int mt, int nt, int warps) { return mt * 16 * kRowBytes + warps * nt * 512; }
+
+Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
+  Plan p;
+  p.mt = m <= 16 ? 1 : m <= 32 ? 2 : 4;
+  p.nt = p.mt == 4 ? 2 : 4;
+  p.warps = 4;
+  if (tune.mt == 1 || tune.mt == 2 || tune.mt == 4) p.mt = tune.mt;
+  if (tune.nt == 2 || tune.nt == 4) p.nt = tune.nt;
+  if (tune.warps == 4 || tune.warps == 8) p.warps = tune.warps;
+  // Narrow weights take narrower blocks rather than failing.
+  while (n % (p.warps * 8 * p.nt) != 0 && (p.nt > 2 || p.warps > 4)) {
+    if (p.warps > 4)
+      p.warps = 4;
+    else
+      p.nt = 2;
+  }
+  p.colblocks = static_cast<int>(n / (p.warps * 8 * p.nt));
+  p.mchunks = (m + 16 * p.mt - 1) / (16 * p.mt);
+  // About three blocks per multiprocessor of a 132-SM H100/H200 in one wave, each block
+  // keeping at least 8 groups so its 4-stage pipeline runs full most of the time.
+  const int kt = static_cast<int>(k / kW4A16Group);
+  const int base = p.colblocks * p.mchunks;
+  const int want = (132 * 3 + base - 1) / base;
+  p.splits = std::max(1, std::min(want, kt / 8));
+  if (tune.splits > 0) p.splits = std::min(tune.splits, kt);
+  return p;
+}
+
+std::size_t counters_bytes(const Plan& p) {
+  return (static_cast<std::size_t>(p.colblocks) * p.mchunks * sizeof(unsigned) + 255) / 256 * 256;
+}
+
+// Block = 4 warps side by side on N (warp w: columns 8 NT w ..), sharing each group's
+// activation rows, which cp.async brings to shared memory with the warps' weight tiles,
+// kStages groups deep. Lane (g, t) takes inputs 32t .. 32t + 31 of the group for rows g
+// and g + 8 of each m-tile: the permutation of k the weight tile uses (lowbit/w4a16.h).
+template <class T, int MT, int NT, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32) gemm_w4a16_kernel(const T* __restrict__ x, const uint4* __restrict__ qw,
+                                                                 const std::uint32_t* __restrict__ scales2,
+                                                                 const std::uint32_t* __restrict__ zeros,
+                                                                 T* __restrict__ y, float* __restrict__ partial,
+                                                                 unsigned* __restrict__ counters, int m, int n, int kt,
+                                                                 int splits) {
+  using Ops = HalfOps<T>;
+  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int kStageBytes = MT * 16 * kRowBytes + kWarps * NT * 512;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int colblock = blockIdx.x, split = blockIdx.y, mchunk = blockIdx.z;
+  const int nb0 = (colblock * kWarps + warp) * NT, m0 = mchunk * MT * 16;
+  const int kb_begin = static_cast<int>(static_cast<long long>(split) * kt / splits);
+  const int kb_end = static_cast<int>(static_cast<long long>(split + 1) * kt / splits);
+  const int tiles = kb_end - kb_begin;
+  const std::size_t k = static_cast<std::size_t>(kt) * kW4A16Group;
+  const int rows = min(MT * 16, m - m0);
+
+  auto fill = [&](int stage, int kb) {
+    unsigned char* st = smem + stage * kStageBytes;
+    for (int c = threadIdx.x; c < rows * 16; c += kWarps * 32) {
+      const int r = c / 16, q = c % 16;
+      cp_async16(st + r * kRowBytes + q * 16, x + static_cast<std::size_t>(m0 + r) * k + kb * kW4A16Group + q * 8);
+    }
+    unsigned char* wt = st + MT * 16 * kRowBytes + warp * NT * 512;
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+      cp_async16(wt + j * 512 + lane * 16, qw + ((static_cast<std::size_t>(nb0 + j) * kt + kb) * 32 + lane));
+  };
+
+  float acc[MT][NT][4];
+#pragma unroll
+  for (int i = 0; i < MT; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[i][j][c] = 0.f;
+
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < tiles) fill(s, kb_begin + s);
+    cp_async_commit();
+  }
+  for (int it = 0; it < tiles; ++it) {
+    const int kb = kb_begin + it;
+    // Scales and zero points are small and read once per group: fetch them before
+    // waiting. Lane (g, t)'s outputs are columns 2t and 2t + 1 of each 8-column tile.
+    float s0[NT], s1[NT], zc0[NT], zc1[NT];
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      const std::size_t tile = static_cast<std::size_t>(nb0 + j) * kt + kb;
+      const std::uint32_t sc = __ldg(scales2 + tile * 4 + t);
+      __half2 sh;
+      std::memcpy(&sh, &sc, 4);
+      const float2 sf = __half22float2(sh);
+      s0[j] = sf.x;
+      s1[j] = sf.y;
+      zc0[j] = zc1[j] = Ops::kOffset + 8.f;
+      if (zeros != nullptr) {
+        const std::uint32_t zw = __ldg(zeros + tile) >> (8 * t);
+        zc0[j] = Ops::kOffset + static_cast<float>(zw & 15u);
+        zc1[j] = Ops::kOffset + static_cast<float>((zw >> 4) & 15u);
+      }
+    }
+    cp_async_wait<kStages - 2>();
+    __syncthreads();
+    // Every warp is past the stage read last iteration: refill it.
+    if (it + kStages - 1 < tiles) fill((it + kStages - 1) % kStages, kb + kStages - 1);
+    cp_async_commit();
+    const unsigned char* st = smem + (it % kStages) * kStageBytes;
+    const unsigned char* wt = st + MT * 16 * kRowBytes + warp * NT * 512;
+    std::uint32_t words[NT][4];
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      const uint4 raw = *reinterpret_cast<const uint4*>(wt + j * 512 + lane * 16);
+      words[j][0] = raw.x;
+      words[j][1] = raw.y;
+      words[j][2] = raw.z;
+      words[j][3] = raw.w;
+    }
+#pragma unroll
+    for (int mi = 0; mi < MT; ++mi) {
+      const int r0 = mi * 16 + g, r1 = r0 + 8;
+      uint4 lo[4], hi[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        lo[q] = r0 < rows ? *reinterpret_cast<const uint4*>(st + r0 * kRowBytes + t * 64 + q * 16) : make_uint4(0, 0, 0, 0);
+        hi[q] = r1 < rows ? *reinterpret_cast<const uint4*>(st + r1 * kRowBytes + t * 64 + q * 16) : make_uint4(0, 0, 0, 0);
+      }
+      const std::uint32_t* lw = reinterpret_cast<const std::uint32_t*>(lo);
+      const std::uint32_t* hw = reinterpret_cast<const std::uint32_t*>(hi);
+      // The mma sees offset + q (one LOP3 per pair of weights, no subtraction); the offset
+      // and zero point come out per group as (offset + z) * sum(x), the row sums coming
+      // from one more mma against ones. The NT chains step side by side.
+      float d[NT][4], xs[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int j = 0; j < NT; ++j) d[j][0] = d[j][1] = d[j][2] = d[j][3] = 0.f;
+#pragma unroll
+      for (int s = 0; s < 8; ++s) {
+        const std::uint32_t a[4] = {lw[2 * s], hw[2 * s], lw[2 * s + 1], hw[2 * s + 1]};
+        Ops::mma(xs, a, Ops::kOnes, Ops::kOnes);
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          const std::uint32_t w = words[j][s / 2];
+          const int sh = 8 * (s % 2);
+          Ops::mma(d[j], a, ((w >> sh) & 0x000F000Fu) | Ops::kMagic, ((w >> (sh + 4)) & 0x000F000Fu) | Ops::kMagic);
+        }
+      }
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        acc[mi][j][0] += s0[j] * (d[j][0] - zc0[j] * xs[0]);
+        acc[mi][j][1] += s1[j] * (d[j][1] - zc1[j] * xs[1]);
+        acc[mi][j][2] += s0[j] * (d[j][2] - zc0[j] * xs[2]);
+        acc[mi][j][3] += s1[j] * (d[j][3] - zc1[j] * xs[3]);
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+  const int col_base = nb0 * 8;
+  if (splits == 1) {
+#pragma unroll
+    for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = mi * 16 + g + 8 * h;
+        if (r >= rows) continue;
+#pragma unroll
+        for (int j = 0; j < NT; ++j) {
+          T* out = y + static_cast<std::size_t>(m0 + r) * n + col_base + j * 8 + 2 * t;
+          out[0] = Ops::from_float(acc[mi][j][2 * h]);
+          out[1] = Ops::from_float(acc[mi][j][2 * h + 1]);
+        }
+      }
+    return;
+  }
+  // Split-K: publish this block's partial, and the last block of its columns to arrive
+  // sums all splits in split order (deterministic whatever the arrival order) and writes y.
+#pragma unroll
+  for (int mi = 0; mi < MT; ++mi)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = mi * 16 + g + 8 * h;
+      if (r >= rows) continue;
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        float* out = partial + (static_cast<std::size_t>(split) * m + m0 + r) * n + col_base + j * 8 + 2 * t;
+        __stcg(reinterpret_cast<float2*>(out), make_float2(acc[mi][j][2 * h], acc[mi][j][2 * h + 1]));
+      }
+    }
+  __threadfence();
+  __syncthreads();
+  __shared__ bool last;
+  unsigned* counter = counters + static_cast<std::size_t>(mchunk) * gridDim.x + colblock;
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == static_cast<unsigned>(splits - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  constexpr int kCols = kWarps * NT * 8;
+  const int bcol = colblock * kCols;
+  for (int e = threadIdx.x; e < rows * kCols / 2; e += kWarps * 32) {
+    const int r = e / (kCols / 2), c = 2 * (e % (kCols / 2));
+    float v0 = 0.f, v1 = 0.f;
+    for (int s = 0; s < splits; ++s) {
+      const float2 p = __ldcg(reinterpret_cast<const float2*>(partial + (static_cast<std::size_t>(s) * m + m0 + r) * n + bcol + c));
+      v0 += p.x;
+      v1 += p.y;
+    }
+    T* out = y + static_cast<std::size_t>(m0 + r) * n + bcol + c;
+    out[0] = Ops::from_float(v0);
+    out[1] = Ops::from_float(v1);
+  }
+  if (threadIdx.x == 0) *counter = 0u;
+}
+
+template <class T, int MT, int NT, int W>
+int launch(const Plan& p, const void* x, const W4A16View& w, void* y, int m, void* workspace, cudaStream_t s) {
+  const int smem = kStages * stage_bytes(MT, NT, W);
+  static bool configured = false;  // per instantiation
+  if (!configured) {
+    const cudaError_t e =
+        cudaFuncSetAttribute(gemm_w4a16_kernel<T, MT, NT, W>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (e != cudaSuccess) return static_cast<int>(e);
+    configured = true;
+  }
+  const dim3 grid(p.colblocks, p.splits, p.mchunks);
+  auto* counters = static_cast<unsigned*>(workspace);
+  auto* partial = reinterpret_cast<float*>(static_cast<char*>(workspace) + counters_bytes(p));
+  gemm_w4a16_kernel<T, MT, NT, W><<<grid, W * 32, smem, s>>>(
+      static_cast<const T*>(x), reinterpret_cast<const uint4*>(w.qweight),
+      reinterpret_cast<const std::uint32_t*>(w.scales), w.zeros, static_cast<T*>(y), partial, counters, m,
+      static_cast<int>(w.n), static_cast<int>(w.k / kW4A16Group), p.splits);
+  return static_cast<int>(cudaGetLastError());
+}
+
+template <class T, int MT>
+int dispatch_nt(const Plan& p, const void* x, const W4A16View& w, void* y, int m, void* workspace, cudaStream_t s) {
+  if (p.warps == 8)
+    return p.nt == 4 ? launch<T, MT, 4, 8>(p, x, w, y, m, workspace, s) : launch<T, MT, 2, 8>(p, x, w, y, m, workspace, s);
+  return p.nt == 4 ? launch<T, MT, 4, 4>(p, x, w, y, m, workspace, s) : launch<T, MT, 2, 4>(p, x, w, y, m, workspace, s);
+}
+
+template <class T>
+int dispatch(const Plan& p, const void* x, const W4A16View& w, void* y, int m, void* workspace, cudaStream_t s) {
+  if (p.mt == 1) return dispatch_nt<T, 1>(p, x, w, y, m, workspace, s);
+  if (p.mt == 2) return dispatch_nt<T, 2>(p, x, w, y, m, workspace, s);
+  return dispatch_nt<T, 4>(p, x, w, y, m, workspace, s);
+}
+
+}  // namespace
+
+std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
+  if (m < 1 || n % 64 != 0 || k % kW4A16Group != 0 || n <= 0 || k <= 0) return 0;
+  const Plan p = plan_for(m, n, k, tune);
+  return counters_bytes(p) + static_cast<std::size_t>(p.splits) * m * n * sizeof(float);
+}
+
+int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* workspace, void* stream,
+               W4A16Tuning tune) {
+  if (m < 1 || w.n <= 0 || w.k <= 0 || w.n % 64 != 0 || w.k % kW4A16Group != 0 || w.n > (1 << 30) ||
+      w.k > (1 << 30) || x == nullptr || y == nullptr || w.qweight == nullptr || w.scales == nullptr)
+    return kBadShape;
+  const Plan p = plan_for(m, w.n, w.k, tune);
+  if (p.splits > 1 && workspace == nullptr) return kBadShape;
+  auto* s = static_cast<cudaStream_t>(stream);
+  return t == Half::BF16 ? dispatch<__nv_bfloat16>(p, x, w, y, m, workspace, s)
+                         : dispatch<__half>(p, x, w, y, m, workspace, s);
+}
+
+}  // namespace lowbit::cuda

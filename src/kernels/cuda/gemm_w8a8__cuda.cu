@@ -1,0 +1,165 @@
+// W8A8 matmul for Hopper: int8 activations x int8 weights -> int32 (mma.sync m16n8k32),
+// then y = sx[m] * sw[n] * (acc - zx[m] * wsum[n]) in one epilogue. Block tile 128 x 128,
+// K in steps of 64 through a 4-stage cp.async pipeline; 8 warps of 64 x 32 each. Both
+// operands are row-major [rows][k], so each lane reads 16 contiguous bytes per row.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstring>
+
+#include "lowbit/cuda_gemm.h"
+
+namespace lowbit::cuda {
+namespace {
+
+constexpr int kBM = 128, kBN = 128, kBK = 64, kStages = 4, kThreads = 256;
+constexpr int kTileBytes = kBM * kBK;  // A and B tiles are the same size
+constexpr int kSmemBytes = 2 * kStages * kTileBytes;
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  // src-size 0 fills the 16 bytes with zeros: rows past m or n contribute nothing.
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
+}
+
+__device__ __forceinline__ void mma_s8(int (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+template <class T>
+__device__ __forceinline__ void store2(T* p, float a, float b);
+template <>
+__device__ __forceinline__ void store2(__nv_bfloat16* p, float a, float b) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
+}
+template <>
+__device__ __forceinline__ void store2(__half* p, float a, float b) {
+  *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b);
+}
+
+// Lane (g, t) of mma's k32 step holds logical inputs 4t..4t+3 and 16+4t..16+4t+3; we give
+// it the 8 contiguous bytes 8t..8t+7 instead (the same permutation for A and B), so one
+// 16-byte shared-memory read per row feeds two k32 steps.
+template <class T>
+__global__ void __launch_bounds__(kThreads) gemm_w8a8_kernel(const std::int8_t* __restrict__ xq,
+                                                             const float* __restrict__ sx,
+                                                             const std::int32_t* __restrict__ zx,
+                                                             const std::int8_t* __restrict__ wq,
+                                                             const float* __restrict__ sw,
+                                                             const std::int32_t* __restrict__ wsum, T* __restrict__ y,
+                                                             int m, int n, int k) {
+  extern __shared__ __align__(16) std::int8_t smem[];
+  std::int8_t* sa = smem;
+  std::int8_t* sb = smem + kStages * kTileBytes;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int wm = warp / 4, wn = warp % 4;  // warp tile: rows 64 wm.., columns 32 wn..
+  const int bm = blockIdx.y * kBM, bn = blockIdx.x * kBN;
+  const int ksteps = k / kBK;
+
+  auto load_stage = [&](int stage, int kb) {
+    for (int c = threadIdx.x; c < kBM * kBK / 16; c += kThreads) {
+      const int r = c / (kBK / 16), col = (c % (kBK / 16)) * 16;
+      const int ra = bm + r, rb = bn + r;
+      cp_async16(sa + stage * kTileBytes + r * kBK + col, xq + static_cast<std::size_t>(ra < m ? ra : 0) * k + kb * kBK + col,
+                 ra < m);
+      cp_async16(sb + stage * kTileBytes + r * kBK + col, wq + static_cast<std::size_t>(rb < n ? rb : 0) * k + kb * kBK + col,
+                 rb < n);
+    }
+  };
+
+  int acc[4][4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) acc[i][j][c] = 0;
+
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < ksteps) load_stage(s, s);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  for (int kb = 0; kb < ksteps; ++kb) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2));
+    __syncthreads();
+    // Refill the stage the slowest warp finished with last iteration.
+    if (kb + kStages - 1 < ksteps) load_stage((kb + kStages - 1) % kStages, kb + kStages - 1);
+    asm volatile("cp.async.commit_group;\n" ::);
+    const std::int8_t* ta = sa + (kb % kStages) * kTileBytes;
+    const std::int8_t* tb = sb + (kb % kStages) * kTileBytes;
+    uint4 bf[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) bf[j] = *reinterpret_cast<const uint4*>(tb + (wn * 32 + j * 8 + g) * kBK + 16 * t);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint4 lo = *reinterpret_cast<const uint4*>(ta + (wm * 64 + i * 16 + g) * kBK + 16 * t);
+      const uint4 hi = *reinterpret_cast<const uint4*>(ta + (wm * 64 + i * 16 + g + 8) * kBK + 16 * t);
+      const unsigned a0[4] = {lo.x, hi.x, lo.y, hi.y};
+      const unsigned a1[4] = {lo.z, hi.z, lo.w, hi.w};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        mma_s8(acc[i][j], a0, bf[j].x, bf[j].y);
+        mma_s8(acc[i][j], a1, bf[j].z, bf[j].w);
+      }
+    }
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = bm + wm * 64 + i * 16 + g + 8 * h;
+      if (row >= m) continue;
+      const float srow = sx[row];
+      const int zrow = zx ? zx[row] : 0;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int col = bn + wn * 32 + j * 8 + 2 * t;
+        if (col >= n) continue;
+        int v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
+        if (zx) {
+          v0 -= zrow * wsum[col];
+          v1 -= zrow * wsum[col + 1];
+        }
+        store2(y + static_cast<std::size_t>(row) * n + col, srow * sw[col] * static_cast<float>(v0),
+               srow * sw[col + 1] * static_cast<float>(v1));
+      }
+    }
+  }
+}
+
+template <class T>
+int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq, const float* sw,
+           const std::int32_t* wsum, void* y, int m, int n, int k, cudaStream_t s) {
+  static bool configured = false;
+  if (!configured) {
+    const cudaError_t e =
+        cudaFuncSetAttribute(gemm_w8a8_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+    if (e != cudaSuccess) return static_cast<int>(e);
+    configured = true;
+  }
+  const dim3 grid((n + kBN - 1) / kBN, (m + kBM - 1) / kBM);
+  gemm_w8a8_kernel<T><<<grid, kThreads, kSmemBytes, s>>>(xq, sx, zx, wq, sw, wsum, static_cast<T*>(y), m, n, k);
+  return static_cast<int>(cudaGetLastError());
+}
+
+}  // namespace
+
+int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
+              const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream) {
+  if (m < 1 || n <= 0 || k <= 0 || n % 8 != 0 || k % kBK != 0 || n > (1 << 30) || k > (1 << 30) || !xq || !sx || !wq ||
+      !sw || !y || (zx && !wsum))
+    return kBadShape;
+  auto* s = static_cast<cudaStream_t>(stream);
+  const int ni = static_cast<int>(n), ki = static_cast<int>(k);
+  return t == Half::BF16 ? launch<__nv_bfloat16>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s)
+                         : launch<__half>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s);
+}
+
+}  // namespace lowbit::cuda
