@@ -48,15 +48,28 @@ inline float ggml_hsum8(const float* a) {
   return (t0 + t2) + (t1 + t3);
 }
 
+// A register tile: out[c * 4 + r] = dot(weight row r, activation row c) for r < 4 and
+// c < `c` (1 or 2), rows w_row_bytes / x_row_bytes apart, each equal bit for bit to the
+// single dot. The reference tile is those single reference dots.
+using GgmlDotTileFn = void (*)(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
+                               std::size_t x_row_bytes, std::int64_t n, int c, float* out);
+void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
+                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out);
+void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
+                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out);
+// The AVX2 tile for weight type t when fast kernels are on, else null (single dots).
+GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t);
+
 // The kernel for weight type t (reference or AVX2 by fast_kernels_enabled()), or null
 // when lowbit has no ggml-order integer dot for t.
 GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference = false);
 
 // y[i][r] = dot(weight row r, activation row i) for i < m, r < rows; weight rows are
-// row_bytes apart, activation rows x_row_bytes apart. Each output is one dot product, so
-// results do not depend on `threads`.
+// row_bytes apart, activation rows x_row_bytes apart. Each output is one dot product (in
+// tiles of 4 x 2 where `tile` is set), so results do not depend on `threads`.
 void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
-                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads);
+                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads,
+                  GgmlDotTileFn tile = nullptr);
 
 // y[i][r] = tinyBLAS dot(weight row r, activation row i) over k (a multiple of 8), for
 // fp32 weights or fp16 weights and activations widened to fp32.

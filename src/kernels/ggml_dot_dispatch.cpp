@@ -20,6 +20,15 @@ GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference) {
   }
 }
 
+GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t) {
+  if (!fast_kernels_enabled()) return nullptr;
+  switch (t) {
+    case ggml::Type::Q4_0: return ggml_dot_tile_q4_0_q8_0__avx2;
+    case ggml::Type::Q8_0: return ggml_dot_tile_q8_0_q8_0__avx2;
+    default: return nullptr;
+  }
+}
+
 GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel() {
   static const GgmlDotF16Fn fn = fast_kernels_enabled() ? ggml_dot_f16_tinyblas__avx2 : ggml_dot_f16_tinyblas__ref;
   return fn;
@@ -50,9 +59,32 @@ void rows_times_activations(std::int64_t rows, std::int64_t m, std::int64_t k, f
 }  // namespace
 
 void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
-                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads) {
-  rows_times_activations(rows, m, k, y, threads, [&](std::size_t r, std::int64_t i) {
-    return dot(w + r * row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, k);
+                  std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads, GgmlDotTileFn tile) {
+  if (!tile) {
+    rows_times_activations(rows, m, k, y, threads, [&](std::size_t r, std::int64_t i) {
+      return dot(w + r * row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, k);
+    });
+    return;
+  }
+  if (rows * m * k < (std::int64_t{1} << 20)) threads = 1;
+  // Threads take whole 4-row tiles; 16 activation rows at a time stay in L2 while a
+  // thread's weight rows stream past them.
+  parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
+    float out[8];
+    for (std::int64_t i0 = 0; i0 < m; i0 += 16) {
+      const std::int64_t i1 = std::min(m, i0 + 16);
+      std::size_t r = r0;
+      for (; r + 4 <= r1; r += 4)
+        for (std::int64_t i = i0; i < i1; i += 2) {
+          const int c = static_cast<int>(std::min<std::int64_t>(2, i1 - i));
+          tile(w + r * row_bytes, row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, x_row_bytes, k, c, out);
+          for (int cc = 0; cc < c; ++cc)
+            for (std::size_t rr = 0; rr < 4; ++rr) y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[cc * 4 + rr];
+        }
+      for (; r < r1; ++r)
+        for (std::int64_t i = i0; i < i1; ++i)
+          y[i * rows + static_cast<std::int64_t>(r)] = dot(w + r * row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, k);
+    }
   });
 }
 

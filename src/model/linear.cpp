@@ -140,7 +140,8 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
   if (!blocks_.empty()) {
     const auto xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(type_), x, m, cols_);
     kernels::ggml_mul_mat(kernels::ggml_dot_kernel(type_), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_),
-                          rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads);
+                          rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads,
+                          kernels::ggml_dot_tile_kernel(type_));
     add_bias(y, m);
     return;
   }
