@@ -7,19 +7,11 @@
 
 #include <algorithm>
 
+#include "kernels/avx2/fold8_avx2.h"
 #include "kernels/gemm_f32.h"
 
 namespace lowbit::kernels {
 namespace {
-
-inline float fold8(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  __m128 hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 // Mask for the k % 8 tail: lanes below r load, the rest read as zero.
 inline __m256i tail_mask(std::int64_t r) {

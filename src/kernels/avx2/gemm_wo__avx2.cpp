@@ -7,21 +7,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/avx2/fold8_avx2.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/gemm_wo.h"
 
 namespace lowbit::kernels {
 namespace {
-
-// gemm_f32_nt__avx2's fold, operation for operation (the bit-identity above rests on it).
-inline float fold8(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  __m128 hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
 
 // s * float(q - z): q - z is an exact small integer, so this is wo_weight_at's one rounding.
 inline __m256 dequant(__m256i q, __m256i z, __m256 s) {
