@@ -11,7 +11,9 @@
 namespace lowbit::kernels {
 namespace {
 
-constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+// AutoAWQ packs outputs 0..7 of a word in nibbles order = 0,2,4,6,1,3,5,7; output j sits
+// in nibble kAwqNibble[j] (the inverse permutation).
+constexpr int kAwqNibble[8] = {0, 4, 1, 5, 2, 6, 3, 7};
 
 std::uint8_t nibble(std::int32_t word, int k) {
   return static_cast<std::uint8_t>((static_cast<std::uint32_t>(word) >> (4 * k)) & 15u);
@@ -58,9 +60,7 @@ W4A16Weights w4a16_from_packed(const hfq::PackedLinear& p, hfq::Layout layout, c
       scales[static_cast<std::size_t>(o * groups + g)] = p.scales[static_cast<std::size_t>(g * out + o)];
       std::uint8_t z;
       if (awq) {
-        int k = 0;
-        while (kAwqOrder[k] != o % 8) ++k;
-        z = nibble(p.qzeros[static_cast<std::size_t>(g * w8 + o / 8)], k);
+        z = nibble(p.qzeros[static_cast<std::size_t>(g * w8 + o / 8)], kAwqNibble[o % 8]);
       } else {
         z = nibble(p.qzeros[static_cast<std::size_t>(g * w8 + o / 8)], static_cast<int>(o % 8));
         if (layout == hfq::Layout::GptqV1) z = static_cast<std::uint8_t>((z + 1) & 15);
@@ -70,9 +70,7 @@ W4A16Weights w4a16_from_packed(const hfq::PackedLinear& p, hfq::Layout layout, c
     for (std::int64_t i = 0; i < in; ++i) {
       std::uint8_t q;
       if (awq) {
-        int k = 0;
-        while (kAwqOrder[k] != o % 8) ++k;
-        q = nibble(p.qweight[static_cast<std::size_t>(i * w8 + o / 8)], k);
+        q = nibble(p.qweight[static_cast<std::size_t>(i * w8 + o / 8)], kAwqNibble[o % 8]);
       } else {
         q = nibble(p.qweight[static_cast<std::size_t>((i / 8) * out + o)], static_cast<int>(i % 8));
       }
