@@ -327,7 +327,8 @@ TEST(GemmS8, RejectsBadArguments) {
   EXPECT_THROW(pack_s8_weights(w.data(), 0, 4, &s, 1, nullptr, 0), lowbit::Error);
   EXPECT_THROW(pack_s8_weights(w.data(), 2, 4, &s, 3, nullptr, 0), lowbit::Error);
   EXPECT_THROW(pack_s8_weights(w.data(), 2, 4, &s, 1, &bad_zero, 1), lowbit::Error);
-  EXPECT_THROW(pack_s8_weights(w.data(), 2, 4, &s, 1, &zero, 2), lowbit::Error);  // 2 != 1, != n
+  const std::int32_t zeros2[2] = {zero, zero};
+  EXPECT_THROW(pack_s8_weights(w.data(), 3, 4, &s, 1, zeros2, 2), lowbit::Error);  // 2 != 1, != n
   const S8Weights packed = pack_s8_weights(w.data(), 2, 4, &s, 1, &zero, 1);
   std::vector<std::uint8_t> a(8, 1);
   float y[4];

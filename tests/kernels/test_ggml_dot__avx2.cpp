@@ -168,15 +168,16 @@ std::vector<std::uint8_t> k_weight_blocks(Type t, std::int64_t nb, std::mt19937&
   return b;
 }
 
-// Q8_K activation blocks at byte offset 2: the runtime's quantizer on heavy-tailed rows
+// Q8_K activation blocks at byte offset 4 (misaligned for vectors, aligned for the float d
+// the block struct holds, so the reference's member reads stay defined): the runtime's quantizer on heavy-tailed rows
 // scaled by 10^[-e, e], or raw random codes (-128 included) and bsums with a finite d.
 std::vector<std::uint8_t> q8k_blocks(std::int64_t nb, std::mt19937& rng, bool raw, float e) {
-  std::vector<std::uint8_t> b(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_K) + 2);
+  std::vector<std::uint8_t> b(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_K) + 4);
   if (raw) {
     for (auto& v : b) v = static_cast<std::uint8_t>(rng());
     for (std::int64_t i = 0; i < nb; ++i) {
       const float d = std::pow(10.f, std::uniform_real_distribution<float>(-e, e)(rng)) * ((rng() & 1) ? -1.f : 1.f);
-      std::memcpy(b.data() + 2 + i * sizeof(ggml::block_q8_K), &d, 4);
+      std::memcpy(b.data() + 4 + i * sizeof(ggml::block_q8_K), &d, 4);
     }
     return b;
   }
@@ -185,7 +186,7 @@ std::vector<std::uint8_t> q8k_blocks(std::int64_t nb, std::mt19937& rng, bool ra
   std::vector<float> x(static_cast<std::size_t>(nb * ggml::QK_K));
   for (auto& v : x) v = scale * st(rng);
   const auto q = model::ggml_quantize_activations(Type::Q8_K, x.data(), 1, nb * ggml::QK_K);
-  std::memcpy(b.data() + 2, q.data(), q.size());
+  std::memcpy(b.data() + 4, q.data(), q.size());
   return b;
 }
 
@@ -252,15 +253,15 @@ TEST_P(GgmlDotK, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
       const bool extreme = rep % 4 == 3, quantized = rep % 2 == 0, raw_x = rep % 3 == 2;
       const auto w = k_weight_blocks(t, nb, rng, quantized && !extreme, extreme ? -24.f : -12.f, extreme ? 15.f : 0.f);
       const auto x = q8k_blocks(nb, rng, raw_x, extreme ? 20.f : 3.f);
-      const float r = ref(w.data() + 2, x.data() + 2, n);
+      const float r = ref(w.data() + 2, x.data() + 4, n);
       ASSERT_TRUE(std::isfinite(r)) << n << ", rep " << rep;
       if (avx2) {
-        const float f = fast(w.data() + 2, x.data() + 2, n);
+        const float f = fast(w.data() + 2, x.data() + 4, n);
         ASSERT_EQ(std::bit_cast<std::uint32_t>(r), std::bit_cast<std::uint32_t>(f)) << "n " << n << ", rep " << rep;
       }
       if (raw_x) continue;  // random bsums are not the sums of the codes
       double e, mag;
-      exact_dot_k(t, w.data() + 2, x.data() + 2, nb, &e, &mag);
+      exact_dot_k(t, w.data() + 2, x.data() + 4, nb, &e, &mag);
       ASSERT_LE(std::fabs(r - e), (static_cast<double>(nb) + 6) * kU * mag + 1e-37) << "n " << n << ", rep " << rep;
     }
   }
