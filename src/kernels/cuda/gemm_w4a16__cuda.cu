@@ -1,6 +1,6 @@
 // W4A16 matmul y = x . W^T for Hopper: int4 weights in lowbit's tile layout (lowbit/w4a16.h),
 // fp16/bf16 activations, group-128 fp16 scales, mma.sync m16n8k16 with fp32 accumulation.
-// A block's 4 warps own NT 8-column tiles each and share MT 16-row tiles of activations;
+// A block's 4 or 8 warps own NT 8-column tiles each and share MT 16-row tiles of activations;
 // cp.async streams groups of 128 inputs through shared memory 4 deep; K splits across
 // blocks when the columns alone cannot fill the GPU.
 #include <cuda_bf16.h>
@@ -106,7 +106,7 @@ std::size_t counters_bytes(const Plan& p) {
   return (static_cast<std::size_t>(p.colblocks) * p.mchunks * sizeof(unsigned) + 255) / 256 * 256;
 }
 
-// Block = 4 warps side by side on N (warp w: columns 8 NT w ..), sharing each group's
+// Block = 4 or 8 warps side by side on N (warp w: columns 8 NT w ..), sharing each group's
 // activation rows, which cp.async brings to shared memory with the warps' weight tiles,
 // kStages groups deep. Lane (g, t) takes inputs 32t .. 32t + 31 of the group for rows g
 // and g + 8 of each m-tile: the permutation of k the weight tile uses (lowbit/w4a16.h).
