@@ -73,6 +73,17 @@ struct Plan {
   int mt = 1, nt = 4, warps = 4, splits = 1, colblocks = 0, mchunks = 0;
 };
 
+// The current device's multiprocessor count (132 on an H100 SXM or H200), read once.
+int multiprocessors() {
+  static const int n = [] {
+    int dev = 0, count = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+      return 132;
+    return count > 0 ? count : 132;
+  }();
+  return n;
+}
+
 int stage_bytes(int mt, int nt, int warps) { return mt * 16 * kRowBytes + warps * nt * 512; }
 
 Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
@@ -92,11 +103,11 @@ Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
   }
   p.colblocks = static_cast<int>(n / (p.warps * 8 * p.nt));
   p.mchunks = (m + 16 * p.mt - 1) / (16 * p.mt);
-  // About three blocks per multiprocessor of a 132-SM H100/H200 in one wave, each block
+  // About three blocks per multiprocessor in one wave, each block
   // keeping at least 8 groups so its 4-stage pipeline runs full most of the time.
   const int kt = static_cast<int>(k / kW4A16Group);
   const int base = p.colblocks * p.mchunks;
-  const int want = (132 * 3 + base - 1) / base;
+  const int want = (multiprocessors() * 3 + base - 1) / base;
   p.splits = std::max(1, std::min(want, kt / 8));
   if (tune.splits > 0) p.splits = std::min(tune.splits, kt);
   return p;
