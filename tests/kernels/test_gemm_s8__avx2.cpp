@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <sstream>
 #include <string>
@@ -363,9 +362,7 @@ TEST(GemmS8Dispatch, FollowsFastKernelsEnabled) {
 }
 
 TEST(GemmS8Dispatch, LowbitKernelsRefSelectsTheReference) {
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const auto r = lowbit::testing::run_command("LOWBIT_KERNELS=ref '" + self +
-                                              "' --gtest_filter=GemmS8Dispatch.FollowsFastKernelsEnabled");
+  const auto r = lowbit::testing::rerun_self("LOWBIT_KERNELS=ref", "GemmS8Dispatch.FollowsFastKernelsEnabled");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("[  PASSED  ] 1 test"), std::string::npos) << r.output;
 }

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <sstream>
 #include <string>
@@ -309,9 +308,7 @@ TEST(WeightOnlyDispatch, FollowsFastKernelsEnabled) {
 }
 
 TEST(WeightOnlyDispatch, LowbitKernelsRefSelectsTheReference) {
-  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const auto r = lowbit::testing::run_command("LOWBIT_KERNELS=ref '" + self +
-                                              "' --gtest_filter=WeightOnlyDispatch.FollowsFastKernelsEnabled");
+  const auto r = lowbit::testing::rerun_self("LOWBIT_KERNELS=ref", "WeightOnlyDispatch.FollowsFastKernelsEnabled");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("[  PASSED  ] 1 test"), std::string::npos) << r.output;
 }

@@ -43,6 +43,11 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
+CommandResult rerun_self(const std::string& env, const std::string& gtest_filter) {
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  return run_command(env + " '" + self + "' --gtest_filter=" + gtest_filter);
+}
+
 CommandResult run_command(const std::string& command_line) {
   CommandResult r;
   FILE* p = popen((command_line + " 2>&1").c_str(), "r");

@@ -37,6 +37,11 @@ struct CommandResult {
 // Runs a command line through /bin/sh and captures its output.
 CommandResult run_command(const std::string& command_line);
 
+// Runs this test binary again with `env` (e.g. "LOWBIT_KERNELS=ref") in its environment
+// and only the tests matching `gtest_filter`: how a test checks a choice made once per
+// process, such as kernel dispatch.
+CommandResult rerun_self(const std::string& env, const std::string& gtest_filter);
+
 // True when both files exist and hold the same bytes.
 bool files_equal(const std::filesystem::path& a, const std::filesystem::path& b);
 
