@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Prompt-processing speed of lowbit's runtime beside llama.cpp on SmolLM2-135M in Q4_0,
-# Q4_K_M and Q8_0: each file made once by llama.cpp's own quantizer from the package's
-# fp32 decode, then `lowbit perplexity` and llama.cpp's perplexity (llama-cpp-python) on
-# the same file, Austen evaluation text, ctx 512, CHUNKS chunks and THREADS threads.
+# Speed of lowbit's runtime beside llama.cpp on SmolLM2-135M in Q4_0, Q4_K_M and Q8_0:
+# each file made once by llama.cpp's own quantizer from the package's fp32 decode, then on
+# the same file and THREADS threads: `lowbit perplexity` and llama.cpp's perplexity
+# (llama-cpp-python) over Austen evaluation text, ctx 512, CHUNKS chunks (prompt
+# tokens/s), and greedy generation of GEN tokens after the same PROMPT-token prompt
+# through each one's KV cache (`lowbit generate`, model_llamacpp.py generate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-release.sh lowbit_cli >/dev/null
 CHUNKS=${CHUNKS:-4}
 THREADS=${THREADS:-2}
+GEN=${GEN:-128}
+PROMPT=${PROMPT:-128}
 OUT=build/bench/runtime_types
 mkdir -p "$OUT"
 PY=.venv/bin/python
 LB=build/release/lowbit
 PKG=$($PY -c "import json,subprocess;print(json.loads(subprocess.check_output(['$PY','tests/peers/gguf_model_paths.py']))['smollm2'])")
 $LB corpus austen --split evaluation --out "$OUT/eval.txt" >/dev/null
+$PY tests/peers/model_llamacpp.py tokenize --model "$PKG" --austen persuasion --seqs 1 --ctx "$PROMPT" \
+  | $PY -c "import json,sys;print(json.dumps(json.load(sys.stdin)[0]))" > "$OUT/prompt.json"
 [ -s "$OUT/base-f32.gguf" ] || $LB quantize "$PKG" "$OUT/base-f32.gguf" --scheme gguf:F32 -q
 for t in Q4_0 Q4_K_M Q8_0; do
   [ -s "$OUT/$t.gguf" ] || $PY tests/peers/gguf_llamacpp_quantize.py "$OUT/base-f32.gguf" "$OUT/$t.gguf" "$t" \
@@ -22,8 +28,12 @@ for t in Q4_0 Q4_K_M Q8_0; do
     --json "$OUT/lowbit-$t.json" >/dev/null
   $PY tests/peers/model_llamacpp.py perplexity --model "$OUT/$t.gguf" --text "$OUT/eval.txt" --ctx 512 \
     --chunks "$CHUNKS" --threads "$THREADS" --flash-attn auto > "$OUT/llama-$t.json"
+  $LB generate "$OUT/$t.gguf" --prompt-ids "$OUT/prompt.json" --tokens "$GEN" --ignore-eos --threads "$THREADS" \
+    --json "$OUT/lowbit-gen-$t.json" >/dev/null
+  $PY tests/peers/model_llamacpp.py generate --model "$OUT/$t.gguf" --ids "$OUT/prompt.json" --tokens "$GEN" \
+    --threads "$THREADS" --flash-attn auto > "$OUT/llama-gen-$t.json"
 done
-echo "commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $THREADS threads"
+echo "commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $THREADS threads, generation: $GEN tokens after $PROMPT"
 echo
 $PY - "$OUT" <<'PY'
 import json, sys
@@ -34,4 +44,12 @@ for t in ["Q4_0", "Q4_K_M", "Q8_0"]:
     lb = json.load(open(f"{out}/lowbit-{t}.json")); ll = json.load(open(f"{out}/llama-{t}.json"))
     llt = lb["chunks"] * lb["ctx"] / ll["decode_seconds"]
     print(f"| {t} | {lb['ppl']:.4f} | {ll['ppl']:.4f} | {lb['tokens_per_second']:.1f} | {llt:.1f} | {lb['tokens_per_second'] / llt:.2f} |")
+print()
+print("| SmolLM2-135M, greedy | lowbit generation tokens/s | llama.cpp generation tokens/s | lowbit / llama.cpp | same tokens |")
+print("|---|---:|---:|---:|---:|")
+for t in ["Q4_0", "Q4_K_M", "Q8_0"]:
+    lb = json.load(open(f"{out}/lowbit-gen-{t}.json")); ll = json.load(open(f"{out}/llama-gen-{t}.json"))
+    llt = ll["decoded"] / ll["generation_seconds"]
+    same = sum(a == b for a, b in zip(lb["generated"], ll["generated"]))
+    print(f"| {t} | {lb['generation_tokens_per_second']:.1f} | {llt:.1f} | {lb['generation_tokens_per_second'] / llt:.2f} | {same}/{len(ll['generated'])} |")
 PY

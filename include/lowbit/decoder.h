@@ -66,6 +66,16 @@ struct LayerCache {
   std::vector<float> attention, residual;
 };
 
+// Keys and values of the positions one sequence has run so far, every layer, so that
+// generation feeds only its new tokens (DecoderModel::decode). Per layer k is
+// [n_head_kv][capacity][head_dim] and v [n_head_kv][head_dim][capacity] (fp16 values
+// under llama.cpp numerics, as its KV cache holds them); unused slots are zero.
+struct KvCache {
+  std::int64_t positions = 0;  // filled: [0, positions)
+  std::int64_t capacity = 0;   // a multiple of 8
+  std::vector<std::vector<float>> k, v;
+};
+
 struct DecoderLayer {
   std::vector<float> attn_norm, ffn_norm, attn_post_norm, ffn_post_norm, q_norm, k_norm;
   Linear wq, wk, wv, wo, w_gate, w_up, w_down;
@@ -89,6 +99,13 @@ class DecoderModel {
   // logits is (T - first_logit) x n_vocab.
   void forward(std::span<const std::int32_t> tokens, float* logits, int threads, std::int64_t first_logit = 0,
                const LinearInputObserver& observe = {}) const;
+
+  // An empty cache for a sequence of up to max_positions tokens.
+  KvCache new_cache(std::int64_t max_positions) const;
+  // Runs tokens at positions [cache.positions, cache.positions + tokens.size()) against
+  // the keys and values the cache holds, appends theirs, and writes the last token's
+  // logits (n_vocab). Decoding a sequence in any split gives forward()'s last logits.
+  void decode(std::span<const std::int32_t> tokens, KvCache& cache, float* logits, int threads) const;
 
   // The same pass in pieces, for capturing statistics layer by layer while earlier
   // layers are replaced (GPTQ's sequential mode). h is T x n_embd.
@@ -125,6 +142,11 @@ class DecoderModel {
   bool tied() const { return tied_; }
 
  private:
+  void layer_pass(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe, LayerCache* cache,
+                  KvCache* kv) const;
+  void attention_pass(int il, const float* x, std::int64_t T, float* out, int threads,
+                      const LinearInputObserver& observe, std::vector<float>* ctx, KvCache* kv) const;
+
   DecoderConfig cfg_;
   ModelWeights weights_;
   std::vector<float> tok_embd_;  // n_vocab x n_embd (empty when tied: output_'s weight)

@@ -1,7 +1,8 @@
 // Causal attention exactly as llama.cpp's x86 CPU backend computes its non-flash path:
 // K, V and Q rounded to fp16, q.k through tinyBLAS's fp16 lanes, soft_max_ext with
 // ggml_v_expf in groups of eight summed in double, probabilities rounded to fp16, and
-// p.v through tinyBLAS again. Every step in ggml's order, so results match bit for bit.
+// p.v through tinyBLAS again. Every step in ggml's order, so results match bit for bit;
+// the keys and values come from a KV cache, so decoding one token reads only its own row.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -9,50 +10,49 @@
 
 #include "kernels/ggml_dot.h"
 #include "kernels/ggml_expf.h"
+#include "lowbit/error.h"
 #include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
 #include "model/decoder_ops.h"
 
 namespace lowbit::model {
 
-void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, float* out, const AttentionShape& s,
-                               int threads) {
-  const std::int64_t T = s.T, Tp = (T + 7) / 8 * 8;
+void attention_cached_ggml_cpu(const float* q, const KvView& kv, float* out, const AttentionShape& s, int threads) {
+  const std::int64_t T = s.T, cap = kv.capacity;
+  if (s.past + T > cap) fail("attention over ", s.past + T, " positions in a KV cache of ", cap);
   const int hd = s.head_dim;
   const int group = s.n_head / s.n_head_kv;
   const std::int64_t qstride = static_cast<std::int64_t>(s.n_head) * hd;
-  const std::int64_t kstride = static_cast<std::int64_t>(s.n_head_kv) * hd;
   const auto dot = kernels::ggml_dot_f16_tinyblas_kernel();
   const auto dot4 = kernels::ggml_dot_f16_tinyblas4_kernel();
   const auto expf8 = kernels::ggml_expf8_kernel();
   const auto h16 = [](float x) { return fp16_to_fp32(fp32_to_fp16(x)); };
   parallel_for(static_cast<std::size_t>(s.n_head), threads, 1, [&](std::size_t h0, std::size_t h1) {
-    std::vector<float> qh(static_cast<std::size_t>(T * hd)), kh(qh.size()), vt(static_cast<std::size_t>(hd * Tp));
-    std::vector<float> w(static_cast<std::size_t>(Tp)), p(w.size());
+    std::vector<float> qh(static_cast<std::size_t>(T * hd));
+    std::vector<float> w(static_cast<std::size_t>(cap), 0.0f), p(w.size());
     for (std::size_t h = h0; h < h1; ++h) {
       const std::int64_t kvh = static_cast<std::int64_t>(h) / group;
-      std::fill(vt.begin(), vt.end(), 0.0f);
+      const float* kh = kv.k + kvh * cap * hd;  // fp16 values, rows of head_dim
+      const float* vt = kv.v + kvh * hd * cap;  // fp16 values, rows of capacity
       for (std::int64_t t = 0; t < T; ++t)
-        for (int d = 0; d < hd; ++d) {
+        for (int d = 0; d < hd; ++d)
           qh[static_cast<std::size_t>(t * hd + d)] = h16(q[t * qstride + static_cast<std::int64_t>(h) * hd + d]);
-          kh[static_cast<std::size_t>(t * hd + d)] = h16(k[t * kstride + kvh * hd + d]);
-          vt[static_cast<std::size_t>(d * Tp + t)] = h16(v[t * kstride + kvh * hd + d]);
-        }
       for (std::int64_t i = 0; i < T; ++i) {
-        const std::int64_t lo = s.window > 0 ? std::max<std::int64_t>(0, i - s.window + 1) : 0;
-        const std::int64_t n = (i + 1 + 7) / 8 * 8;  // the groups of eight that hold unmasked keys
+        const std::int64_t ia = s.past + i;  // the query's position
+        const std::int64_t lo = s.window > 0 ? std::max<std::int64_t>(0, ia - s.window + 1) : 0;
+        const std::int64_t n = (ia + 1 + 7) / 8 * 8;  // the groups of eight that hold unmasked keys
         float mx = -std::numeric_limits<float>::infinity();
         std::int64_t j = lo;
-        for (; j + 4 <= i + 1; j += 4) {
+        for (; j + 4 <= ia + 1; j += 4) {
           float s4[4];
-          dot4(kh.data() + j * hd, hd, qh.data() + i * hd, hd, s4);
+          dot4(kh + j * hd, hd, qh.data() + i * hd, hd, s4);
           for (int r = 0; r < 4; ++r) {
             w[static_cast<std::size_t>(j + r)] = s4[r] * s.scale;
             mx = std::max(mx, w[static_cast<std::size_t>(j + r)]);
           }
         }
-        for (; j <= i; ++j) {
-          w[static_cast<std::size_t>(j)] = dot(kh.data() + j * hd, qh.data() + i * hd, hd) * s.scale;
+        for (; j <= ia; ++j) {
+          w[static_cast<std::size_t>(j)] = dot(kh + j * hd, qh.data() + i * hd, hd) * s.scale;
           mx = std::max(mx, w[static_cast<std::size_t>(j)]);
         }
         // ggml_vec_soft_max_f32: exp in groups of eight, each group folded in float and
@@ -62,16 +62,16 @@ void causal_attention_ggml_cpu(const float* q, const float* k, const float* v, f
           float d[8];
           for (int l = 0; l < 8; ++l) d[l] = w[static_cast<std::size_t>(g + l)] - mx;
           expf8(d, p.data() + g);
-          for (std::int64_t j = g; j < g + 8; ++j)
-            if (j < lo || j > i) p[static_cast<std::size_t>(j)] = 0.0f;
+          for (std::int64_t jj = g; jj < g + 8; ++jj)
+            if (jj < lo || jj > ia) p[static_cast<std::size_t>(jj)] = 0.0f;
           sum += static_cast<double>(kernels::ggml_hsum8(p.data() + g));
         }
         const auto inv = static_cast<float>(1.0 / sum);
-        for (std::int64_t j = 0; j < n; ++j) p[static_cast<std::size_t>(j)] = h16(p[static_cast<std::size_t>(j)] * inv);
+        for (std::int64_t jj = 0; jj < n; ++jj) p[static_cast<std::size_t>(jj)] = h16(p[static_cast<std::size_t>(jj)] * inv);
         float* o = out + i * qstride + static_cast<std::int64_t>(h) * hd;
         int d = 0;
-        for (; d + 4 <= hd; d += 4) dot4(vt.data() + static_cast<std::int64_t>(d) * Tp, Tp, p.data(), n, o + d);
-        for (; d < hd; ++d) o[d] = dot(vt.data() + static_cast<std::int64_t>(d) * Tp, p.data(), n);
+        for (; d + 4 <= hd; d += 4) dot4(vt + static_cast<std::int64_t>(d) * cap, cap, p.data(), n, o + d);
+        for (; d < hd; ++d) o[d] = dot(vt + static_cast<std::int64_t>(d) * cap, p.data(), n);
       }
     }
   });

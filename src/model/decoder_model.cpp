@@ -103,6 +103,11 @@ void DecoderModel::embed(std::span<const std::int32_t> tokens, float* h) const {
 
 void DecoderModel::attention_block(int il, const float* x, std::int64_t T, float* out, int threads,
                                    const LinearInputObserver& observe, std::vector<float>* ctx) const {
+  attention_pass(il, x, T, out, threads, observe, ctx, nullptr);
+}
+
+void DecoderModel::attention_pass(int il, const float* x, std::int64_t T, float* out, int threads,
+                                  const LinearInputObserver& observe, std::vector<float>* ctx, KvCache* kv) const {
   const DecoderConfig& c = cfg_;
   const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
   const std::int64_t qd = static_cast<std::int64_t>(c.n_head) * c.head_dim;
@@ -127,11 +132,14 @@ void DecoderModel::attention_block(int il, const float* x, std::int64_t T, float
     model::rms_norm_rows(k.data(), k.data(), T * c.n_head_kv, c.head_dim, L.k_norm, c.norm_eps);
   }
   const bool swa = !c.swa_layers.empty() && c.swa_layers[static_cast<std::size_t>(il)];
-  const auto table = model::rope_table(c.rope, swa && c.gemma ? c.rope.base_swa : c.rope.base, c.context_length, T);
+  const std::int64_t past = kv ? kv->positions : 0;
+  const auto table =
+      model::rope_table(c.rope, swa && c.gemma ? c.rope.base_swa : c.rope.base, c.context_length, past + T, past);
   model::apply_rope(q.data(), T, c.n_head, c.head_dim, table, c.rope.style);
   model::apply_rope(k.data(), T, c.n_head_kv, c.head_dim, table, c.rope.style);
   model::AttentionShape as;
   as.T = T;
+  as.past = past;
   as.n_head = c.n_head;
   as.n_head_kv = c.n_head_kv;
   as.head_dim = c.head_dim;
@@ -144,7 +152,14 @@ void DecoderModel::attention_block(int il, const float* x, std::int64_t T, float
   } else {
     as.scale = c.attn_scale > 0 ? c.attn_scale : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   }
-  model::causal_attention(q.data(), k.data(), v.data(), att.data(), as, threads);
+  if (kv) {
+    const auto l = static_cast<std::size_t>(il);
+    const model::KvView view{kv->k[l].data(), kv->v[l].data(), kv->capacity};
+    model::store_kv(view, k.data(), v.data(), as);
+    model::attention_cached(q.data(), view, att.data(), as, threads);
+  } else {
+    model::causal_attention(q.data(), k.data(), v.data(), att.data(), as, threads);
+  }
   if (ctx) {
     *ctx = std::move(att);  // kept before o_proj runs: a capture pass may stop at its input
     run(L.wo, ctx->data(), out);
@@ -185,6 +200,11 @@ void DecoderModel::ffn_block(int il, const float* x, std::int64_t T, float* out,
 
 void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe,
                              LayerCache* cache) const {
+  layer_pass(il, h, T, threads, observe, cache, nullptr);
+}
+
+void DecoderModel::layer_pass(int il, float* h, std::int64_t T, int threads, const LinearInputObserver& observe,
+                              LayerCache* cache, KvCache* kv) const {
   const DecoderConfig& c = cfg_;
   const DecoderLayer& L = layers_.at(static_cast<std::size_t>(il));
   const std::int64_t d = c.n_embd;
@@ -195,8 +215,8 @@ void DecoderModel::run_layer(int il, float* h, std::int64_t T, int threads, cons
     std::copy(cache->residual.begin(), cache->residual.end(), h);
   } else {
     model::rms_norm_rows(h, x.data(), T, d, L.attn_norm, c.norm_eps);
-    attention_block(il, x.data(), T, o.data(), threads, observe,
-                    cache && cache->attention_final ? &cache->attention : nullptr);
+    attention_pass(il, x.data(), T, o.data(), threads, observe,
+                   cache && cache->attention_final ? &cache->attention : nullptr, kv);
     if (c.gemma) model::rms_norm_rows(o.data(), o.data(), T, d, L.attn_post_norm, c.norm_eps);
     for (std::size_t i = 0; i < o.size(); ++i) h[i] += o[i];
     if (cache && cache->residual_final) {
@@ -234,6 +254,29 @@ void DecoderModel::forward(std::span<const std::int32_t> tokens, float* logits, 
   embed(tokens, h.data());
   for (int il = 0; il < cfg_.n_layer; ++il) run_layer(il, h.data(), T, threads, observe);
   head(h.data(), T, first_logit, logits, threads, observe);
+}
+
+KvCache DecoderModel::new_cache(std::int64_t max_positions) const {
+  if (max_positions <= 0) fail("a KV cache for ", max_positions, " positions");
+  KvCache kv;
+  kv.capacity = (max_positions + 7) / 8 * 8;
+  const auto n = static_cast<std::size_t>(kv.capacity * cfg_.n_head_kv * cfg_.head_dim);
+  kv.k.assign(static_cast<std::size_t>(cfg_.n_layer), std::vector<float>(n, 0.0f));
+  kv.v = kv.k;
+  return kv;
+}
+
+void DecoderModel::decode(std::span<const std::int32_t> tokens, KvCache& kv, float* logits, int threads) const {
+  const auto T = static_cast<std::int64_t>(tokens.size());
+  if (T == 0) fail("decode: no tokens");
+  if (kv.positions + T > kv.capacity)
+    fail("decode: ", T, " tokens after ", kv.positions, " overflow a KV cache of ", kv.capacity, " positions");
+  if (kv.k.size() != static_cast<std::size_t>(cfg_.n_layer)) fail("decode: the KV cache was made for another model");
+  std::vector<float> h(static_cast<std::size_t>(T * cfg_.n_embd));
+  embed(tokens, h.data());
+  for (int il = 0; il < cfg_.n_layer; ++il) layer_pass(il, h.data(), T, threads, {}, nullptr, &kv);
+  kv.positions += T;
+  head(h.data(), T, T - 1, logits, threads);
 }
 
 }  // namespace lowbit

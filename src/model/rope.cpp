@@ -77,24 +77,25 @@ std::vector<float> hf_inv_freq(const RopeConfig& rc, float base, int context_len
 
 }  // namespace
 
-RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::int64_t T) {
+RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::int64_t T, std::int64_t first) {
   RopeTable t;
   t.n_pairs = rc.n_rot / 2;
   const auto np = static_cast<std::size_t>(t.n_pairs);
-  t.cos.resize(static_cast<std::size_t>(T) * np);
+  if (first < 0 || first > T) fail("rope positions [", first, ", ", T, ")");
+  t.cos.resize(static_cast<std::size_t>(T - first) * np);
   t.sin.resize(t.cos.size());
   if (rc.ggml_math) {
     if (!rc.freq_factors.empty() && rc.freq_factors.size() != np)
       fail("rope_freqs has ", rc.freq_factors.size(), " factors for ", np, " rotated pairs");
     const float theta_scale = std::pow(base, -2.0f / static_cast<float>(rc.n_rot));
     const float freq_scale = rc.scaling == "linear" ? 1.0f / rc.factor : 1.0f;
-    for (std::int64_t p = 0; p < T; ++p) {
+    for (std::int64_t p = first; p < T; ++p) {
       float theta = static_cast<float>(p);
       for (std::size_t i = 0; i < np; ++i) {
         const float ff = rc.freq_factors.empty() ? 1.0f : rc.freq_factors[i];
         const float a = freq_scale * (theta / ff);
-        t.cos[static_cast<std::size_t>(p) * np + i] = std::cos(a);
-        t.sin[static_cast<std::size_t>(p) * np + i] = std::sin(a);
+        t.cos[static_cast<std::size_t>(p - first) * np + i] = std::cos(a);
+        t.sin[static_cast<std::size_t>(p - first) * np + i] = std::sin(a);
         theta *= theta_scale;
       }
     }
@@ -103,11 +104,11 @@ RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::
   }
   float att = 1.0f;
   const auto inv = hf_inv_freq(rc, base, context_length, T, &att);
-  for (std::int64_t p = 0; p < T; ++p)
+  for (std::int64_t p = first; p < T; ++p)
     for (std::size_t i = 0; i < np; ++i) {
       const float a = static_cast<float>(p) * inv[i];
-      t.cos[static_cast<std::size_t>(p) * np + i] = std::cos(a) * att;
-      t.sin[static_cast<std::size_t>(p) * np + i] = std::sin(a) * att;
+      t.cos[static_cast<std::size_t>(p - first) * np + i] = std::cos(a) * att;
+      t.sin[static_cast<std::size_t>(p - first) * np + i] = std::sin(a) * att;
     }
   return t;
 }

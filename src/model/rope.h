@@ -9,7 +9,7 @@
 
 namespace lowbit::model {
 
-// cos/sin of position p and pair i at [p * n_pairs + i], for positions [0, T).
+// cos/sin of position first + p and pair i at [p * n_pairs + i], for positions [first, T).
 struct RopeTable {
   int n_pairs = 0;
   std::vector<float> cos, sin;
@@ -18,7 +18,9 @@ struct RopeTable {
   bool ggml_fma = false;
 };
 
-RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::int64_t T);
+// T is the sequence's length so far ("dynamic" scaling depends on it); a generation step
+// asks only for its new positions [first, T).
+RopeTable rope_table(const RopeConfig& rc, float base, int context_length, std::int64_t T, std::int64_t first = 0);
 
 // Rotates the first n_rot dims of each head in x [T][n_heads * head_dim].
 void apply_rope(float* x, std::int64_t T, int n_heads, int head_dim, const RopeTable& t, RopeStyle style);

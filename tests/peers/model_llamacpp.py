@@ -8,6 +8,9 @@ unless --flash-attn on, so both sides use the same fp16 rounding points.
   tokenize   --model M --text F [--add-special] [--parse-special]   -> JSON ids
   logits     --model M --ids F.json --out F.f32                     -> raw float32 logits
   perplexity --model M --text F --ctx N [--chunks K]                -> JSON result
+  generate   --model M --ids F.json --tokens N [--out F.f32]            -> JSON greedy run
+             (the prompt in one batch, then one token per llama_decode through the KV
+             cache: generated ids, prompt and generation seconds, every step's logits)
 """
 import argparse
 import ctypes
@@ -75,9 +78,49 @@ def decode(ctx, tokens, want):
     L.llama_batch_free(batch)
 
 
+def generate(ctx, n_vocab, prompt, n_gen, out):
+    """Greedy decoding as llama-cli / llama-bench tg run it: the prompt in one batch, then
+    each argmax token decoded alone at the next position."""
+    L.llama_memory_clear(L.llama_get_memory(ctx), True)
+    batch = L.llama_batch_init(max(len(prompt), 1), 0, 1)
+
+    def step(tokens, pos0):
+        for i, t in enumerate(tokens):
+            batch.token[i] = t
+            batch.pos[i] = pos0 + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = 1 if i == len(tokens) - 1 else 0
+        batch.n_tokens = len(tokens)
+        if L.llama_decode(ctx, batch) != 0:
+            sys.exit("llama_decode failed")
+        return np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, len(tokens) - 1), shape=(n_vocab,)).astype(np.float32)
+
+    rows = []
+    t0 = time.perf_counter()
+    rows.append(step(prompt, 0))
+    prompt_secs = time.perf_counter() - t0
+    ids = []
+    t0 = time.perf_counter()
+    for g in range(n_gen):
+        ids.append(int(np.argmax(rows[-1])))
+        if g + 1 < n_gen:
+            rows.append(step([ids[-1]], len(prompt) + g))
+    gen_secs = time.perf_counter() - t0
+    L.llama_batch_free(batch)
+    if out:
+        with open(out, "wb") as f:
+            for r in rows:
+                f.write(r.tobytes())
+    # n_gen tokens chosen, n_gen - 1 of them decoded (the last one's logits are not needed)
+    return {"prompt_tokens": len(prompt), "generated": ids, "prompt_seconds": prompt_secs,
+            "generation_seconds": gen_secs, "decoded": n_gen - 1}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["tokenize", "logits", "perplexity"])
+    ap.add_argument("mode", choices=["tokenize", "logits", "perplexity", "generate"])
+    ap.add_argument("--tokens", type=int, default=32, help="generate: greedy tokens to produce")
     ap.add_argument("--model", required=True)
     ap.add_argument("--text")
     ap.add_argument("--austen", help="tokenize this Austen novel's lines joined by newlines instead of --text")
@@ -118,6 +161,13 @@ def main():
                 ptr = L.llama_get_logits(ctx)
                 arr = np.ctypeslib.as_array(ptr, shape=(len(s) * n_vocab,)).astype(np.float32)
                 f.write(arr.tobytes())
+        return
+
+    if a.mode == "generate":
+        prompt = json.load(open(a.ids))
+        model, ctx = load(a.model, len(prompt) + a.tokens, a.threads, a.flash_attn)
+        n_vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(model))
+        print(json.dumps(generate(ctx, n_vocab, prompt, a.tokens, a.out)))
         return
 
     # perplexity, as tools/perplexity/perplexity.cpp computes it

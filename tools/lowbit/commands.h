@@ -17,6 +17,7 @@ void register_dequantize(CLI::App& app);
 void register_report_table(CLI::App& app);
 void register_corpus(CLI::App& app);
 void register_perplexity(CLI::App& app);
+void register_generate(CLI::App& app);
 void register_calibrate(CLI::App& app);
 
 // The GGUF side of `lowbit quantize` (cmd_quantize_gguf.cpp).

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   lowbit::cli::register_report_table(app);
   lowbit::cli::register_corpus(app);
   lowbit::cli::register_perplexity(app);
+  lowbit::cli::register_generate(app);
   lowbit::cli::register_calibrate(app);
   try {
     app.parse(argc, argv);
