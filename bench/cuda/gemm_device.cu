@@ -289,7 +289,7 @@ std::vector<lowbit::cuda::W4A16Tuning> sweep_tunings() {
   std::vector<lowbit::cuda::W4A16Tuning> v;
   for (const int mt : {1, 2, 4})
     for (const int nt : {2, 4})
-      for (const int w : {4, 8}) v.push_back({nt, 0, mt, w});
+      for (const int w : {4, 8}) v.push_back({nt, 0, mt, w, 1});
   return v;
 }
 
@@ -361,7 +361,7 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
         fill_random<<<256, 256>>>(x, mk, rng.next());
         CHECK_CUDA(cudaGetLastError());
         std::size_t ws_bytes = 0;
-        for (const lowbit::cuda::W4A16Tuning tu : {lowbit::cuda::W4A16Tuning{}, {2, 0}, {4, 0}, {0, 64}})
+        for (const lowbit::cuda::W4A16Tuning tu : {lowbit::cuda::W4A16Tuning{}, {2, 0, 0, 0, 1}, {4, 0, 0, 0, 1}, {0, 64, 0, 0, 1}})
           ws_bytes = std::max(ws_bytes, lowbit::cuda::gemm_w4a16_workspace_bytes(m, sh.n, sh.k, tu));
         for (const lowbit::cuda::W4A16Tuning tu : sweep_tunings())
           ws_bytes = std::max(ws_bytes, lowbit::cuda::gemm_w4a16_workspace_bytes(m, sh.n, sh.k, tu));
@@ -439,14 +439,40 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
         // Launch-plan sweep on a few rows: which tile shape and K split the time prefers.
         double us_nt2 = 0, best_split_us = 1e30;
         int best_split = 0;
+        if (sym && m <= 8 && (m == 1 || m == 8 || sh.n == shapes[0].n)) {
+          // The m <= 8 kernel's plan, beside the tile kernel forced onto the same rows; every
+          // variant is checked against a fresh fp64 reference of the current x first.
+          reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(x, dcodes, dscales, dzeros, ref, m, sh.n, sh.k);
+          CHECK_CUDA(cudaGetLastError());
+          CHECK_CUDA(cudaMemcpy(href.data(), ref, mn * 8, cudaMemcpyDeviceToHost));
+          auto variant_ok = [&](lowbit::cuda::W4A16Tuning tu) {
+            CHECK_CUDA(cudaMemset(y, 0xFF, mn * 2));
+            if (lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, views[0], y, m, ws, nullptr, tu) != 0) return false;
+            CHECK_CUDA(cudaMemcpy(hy.data(), y, mn * 2, cudaMemcpyDeviceToHost));
+            const double e = relative_error(hy, href);
+            if (e >= 1e-2) {
+              ++failures;
+              std::printf(" [FAIL rel_err %.2e]", e);
+            }
+            return true;
+          };
+          std::printf("    m<=8 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
+          for (const int np : {1, 2, 4})
+            for (const int w : {4, 8, 16})
+              for (const int u : {2, 4}) {
+                variant_ok({0, 0, 0, w, 2, np, u});
+                std::printf(" np%d/w%d/u%d=%.1f", np, w, u, time_lowbit({0, 0, 0, w, 2, np, u}));
+              }
+          std::printf("\n");
+        }
         if (sym && (m == 1 || m == 16 || m == 64)) {
           std::printf("    sweep:");
           for (const int sp : {1, 2, 4, 8, 16}) {
-            const double v = time_lowbit({0, sp});
+            const double v = time_lowbit({0, sp, 0, 0, 1});
             std::printf(" s%d=%.1f", sp, v);
             if (v < best_split_us) best_split_us = v, best_split = sp;
           }
-          us_nt2 = time_lowbit({2, 0});
+          us_nt2 = time_lowbit({2, 0, 0, 0, 1});
           std::printf(" nt2=%.1f", us_nt2);
           for (const lowbit::cuda::W4A16Tuning tu : sweep_tunings())
             std::printf(" mt%d/nt%d/w%d=%.1f", tu.mt, tu.nt, tu.warps, time_lowbit(tu));

@@ -23,14 +23,18 @@ struct W4A16View {
   std::int64_t n = 0, k = 0;
 };
 
-// Overrides of the launch plan for benchmarks (0: the built-in choice): 16-row tiles per
-// block (1, 2, 4), 8-column tiles per warp (2, 4), warps per block (4, 8), K splits.
+// Overrides of the launch plan for benchmarks (0: the built-in choice). path 1 forces the
+// shared-memory tile kernel, 2 the m <= 8 kernel (weights as mma's A operand). Tile
+// kernel: 16-row tiles per block (1, 2, 4), 8-column tiles per warp (2, 4), warps per
+// block (4, 8), K splits. m <= 8 kernel: warps per block (4, 8, 16), 16-column tile pairs
+// per warp (np: 1, 2, 4), groups in flight per warp (unroll: 2, 4).
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
+  int path = 0, np = 0, unroll = 0;
 };
 
 // Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and
-// their arrival counters). Zero it once before the first call: each call leaves the
+// their arrival counters; none for the m <= 8 kernel, which splits K inside a block). Zero it once before the first call: each call leaves the
 // counters at zero again.
 std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune = {});
 

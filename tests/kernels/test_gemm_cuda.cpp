@@ -46,8 +46,10 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
     std::int64_t n, k;
     int m;
   };
-  for (const Case c : {Case{64, 128, 1}, Case{192, 512, 5}, Case{128, 2048, 16}, Case{256, 1024, 17}, Case{64, 4096, 40},
-                       Case{320, 1536, 70}})
+  // m <= 8 runs the kernel with weights as mma's A operand: fewer groups than warps (3),
+  // groups not a multiple of the warps (9), every row count of a batch column chunk.
+  for (const Case c : {Case{64, 128, 1}, Case{192, 512, 5}, Case{128, 384, 8}, Case{64, 1152, 3}, Case{448, 2048, 2},
+                       Case{128, 2048, 7}, Case{128, 2048, 16}, Case{256, 1024, 17}, Case{64, 4096, 40}, Case{320, 1536, 70}})
     for (const Half t : {Half::BF16, Half::F16})
       for (const bool symmetric : {true, false}) {
         const std::int64_t groups = c.k / lowbit::kernels::kW4A16Group;

@@ -1,5 +1,6 @@
 // W4A16 matmul y = x . W^T for Hopper: int4 weights in lowbit's tile layout (lowbit/w4a16.h),
 // fp16/bf16 activations, group-128 fp16 scales, mma.sync m16n8k16 with fp32 accumulation.
+// m <= 8 goes to gemv_w4a16__cuda.cu; this kernel takes larger m (and m <= 8 on request).
 // A block's 4 or 8 warps own NT 8-column tiles each and share MT 16-row tiles of activations;
 // cp.async streams groups of 128 inputs through shared memory 4 deep; K splits across
 // blocks when the columns alone cannot fill the GPU.
@@ -10,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cuda/gemv_w4a16.h"
+#include "kernels/cuda/w4a16_half_ops.cuh"
 #include "lowbit/cuda_gemm.h"
 #include "lowbit/w4a16.h"
 
@@ -17,42 +20,6 @@ namespace lowbit::cuda {
 namespace {
 
 using kernels::kW4A16Group;
-
-template <class T>
-struct HalfOps;
-
-// Codes become halves by OR-ing them under an exponent whose unit in the last place is 1:
-// offset + q exactly, with offset 128 in bf16 and 1024 in fp16. The mma multiplies those;
-// the offset, the zero point and the scale are applied once per group in fp32.
-template <>
-struct HalfOps<__nv_bfloat16> {
-  static constexpr std::uint32_t kMagic = 0x43004300u, kOnes = 0x3F803F80u;
-  static constexpr float kOffset = 128.f;
-  static __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                             std::uint32_t b1) {
-    asm(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-  static __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
-};
-
-template <>
-struct HalfOps<__half> {
-  static constexpr std::uint32_t kMagic = 0x64006400u, kOnes = 0x3C003C00u;
-  static constexpr float kOffset = 1024.f;
-  static __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                             std::uint32_t b1) {
-    asm(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-  static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
-};
 
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(smem));
@@ -227,7 +194,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemm_w4a16_kernel(const T* __rest
         for (int j = 0; j < NT; ++j) {
           const std::uint32_t w = words[j][s / 2];
           const int sh = 8 * (s % 2);
-          Ops::mma(d[j], a, ((w >> sh) & 0x000F000Fu) | Ops::kMagic, ((w >> (sh + 4)) & 0x000F000Fu) | Ops::kMagic);
+          Ops::mma(d[j], a, w4_pair<T>(w, sh), w4_pair<T>(w, sh + 4));
         }
       }
 #pragma unroll
@@ -344,6 +311,8 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
   if (m < 1 || w.n <= 0 || w.k <= 0 || w.n % 64 != 0 || w.k % kW4A16Group != 0 || w.n > (1 << 30) ||
       w.k > (1 << 30) || x == nullptr || y == nullptr || w.qweight == nullptr || w.scales == nullptr)
     return kBadShape;
+  if (m <= detail::kGemvMaxRows && tune.path != 1)
+    return detail::gemv_w4a16(t, x, w, y, m, tune.np, tune.warps, tune.unroll, stream);
   const Plan p = plan_for(m, w.n, w.k, tune);
   if (p.splits > 1 && workspace == nullptr) return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);

@@ -1,0 +1,15 @@
+// The W4A16 path for m <= 8 (src/kernels/cuda/gemv_w4a16__cuda.cu), called by gemm_w4a16
+// when its plan picks it; shapes are checked by the caller (n % 64 == 0, k % 128 == 0).
+#pragma once
+#include "lowbit/cuda_gemm.h"
+
+namespace lowbit::cuda::detail {
+
+constexpr int kGemvMaxRows = 8;
+
+// np: 16-column tile pairs per warp (1, 2, 4); warps: K splits per block (4, 8, 16);
+// unroll: groups whose weights are in flight per warp (2, 4). 0 picks the default.
+int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int unroll,
+               void* stream);
+
+}  // namespace lowbit::cuda::detail

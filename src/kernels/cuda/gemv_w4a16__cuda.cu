@@ -1,0 +1,177 @@
+// W4A16 for m <= 8 activation rows (decode, small batches): the weights are mma's A
+// operand (16 output columns = two 8-column tiles, 16 inputs) and the activations its B
+// (8 batch rows), so nothing is padded to 16 rows and no weight is staged in shared
+// memory: each lane streams its 16 bytes of a tile straight into registers, `unroll`
+// groups ahead, and the block's warps split K and meet once in shared memory at the end.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/gemv_w4a16.h"
+#include "kernels/cuda/w4a16_half_ops.cuh"
+#include "lowbit/w4a16.h"
+
+namespace lowbit::cuda::detail {
+namespace {
+
+using kernels::kW4A16Group;
+
+// Weights are read once per call: keep them out of L1, which the activations share.
+__device__ __forceinline__ uint4 load_stream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ std::uint32_t word_of(const uint4& v, int i) {
+  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+// Block: NP tile pairs (16 NP output columns) x all of K, kWarps warps each taking a
+// contiguous share of the groups. Lane (g, t) holds column g of each tile and inputs
+// 32t .. 32t + 31 of a group (the tile's layout), and loads those same inputs of batch
+// row g as B: mma slot pairs (2t, 2t + 1) / (2t + 8, 2t + 9) of step s are inputs
+// 32t + 4s + {0, 1} / {2, 3}, for weights and activations alike. Accumulator lane (g, t):
+// columns g of both tiles x batch rows 2t, 2t + 1.
+template <class T, int NP, int kWarps, int U>
+__global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __restrict__ x, const uint4* __restrict__ qw,
+                                                                 const std::uint16_t* __restrict__ scales,
+                                                                 const std::uint32_t* __restrict__ zeros,
+                                                                 T* __restrict__ y, int m, int n, int kt) {
+  using Ops = HalfOps<T>;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int nb0 = blockIdx.x * NP * 2;
+  const int kb_begin = static_cast<int>(static_cast<long long>(warp) * kt / kWarps);
+  const int kb_end = static_cast<int>(static_cast<long long>(warp + 1) * kt / kWarps);
+  const std::size_t k = static_cast<std::size_t>(kt) * kW4A16Group;
+  const bool has_row = g < m;
+  const uint4* xr = reinterpret_cast<const uint4*>(x + static_cast<std::size_t>(has_row ? g : 0) * k + 32 * t);
+  constexpr std::uint32_t kOnes[4] = {Ops::kOnes, Ops::kOnes, Ops::kOnes, Ops::kOnes};
+
+  float acc[NP][4];
+#pragma unroll
+  for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = acc[p][2] = acc[p][3] = 0.f;
+
+  for (int kb0 = kb_begin; kb0 < kb_end; kb0 += U) {
+    // Everything the U groups read is requested before any of it is used: the activations
+    // (L2 hits) wait out the same latency as the weights (DRAM) instead of after them.
+    uint4 wv[U][NP][2], xv[U][4];
+    std::uint16_t sc[U][NP][2];
+    std::uint32_t zw[U][NP][2];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int kb = kb0 + u;
+      if (kb >= kb_end) break;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) xv[u][q] = has_row ? __ldg(xr + kb * (kW4A16Group / 8) + q) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int p = 0; p < NP; ++p)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const std::size_t tile = static_cast<std::size_t>(nb0 + 2 * p + h) * kt + kb;
+          wv[u][p][h] = load_stream(qw + tile * 32 + lane);
+          sc[u][p][h] = __ldg(scales + tile * 8 + g);
+          zw[u][p][h] = zeros != nullptr ? __ldg(zeros + tile) : 0x88888888u;
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int kb = kb0 + u;
+      if (kb >= kb_end) break;
+      const std::uint32_t* xw = reinterpret_cast<const std::uint32_t*>(xv[u]);
+      // The mma sees offset + q; (offset + z) * sum(x) comes off per group, the row sums
+      // from one more mma against ones.
+      float xs[4] = {0.f, 0.f, 0.f, 0.f}, d[NP][4];
+#pragma unroll
+      for (int p = 0; p < NP; ++p) d[p][0] = d[p][1] = d[p][2] = d[p][3] = 0.f;
+#pragma unroll
+      for (int s = 0; s < 8; ++s) {
+        Ops::mma(xs, kOnes, xw[2 * s], xw[2 * s + 1]);
+        const int sh = 8 * (s % 2);
+#pragma unroll
+        for (int p = 0; p < NP; ++p) {
+          const std::uint32_t w0 = word_of(wv[u][p][0], s / 2), w1 = word_of(wv[u][p][1], s / 2);
+          const std::uint32_t a[4] = {w4_pair<T>(w0, sh), w4_pair<T>(w1, sh), w4_pair<T>(w0, sh + 4),
+                                      w4_pair<T>(w1, sh + 4)};
+          Ops::mma(d[p], a, xw[2 * s], xw[2 * s + 1]);
+        }
+      }
+#pragma unroll
+      for (int p = 0; p < NP; ++p) {
+        const float s0 = __half2float(__ushort_as_half(sc[u][p][0]));
+        const float s1 = __half2float(__ushort_as_half(sc[u][p][1]));
+        const float z0 = Ops::kOffset + static_cast<float>((zw[u][p][0] >> (4 * g)) & 15u);
+        const float z1 = Ops::kOffset + static_cast<float>((zw[u][p][1] >> (4 * g)) & 15u);
+        acc[p][0] += s0 * (d[p][0] - z0 * xs[0]);
+        acc[p][1] += s0 * (d[p][1] - z0 * xs[1]);
+        acc[p][2] += s1 * (d[p][2] - z1 * xs[0]);
+        acc[p][3] += s1 * (d[p][3] - z1 * xs[1]);
+      }
+    }
+  }
+
+  // The warps' K shares summed in warp order: the same result whatever the timing.
+  __shared__ float red[kWarps][NP * 4][32];
+#pragma unroll
+  for (int p = 0; p < NP; ++p)
+#pragma unroll
+    for (int c = 0; c < 4; ++c) red[warp][p * 4 + c][lane] = acc[p][c];
+  __syncthreads();
+  for (int e = threadIdx.x; e < NP * 4 * 32; e += kWarps * 32) {
+    const int pc = e / 32, l = e % 32, p = pc / 4, c = pc % 4;
+    float v = 0.f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) v += red[w][pc][l];
+    const int row = 2 * (l % 4) + (c & 1);
+    const int col = (nb0 + 2 * p + c / 2) * 8 + l / 4;
+    if (row < m) y[static_cast<std::size_t>(row) * n + col] = Ops::from_float(v);
+  }
+}
+
+template <class T, int NP, int W, int U>
+int launch(const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  const int blocks = static_cast<int>(w.n / (16 * NP));
+  gemv_w4a16_kernel<T, NP, W, U><<<blocks, W * 32, 0, s>>>(
+      static_cast<const T*>(x), reinterpret_cast<const uint4*>(w.qweight), w.scales, w.zeros, static_cast<T*>(y), m,
+      static_cast<int>(w.n), static_cast<int>(w.k / kW4A16Group));
+  return static_cast<int>(cudaGetLastError());
+}
+
+template <class T, int NP, int W>
+int pick_unroll(int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  return unroll == 2 ? launch<T, NP, W, 2>(x, w, y, m, s) : launch<T, NP, W, 4>(x, w, y, m, s);
+}
+
+template <class T, int NP>
+int pick_warps(int warps, int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  if (warps == 4) return pick_unroll<T, NP, 4>(unroll, x, w, y, m, s);
+  if (warps == 16) return pick_unroll<T, NP, 16>(unroll, x, w, y, m, s);
+  return pick_unroll<T, NP, 8>(unroll, x, w, y, m, s);
+}
+
+template <class T>
+int pick_np(int np, int warps, int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  if (np == 4) return pick_warps<T, 4>(warps, unroll, x, w, y, m, s);
+  if (np == 2) return pick_warps<T, 2>(warps, unroll, x, w, y, m, s);
+  return pick_warps<T, 1>(warps, unroll, x, w, y, m, s);
+}
+
+}  // namespace
+
+int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int unroll,
+               void* stream) {
+  if (m < 1 || m > kGemvMaxRows) return kBadShape;
+  // The default is the H200 sweep's (bench/cuda/w4a16_notes.md): two tile pairs per warp,
+  // two groups in flight, 8 warps per block, 16 when K is long (>= 96 groups), within
+  // ~1 us of the best variant on every shape and row count measured.
+  if (np != 1 && np != 2 && np != 4) np = 2;
+  if (warps != 4 && warps != 8 && warps != 16) warps = w.k / kW4A16Group >= 96 ? 16 : 8;
+  if (unroll != 2 && unroll != 4) unroll = 2;
+  auto* s = static_cast<cudaStream_t>(stream);
+  return t == Half::BF16 ? pick_np<__nv_bfloat16>(np, warps, unroll, x, w, y, m, s)
+                         : pick_np<__half>(np, warps, unroll, x, w, y, m, s);
+}
+
+}  // namespace lowbit::cuda::detail
