@@ -2,10 +2,15 @@
 // contiguous chunks fixed by (n, threads) alone, so results never depend on scheduling.
 // Work items must write disjoint outputs; reductions combine per-chunk partials in order.
 #pragma once
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 
 namespace lowbit {
+
+// Multiply-adds below which a product runs on one thread: handing chunks to the pool costs
+// a few microseconds, about what 2^17 multiply-adds of quantized weights take on one core.
+constexpr std::int64_t kParallelMinWork = std::int64_t{1} << 17;
 
 // Number of hardware threads (at least 1).
 int hardware_threads();

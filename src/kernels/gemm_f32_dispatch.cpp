@@ -17,7 +17,7 @@ void gemm_f32_nt(const float* x, const float* w, float* y, std::int64_t m, std::
                  int threads) {
   const GemmF32NtFn fn = gemm_f32_nt_kernel();
   // Below ~1 MFLOP a second thread costs more to start than it saves.
-  if (m * n * k < (std::int64_t{1} << 20)) threads = 1;
+  if (m * n * k < kParallelMinWork) threads = 1;
   parallel_for(static_cast<std::size_t>(n), threads, 16, [&](std::size_t b, std::size_t e) {
     fn(x, w, y, m, n, k, static_cast<std::int64_t>(b), static_cast<std::int64_t>(e));
   });
@@ -35,7 +35,7 @@ void gram_f32(const float* a, float* g, std::int64_t n, std::int64_t k, int thre
   // the block at row i computes columns i..n, so later blocks are cheaper.
   constexpr std::int64_t kBlock = 48;
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-  if (n * n * k < (std::int64_t{1} << 21)) threads = 1;
+  if (n * n * k < 2 * kParallelMinWork) threads = 1;
   const auto lanes = static_cast<std::size_t>(std::max(1, std::min<int>(threads, static_cast<int>(blocks))));
   parallel_for(lanes, static_cast<int>(lanes), 1, [&](std::size_t l0, std::size_t l1) {
     for (std::size_t lane = l0; lane < l1; ++lane)

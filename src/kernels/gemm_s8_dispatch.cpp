@@ -25,7 +25,7 @@ void run(const S8Activations& a, const S8Weights& w, std::int32_t* y32, float* y
   check(a, w);
   const GemmS8Fn fn = gemm_s8_kernel();
   // Below ~1 M multiply-adds a second thread costs more to start than it saves.
-  if (a.m * w.n * w.k < (std::int64_t{1} << 20)) threads = 1;
+  if (a.m * w.n * w.k < kParallelMinWork) threads = 1;
   // Blocks of 16 columns: whole 4-column panels, so no panel is split between threads.
   parallel_for(static_cast<std::size_t>(w.n), threads, 16, [&](std::size_t b, std::size_t e) {
     fn(a, w, y32, y, static_cast<std::int64_t>(b), static_cast<std::int64_t>(e));

@@ -17,7 +17,7 @@ void gemm_wo(const float* x, const WoWeights& w, float* y, std::int64_t m, int t
   if (m > 0 && (!x || !y)) fail("gemm_wo: x and y are required");
   const GemmWoFn fn = gemm_wo_kernel();
   // Below ~1 M multiply-adds a second thread costs more to start than it saves.
-  if (m * w.n * w.k < (std::int64_t{1} << 20)) threads = 1;
+  if (m * w.n * w.k < kParallelMinWork) threads = 1;
   parallel_for(static_cast<std::size_t>(w.n), threads, 16, [&](std::size_t b, std::size_t e) {
     fn(x, w, y, m, static_cast<std::int64_t>(b), static_cast<std::int64_t>(e));
   });

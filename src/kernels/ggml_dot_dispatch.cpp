@@ -46,7 +46,7 @@ namespace {
 // activation row passes them.
 template <class Out>
 void rows_times_activations(std::int64_t rows, std::int64_t m, std::int64_t k, float* y, int threads, const Out& out) {
-  if (rows * m * k < (std::int64_t{1} << 20)) threads = 1;
+  if (rows * m * k < kParallelMinWork) threads = 1;
   parallel_for(static_cast<std::size_t>(rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t rb = r0; rb < r1; rb += 16) {
       const std::size_t re = std::min(r1, rb + 16);
@@ -66,7 +66,7 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
     });
     return;
   }
-  if (rows * m * k < (std::int64_t{1} << 20)) threads = 1;
+  if (rows * m * k < kParallelMinWork) threads = 1;
   // Threads take whole 4-row tiles; 16 activation rows at a time stay in L2 while a
   // thread's weight rows stream past them.
   parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {

@@ -201,7 +201,7 @@ void Linear::forward_compact(const float* x, std::int64_t m, float* y, int threa
   const kernels::GemmF32NtFn fn = kernels::gemm_f32_nt_kernel();
   const std::int64_t block = std::clamp<std::int64_t>((65536 / std::max<std::int64_t>(cols_, 1)) & ~std::int64_t{3}, 4, 64);
   const std::int64_t nblocks = (rows_ + block - 1) / block;
-  if (m * rows_ * cols_ < (std::int64_t{1} << 20)) threads = 1;
+  if (m * rows_ * cols_ < kParallelMinWork) threads = 1;
   parallel_for(static_cast<std::size_t>(nblocks), threads, 1, [&](std::size_t b, std::size_t e) {
     std::vector<float> w(static_cast<std::size_t>(block * cols_)), yb(static_cast<std::size_t>(block * m));
     for (auto bi = static_cast<std::int64_t>(b); bi < static_cast<std::int64_t>(e); ++bi) {
