@@ -445,6 +445,7 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
           reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(x, dcodes, dscales, dzeros, ref, m, sh.n, sh.k);
           CHECK_CUDA(cudaGetLastError());
           CHECK_CUDA(cudaMemcpy(href.data(), ref, mn * 8, cudaMemcpyDeviceToHost));
+          // False when the plan does not apply (activations too large for shared memory).
           auto variant_ok = [&](lowbit::cuda::W4A16Tuning tu) {
             CHECK_CUDA(cudaMemset(y, 0xFF, mn * 2));
             if (lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, views[0], y, m, ws, nullptr, tu) != 0) return false;
@@ -459,10 +460,12 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
           std::printf("    m<=8 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
           for (const int np : {1, 2, 4})
             for (const int w : {4, 8, 16})
-              for (const int u : {2, 4}) {
-                variant_ok({0, 0, 0, w, 2, np, u});
-                std::printf(" np%d/w%d/u%d=%.1f", np, w, u, time_lowbit({0, 0, 0, w, 2, np, u}));
-              }
+              for (const int u : {2, 4})
+                for (const int xs : {1, 2}) {
+                  const lowbit::cuda::W4A16Tuning tu{0, 0, 0, w, 2, np, u, xs};
+                  if (variant_ok(tu))
+                    std::printf(" np%d/w%d/u%d%s=%.1f", np, w, u, xs == 2 ? "/xs" : "", time_lowbit(tu));
+                }
           std::printf("\n");
         }
         if (sym && (m == 1 || m == 16 || m == 64)) {

@@ -27,10 +27,11 @@ struct W4A16View {
 // shared-memory tile kernel, 2 the m <= 8 kernel (weights as mma's A operand). Tile
 // kernel: 16-row tiles per block (1, 2, 4), 8-column tiles per warp (2, 4), warps per
 // block (4, 8), K splits. m <= 8 kernel: warps per block (4, 8, 16), 16-column tile pairs
-// per warp (np: 1, 2, 4), groups in flight per warp (unroll: 2, 4).
+// per warp (np: 1, 2, 4), groups in flight per warp (unroll: 2, 4), activations staged in
+// shared memory (xs: 1 no, 2 yes).
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
-  int path = 0, np = 0, unroll = 0;
+  int path = 0, np = 0, unroll = 0, xs = 0;
 };
 
 // Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and

@@ -312,7 +312,7 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
       w.k > (1 << 30) || x == nullptr || y == nullptr || w.qweight == nullptr || w.scales == nullptr)
     return kBadShape;
   if (m <= detail::kGemvMaxRows && tune.path != 1)
-    return detail::gemv_w4a16(t, x, w, y, m, tune.np, tune.warps, tune.unroll, stream);
+    return detail::gemv_w4a16(t, x, w, y, m, tune.np, tune.warps, tune.unroll, tune.xs, stream);
   const Plan p = plan_for(m, w.n, w.k, tune);
   if (p.splits > 1 && workspace == nullptr) return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);

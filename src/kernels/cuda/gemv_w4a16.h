@@ -8,8 +8,9 @@ namespace lowbit::cuda::detail {
 constexpr int kGemvMaxRows = 8;
 
 // np: 16-column tile pairs per warp (1, 2, 4); warps: K splits per block (4, 8, 16);
-// unroll: groups whose weights are in flight per warp (2, 4). 0 picks the default.
-int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int unroll,
+// unroll: groups whose weights are in flight per warp (2, 4); xs_mode: activations staged
+// in shared memory (1 never, 2 always, failing when they do not fit). 0 picks the default.
+int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int unroll, int xs_mode,
                void* stream);
 
 }  // namespace lowbit::cuda::detail

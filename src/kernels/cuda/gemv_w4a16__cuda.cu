@@ -35,12 +35,25 @@ __device__ __forceinline__ std::uint32_t word_of(const uint4& v, int i) {
 // row g as B: mma slot pairs (2t, 2t + 1) / (2t + 8, 2t + 9) of step s are inputs
 // 32t + 4s + {0, 1} / {2, 3}, for weights and activations alike. Accumulator lane (g, t):
 // columns g of both tiles x batch rows 2t, 2t + 1.
-template <class T, int NP, int kWarps, int U>
+// Activations in shared memory: row pitch K * 2 + 64 bytes, so rows g and g + 1, read by
+// the same quarter-warp, start on different banks.
+__host__ __device__ constexpr std::size_t xs_pitch(int kt) { return static_cast<std::size_t>(kt) * kW4A16Group * 2 + 64; }
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(gmem));
+}
+
+// XS: the block first copies all m x K activations to shared memory (cp.async, waited for
+// after the first weights are requested), freeing the registers that otherwise hold them
+// in flight; else each group's activations are loaded with its weights.
+template <class T, int NP, int kWarps, int U, bool XS>
 __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __restrict__ x, const uint4* __restrict__ qw,
                                                                  const std::uint16_t* __restrict__ scales,
                                                                  const std::uint32_t* __restrict__ zeros,
                                                                  T* __restrict__ y, int m, int n, int kt) {
   using Ops = HalfOps<T>;
+  extern __shared__ __align__(16) unsigned char xsm[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int nb0 = blockIdx.x * NP * 2;
   const int kb_begin = static_cast<int>(static_cast<long long>(warp) * kt / kWarps);
@@ -48,24 +61,35 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
   const std::size_t k = static_cast<std::size_t>(kt) * kW4A16Group;
   const bool has_row = g < m;
   const uint4* xr = reinterpret_cast<const uint4*>(x + static_cast<std::size_t>(has_row ? g : 0) * k + 32 * t);
+  const uint4* xsr = reinterpret_cast<const uint4*>(xsm + (has_row ? g : 0) * xs_pitch(kt) + 64 * t);
   constexpr std::uint32_t kOnes[4] = {Ops::kOnes, Ops::kOnes, Ops::kOnes, Ops::kOnes};
+  if constexpr (XS) {
+    const int chunks = kt * (kW4A16Group / 8);  // 16-byte pieces per row
+    for (int i = threadIdx.x; i < m * chunks; i += kWarps * 32) {
+      const int r = i / chunks, c = i % chunks;
+      cp_async16(xsm + r * xs_pitch(kt) + c * 16, x + static_cast<std::size_t>(r) * k + c * 8);
+    }
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
 
   float acc[NP][4];
 #pragma unroll
   for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = acc[p][2] = acc[p][3] = 0.f;
 
-  for (int kb0 = kb_begin; kb0 < kb_end; kb0 += U) {
-    // Everything the U groups read is requested before any of it is used: the activations
-    // (L2 hits) wait out the same latency as the weights (DRAM) instead of after them.
-    uint4 wv[U][NP][2], xv[U][4];
-    std::uint16_t sc[U][NP][2];
-    std::uint32_t zw[U][NP][2];
+  // Everything the U groups read is requested before any of it is used: the activations
+  // (L2 hits) wait out the same latency as the weights (DRAM) instead of after them.
+  uint4 wv[U][NP][2], xv[U][4];
+  std::uint16_t sc[U][NP][2];
+  std::uint32_t zw[U][NP][2];
+  auto request = [&](int kb0) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int kb = kb0 + u;
       if (kb >= kb_end) break;
+      if constexpr (!XS) {
 #pragma unroll
-      for (int q = 0; q < 4; ++q) xv[u][q] = has_row ? __ldg(xr + kb * (kW4A16Group / 8) + q) : make_uint4(0, 0, 0, 0);
+        for (int q = 0; q < 4; ++q) xv[u][q] = has_row ? __ldg(xr + kb * (kW4A16Group / 8) + q) : make_uint4(0, 0, 0, 0);
+      }
 #pragma unroll
       for (int p = 0; p < NP; ++p)
 #pragma unroll
@@ -76,10 +100,22 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
           zw[u][p][h] = zeros != nullptr ? __ldg(zeros + tile) : 0x88888888u;
         }
     }
+  };
+  request(kb_begin);
+  if constexpr (XS) {
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    __syncthreads();
+  }
+  for (int kb0 = kb_begin; kb0 < kb_end; kb0 += U) {
+    if (kb0 != kb_begin) request(kb0);
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int kb = kb0 + u;
       if (kb >= kb_end) break;
+      if constexpr (XS) {
+#pragma unroll
+        for (int q = 0; q < 4; ++q) xv[u][q] = has_row ? xsr[kb * (kW4A16Group / 8) + q] : make_uint4(0, 0, 0, 0);
+      }
       const std::uint32_t* xw = reinterpret_cast<const std::uint32_t*>(xv[u]);
       // The mma sees offset + q; (offset + z) * sum(x) comes off per group, the row sums
       // from one more mma against ones.
@@ -130,37 +166,56 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
   }
 }
 
+// The activations fit shared memory for this plan: at most 100 KB, so two blocks share an SM.
+constexpr std::size_t kXsBudget = 100 * 1024;
+
 template <class T, int NP, int W, int U>
-int launch(const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
-  const int blocks = static_cast<int>(w.n / (16 * NP));
-  gemv_w4a16_kernel<T, NP, W, U><<<blocks, W * 32, 0, s>>>(
-      static_cast<const T*>(x), reinterpret_cast<const uint4*>(w.qweight), w.scales, w.zeros, static_cast<T*>(y), m,
-      static_cast<int>(w.n), static_cast<int>(w.k / kW4A16Group));
+int launch(bool xs, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  const int blocks = static_cast<int>(w.n / (16 * NP)), kt = static_cast<int>(w.k / kW4A16Group);
+  const auto* xp = static_cast<const T*>(x);
+  const auto* qp = reinterpret_cast<const uint4*>(w.qweight);
+  auto* yp = static_cast<T*>(y);
+  if (!xs) {
+    gemv_w4a16_kernel<T, NP, W, U, false><<<blocks, W * 32, 0, s>>>(xp, qp, w.scales, w.zeros, yp, m,
+                                                                   static_cast<int>(w.n), kt);
+    return static_cast<int>(cudaGetLastError());
+  }
+  const std::size_t smem = m * xs_pitch(kt);
+  if (smem > kXsBudget) return kBadShape;
+  static bool configured = false;  // per instantiation
+  if (!configured) {
+    const cudaError_t e = cudaFuncSetAttribute(gemv_w4a16_kernel<T, NP, W, U, true>,
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kXsBudget));
+    if (e != cudaSuccess) return static_cast<int>(e);
+    configured = true;
+  }
+  gemv_w4a16_kernel<T, NP, W, U, true><<<blocks, W * 32, smem, s>>>(xp, qp, w.scales, w.zeros, yp, m,
+                                                                   static_cast<int>(w.n), kt);
   return static_cast<int>(cudaGetLastError());
 }
 
 template <class T, int NP, int W>
-int pick_unroll(int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
-  return unroll == 2 ? launch<T, NP, W, 2>(x, w, y, m, s) : launch<T, NP, W, 4>(x, w, y, m, s);
+int pick_unroll(bool xs, int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  return unroll == 2 ? launch<T, NP, W, 2>(xs, x, w, y, m, s) : launch<T, NP, W, 4>(xs, x, w, y, m, s);
 }
 
 template <class T, int NP>
-int pick_warps(int warps, int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
-  if (warps == 4) return pick_unroll<T, NP, 4>(unroll, x, w, y, m, s);
-  if (warps == 16) return pick_unroll<T, NP, 16>(unroll, x, w, y, m, s);
-  return pick_unroll<T, NP, 8>(unroll, x, w, y, m, s);
+int pick_warps(bool xs, int warps, int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  if (warps == 4) return pick_unroll<T, NP, 4>(xs, unroll, x, w, y, m, s);
+  if (warps == 16) return pick_unroll<T, NP, 16>(xs, unroll, x, w, y, m, s);
+  return pick_unroll<T, NP, 8>(xs, unroll, x, w, y, m, s);
 }
 
 template <class T>
-int pick_np(int np, int warps, int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
-  if (np == 4) return pick_warps<T, 4>(warps, unroll, x, w, y, m, s);
-  if (np == 2) return pick_warps<T, 2>(warps, unroll, x, w, y, m, s);
-  return pick_warps<T, 1>(warps, unroll, x, w, y, m, s);
+int pick_np(bool xs, int np, int warps, int unroll, const void* x, const W4A16View& w, void* y, int m, cudaStream_t s) {
+  if (np == 4) return pick_warps<T, 4>(xs, warps, unroll, x, w, y, m, s);
+  if (np == 2) return pick_warps<T, 2>(xs, warps, unroll, x, w, y, m, s);
+  return pick_warps<T, 1>(xs, warps, unroll, x, w, y, m, s);
 }
 
 }  // namespace
 
-int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int unroll,
+int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int unroll, int xs_mode,
                void* stream) {
   if (m < 1 || m > kGemvMaxRows) return kBadShape;
   // The default is the H200 sweep's (bench/cuda/w4a16_notes.md): two tile pairs per warp,
@@ -169,9 +224,12 @@ int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np
   if (np != 1 && np != 2 && np != 4) np = 2;
   if (warps != 4 && warps != 8 && warps != 16) warps = w.k / kW4A16Group >= 96 ? 16 : 8;
   if (unroll != 2 && unroll != 4) unroll = 2;
+  // Staged activations gain 4-7 % at m <= 2 and lose up to 10 % at m = 8 (H200 sweep).
+  const bool xs = xs_mode == 2 ||
+                  (xs_mode == 0 && m <= 2 && m * xs_pitch(static_cast<int>(w.k / kW4A16Group)) <= kXsBudget);
   auto* s = static_cast<cudaStream_t>(stream);
-  return t == Half::BF16 ? pick_np<__nv_bfloat16>(np, warps, unroll, x, w, y, m, s)
-                         : pick_np<__half>(np, warps, unroll, x, w, y, m, s);
+  return t == Half::BF16 ? pick_np<__nv_bfloat16>(xs, np, warps, unroll, x, w, y, m, s)
+                         : pick_np<__half>(xs, np, warps, unroll, x, w, y, m, s);
 }
 
 }  // namespace lowbit::cuda::detail
