@@ -18,11 +18,13 @@ namespace lowbit::kernels {
 using GgmlDotFn = float (*)(const void* w, const void* x, std::int64_t n);
 
 float ggml_dot_q4_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q5_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_1_q8_1__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q8_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q6_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q5_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_1_q8_1__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q8_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_K_q8_K__avx2(const void* w, const void* x, std::int64_t n);
@@ -54,6 +56,8 @@ inline float ggml_hsum8(const float* a) {
 using GgmlDotTileFn = void (*)(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                std::size_t x_row_bytes, std::int64_t n, int c, float* out);
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
+                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out);
+void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out);
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out);

@@ -12,6 +12,7 @@ GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference) {
   const bool fast = !reference && fast_kernels_enabled();
   switch (t) {
     case ggml::Type::Q4_0: return fast ? ggml_dot_q4_0_q8_0__avx2 : ggml_dot_q4_0_q8_0__ref;
+    case ggml::Type::Q5_0: return fast ? ggml_dot_q5_0_q8_0__avx2 : ggml_dot_q5_0_q8_0__ref;
     case ggml::Type::Q4_1: return fast ? ggml_dot_q4_1_q8_1__avx2 : ggml_dot_q4_1_q8_1__ref;
     case ggml::Type::Q8_0: return fast ? ggml_dot_q8_0_q8_0__avx2 : ggml_dot_q8_0_q8_0__ref;
     case ggml::Type::Q4_K: return fast ? ggml_dot_q4_K_q8_K__avx2 : ggml_dot_q4_K_q8_K__ref;
@@ -24,6 +25,7 @@ GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t) {
   if (!fast_kernels_enabled()) return nullptr;
   switch (t) {
     case ggml::Type::Q4_0: return ggml_dot_tile_q4_0_q8_0__avx2;
+    case ggml::Type::Q5_0: return ggml_dot_tile_q5_0_q8_0__avx2;
     case ggml::Type::Q8_0: return ggml_dot_tile_q8_0_q8_0__avx2;
     default: return nullptr;
   }
@@ -62,6 +64,10 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
                   std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads, GgmlDotTileFn tile) {
   if (!tile) {
     rows_times_activations(rows, m, k, y, threads, [&](std::size_t r, std::int64_t i) {
+      // Two rows ahead: rows of small models are a few hundred bytes, too short for the
+      // hardware prefetcher to ramp up within one (decode reads every weight once).
+      if (i == 0 && static_cast<std::int64_t>(r) + 2 < rows)
+        for (std::size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(w + (r + 2) * row_bytes + o);
       return dot(w + r * row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, k);
     });
     return;

@@ -95,6 +95,15 @@ void exact_dot(Type t, const std::uint8_t* w, const std::uint8_t* x, std::int64_
       std::memcpy(&a, w + i * sizeof a, sizeof a);
       for (int j = 0; j < 16; ++j) qw[j] = (a.qs[j] & 15) - 8, qw[j + 16] = (a.qs[j] >> 4) - 8;
       dw = fp16_to_fp32(a.d);
+    } else if (t == Type::Q5_0) {
+      // The fifth bit of weight j is bit j % 8 of qh[j / 8] (ggml's dequantize_row_q5_0).
+      ggml::block_q5_0 a;
+      std::memcpy(&a, w + i * sizeof a, sizeof a);
+      for (int j = 0; j < 16; ++j) {
+        qw[j] = (a.qs[j] & 15) + 16 * ((a.qh[j / 8] >> (j % 8)) & 1) - 16;
+        qw[j + 16] = (a.qs[j] >> 4) + 16 * ((a.qh[(j + 16) / 8] >> ((j + 16) % 8)) & 1) - 16;
+      }
+      dw = fp16_to_fp32(a.d);
     } else {
       ggml::block_q8_0 a;
       std::memcpy(&a, w + i * sizeof a, sizeof a);
@@ -135,7 +144,7 @@ TEST_P(GgmlDot, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, GgmlDot, ::testing::Values(Type::Q4_0, Type::Q4_1, Type::Q8_0),
+INSTANTIATE_TEST_SUITE_P(Types, GgmlDot, ::testing::Values(Type::Q4_0, Type::Q5_0, Type::Q4_1, Type::Q8_0),
                          [](const auto& i) { return std::string(ggml::traits(i.param).name); });
 
 // k-quant weight blocks: random codes and sub-block scales under random fp16 super-scales

@@ -120,6 +120,7 @@ INSTANTIATE_TEST_SUITE_P(
     Types, PeerGgmlVecDot,
     ::testing::Values(Case{Type::Q4_K, 256}, Case{Type::Q4_K, 512}, Case{Type::Q4_K, 4096}, Case{Type::Q6_K, 256},
                       Case{Type::Q6_K, 512}, Case{Type::Q6_K, 4096}, Case{Type::Q4_0, 256}, Case{Type::Q4_0, 4096},
+                      Case{Type::Q5_0, 256}, Case{Type::Q5_0, 4096},
                       Case{Type::Q8_0, 256}, Case{Type::Q8_0, 4096}),
     [](const auto& i) { return std::string(ggml::traits(i.param.type).name) + "_" + std::to_string(i.param.n); });
 

@@ -19,9 +19,10 @@ TEST(GgmlDotTile, MatmulWithTilesEqualsReferenceDots) {
   if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
   std::mt19937 rng(42);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0}) {
-    const kernels::GgmlDotTileFn tile = t == ggml::Type::Q4_0 ? kernels::ggml_dot_tile_q4_0_q8_0__avx2
-                                                              : kernels::ggml_dot_tile_q8_0_q8_0__avx2;
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0}) {
+    const kernels::GgmlDotTileFn tile = t == ggml::Type::Q4_0   ? kernels::ggml_dot_tile_q4_0_q8_0__avx2
+                                        : t == ggml::Type::Q5_0 ? kernels::ggml_dot_tile_q5_0_q8_0__avx2
+                                                                : kernels::ggml_dot_tile_q8_0_q8_0__avx2;
     const kernels::GgmlDotFn ref = kernels::ggml_dot_kernel(t, true);
     for (const std::int64_t rows : {4, 7, 67})
       for (const std::int64_t m : {1, 2, 3, 17, 34})

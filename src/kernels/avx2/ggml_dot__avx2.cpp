@@ -44,6 +44,20 @@ __m256i codes(const ggml::block_q4_0& b) {
   return _mm256_sub_epi8(nibbles(b.qs), _mm256_set1_epi8(8));
 }
 template <>
+__m256i codes(const ggml::block_q5_0& b) {
+  // Byte j takes bit j of qh: byte j / 8 of the word spread over eight lanes, then the
+  // lane's own bit tested; a clear bit leaves the nibble minus 16 (OR 0xF0), a set one
+  // the nibble itself, i.e. (nibble | h << 4) - 16 as ggml decodes it.
+  std::uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(qh)),
+      _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_or_si256(nibbles(b.qs), _mm256_andnot_si256(set, _mm256_set1_epi8(static_cast<char>(0xF0))));
+}
+template <>
 __m256i codes(const ggml::block_q8_0& b) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
 }
@@ -68,6 +82,9 @@ void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::
       db[c] = half(b[c][ib].d);
     }
     for (int r = 0; r < 4; ++r) {
+      // The same block four rows down (the next tile's): rows are short (a few hundred
+      // bytes in small models), too short for the hardware prefetcher to ramp up within.
+      _mm_prefetch(reinterpret_cast<const char*>(a[r] + ib) + 4 * w_row_bytes, _MM_HINT_T0);
       const __m256i qa = codes(a[r][ib]);
       const __m256i ua = _mm256_sign_epi8(qa, qa);
       const float da = half(a[r][ib].d);
@@ -92,6 +109,18 @@ float ggml_dot_q4_0_q8_0__avx2(const void* w, const void* x, std::int64_t n) {
     const __m256i qa = _mm256_sub_epi8(nibbles(a[ib].qs), _mm256_set1_epi8(8));
     const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs));
     acc = _mm256_fmadd_ps(d, lanes_ss(qa, qb), acc);
+  }
+  return fold(acc);
+}
+
+float ggml_dot_q5_0_q8_0__avx2(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q5_0*>(w);
+  const auto* b = static_cast<const ggml::block_q8_0*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  for (std::int64_t ib = 0; ib < n / 32; ++ib) {
+    const __m256 d = _mm256_set1_ps(half(a[ib].d) * half(b[ib].d));
+    const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[ib].qs));
+    acc = _mm256_fmadd_ps(d, lanes_ss(codes(a[ib]), qb), acc);
   }
   return fold(acc);
 }
@@ -231,6 +260,14 @@ void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, 
     tile<ggml::block_q4_0, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
   else
     tile<ggml::block_q4_0, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+}
+
+void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
+                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
+  if (c == 2)
+    tile<ggml::block_q5_0, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
+  else
+    tile<ggml::block_q5_0, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
 }
 
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,

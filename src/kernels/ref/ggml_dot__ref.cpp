@@ -1,6 +1,7 @@
 // Portable twins of ggml's x86 block dot products (see ggml_dot.h): the oracle the AVX2
 // kernels are compared with bit for bit, written lane by lane so the order is explicit.
 #include <cmath>
+#include <cstring>
 
 #include "formats/ggml_blocks.h"
 #include "kernels/ggml_dot.h"
@@ -30,6 +31,23 @@ float ggml_dot_q4_0_q8_0__ref(const void* w, const void* x, std::int64_t n) {
     for (int j = 0; j < 16; ++j) {
       q[j] = (a[ib].qs[j] & 0x0F) - 8;
       q[j + 16] = (a[ib].qs[j] >> 4) - 8;
+    }
+    accumulate_block(acc, fp16_to_fp32(a[ib].d) * fp16_to_fp32(b[ib].d), q, b[ib].qs);
+  }
+  return ggml_hsum8(acc);
+}
+
+float ggml_dot_q5_0_q8_0__ref(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q5_0*>(w);
+  const auto* b = static_cast<const ggml::block_q8_0*>(x);
+  float acc[8] = {};
+  for (std::int64_t ib = 0; ib < n / 32; ++ib) {
+    std::uint32_t qh;
+    std::memcpy(&qh, a[ib].qh, 4);  // bit j: the fifth bit of weight j
+    int q[32];
+    for (int j = 0; j < 16; ++j) {
+      q[j] = ((a[ib].qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4)) - 16;
+      q[j + 16] = ((a[ib].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4)) - 16;
     }
     accumulate_block(acc, fp16_to_fp32(a[ib].d) * fp16_to_fp32(b[ib].d), q, b[ib].qs);
   }
