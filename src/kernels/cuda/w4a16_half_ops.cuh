@@ -12,6 +12,16 @@ namespace lowbit::cuda {
 template <class T>
 struct HalfOps;
 
+// d += a . b on mma.m16n8k16 with fp32 accumulation; TYPE is the PTX name of the halves.
+#define LOWBIT_MMA_M16N8K16(TYPE)                                                                        \
+  static __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0, \
+                                             std::uint32_t b1) {                                          \
+    asm("mma.sync.aligned.m16n8k16.row.col.f32." TYPE "." TYPE ".f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, " \
+        "{%0,%1,%2,%3};\n"                                                                                \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                                   \
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                                   \
+  }
+
 // Codes become halves by OR-ing them under an exponent whose unit in the last place is 1:
 // offset + q exactly, with offset 128 in bf16 and 1024 in fp16. The mma multiplies those;
 // the offset, the zero point and the scale are applied once per group in fp32.
@@ -19,14 +29,7 @@ template <>
 struct HalfOps<__nv_bfloat16> {
   static constexpr std::uint32_t kMagic = 0x43004300u, kOnes = 0x3F803F80u;
   static constexpr float kOffset = 128.f;
-  static __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                             std::uint32_t b1) {
-    asm(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
+  LOWBIT_MMA_M16N8K16("bf16")
   static __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
 };
 
@@ -34,16 +37,11 @@ template <>
 struct HalfOps<__half> {
   static constexpr std::uint32_t kMagic = 0x64006400u, kOnes = 0x3C003C00u;
   static constexpr float kOffset = 1024.f;
-  static __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
-                                             std::uint32_t b1) {
-    asm(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
+  LOWBIT_MMA_M16N8K16("f16")
   static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
 };
+
+#undef LOWBIT_MMA_M16N8K16
 
 // Codes q of the pairs (2r, 2r + 1) of a tile word (lowbit/w4a16.h) as offset + q halves.
 template <class T>
