@@ -439,8 +439,8 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
         // Launch-plan sweep on a few rows: which tile shape and K split the time prefers.
         double us_nt2 = 0, best_split_us = 1e30;
         int best_split = 0;
-        if (sym && m <= 8 && (m == 1 || m == 8 || sh.n == shapes[0].n)) {
-          // The m <= 8 kernel's plan, beside the tile kernel forced onto the same rows; every
+        if (sym && m <= 16 && (m == 1 || m == 8 || m == 16 || sh.n == shapes[0].n)) {
+          // The m <= 16 kernel's plan, beside the tile kernel forced onto the same rows; every
           // variant is checked against a fresh fp64 reference of the current x first.
           reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(x, dcodes, dscales, dzeros, ref, m, sh.n, sh.k);
           CHECK_CUDA(cudaGetLastError());
@@ -457,7 +457,7 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
             }
             return true;
           };
-          std::printf("    m<=8 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
+          std::printf("    m<=16 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
           for (const int np : {1, 2, 4})
             for (const int w : {4, 8, 16})
               for (const int u : {2, 4})

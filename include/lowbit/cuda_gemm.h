@@ -24,9 +24,9 @@ struct W4A16View {
 };
 
 // Overrides of the launch plan for benchmarks (0: the built-in choice). path 1 forces the
-// shared-memory tile kernel, 2 the m <= 8 kernel (weights as mma's A operand). Tile
+// shared-memory tile kernel, 2 the m <= 16 kernel (weights as mma's A operand). Tile
 // kernel: 16-row tiles per block (1, 2, 4), 8-column tiles per warp (2, 4), warps per
-// block (4, 8), K splits. m <= 8 kernel: warps per block (4, 8, 16), 16-column tile pairs
+// block (4, 8), K splits. m <= 16 kernel: warps per block (4, 8, 16), 16-column tile pairs
 // per warp (np: 1, 2, 4), groups in flight per warp (unroll: 2, 4), activations staged in
 // shared memory (xs: 1 no, 2 yes).
 struct W4A16Tuning {
@@ -35,7 +35,7 @@ struct W4A16Tuning {
 };
 
 // Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and
-// their arrival counters; none for the m <= 8 kernel, which splits K inside a block). Zero it once before the first call: each call leaves the
+// their arrival counters; none for the m <= 16 kernel, which splits K inside a block). Zero it once before the first call: each call leaves the
 // counters at zero again.
 std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune = {});
 

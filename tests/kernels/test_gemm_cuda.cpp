@@ -46,10 +46,11 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
     std::int64_t n, k;
     int m;
   };
-  // m <= 8 runs the kernel with weights as mma's A operand: fewer groups than warps (3),
-  // groups not a multiple of the warps (9), every row count of a batch column chunk.
+  // m <= 16 runs the kernel with weights as mma's A operand: fewer groups than warps (3),
+  // groups not a multiple of the warps (9), one and two batch chunks of 8 rows, full or not.
   for (const Case c : {Case{64, 128, 1}, Case{192, 512, 5}, Case{128, 384, 8}, Case{64, 1152, 3}, Case{448, 2048, 2},
-                       Case{128, 2048, 7}, Case{128, 2048, 16}, Case{256, 1024, 17}, Case{64, 4096, 40}, Case{320, 1536, 70}})
+                       Case{128, 2048, 7}, Case{192, 1152, 11}, Case{128, 2048, 16}, Case{256, 1024, 17},
+                       Case{64, 4096, 40}, Case{320, 1536, 70}})
     for (const Half t : {Half::BF16, Half::F16})
       for (const bool symmetric : {true, false}) {
         const std::int64_t groups = c.k / lowbit::kernels::kW4A16Group;

@@ -1,6 +1,6 @@
 // W4A16 matmul y = x . W^T for Hopper: int4 weights in lowbit's tile layout (lowbit/w4a16.h),
 // fp16/bf16 activations, group-128 fp16 scales, mma.sync m16n8k16 with fp32 accumulation.
-// m <= 8 goes to gemv_w4a16__cuda.cu; this kernel takes larger m (and m <= 8 on request).
+// m <= 16 goes to gemv_w4a16__cuda.cu; this kernel takes larger m (and m <= 16 on request).
 // A block's 4 or 8 warps own NT 8-column tiles each and share MT 16-row tiles of activations;
 // cp.async streams groups of 128 inputs through shared memory 4 deep; K splits across
 // blocks when the columns alone cannot fill the GPU.

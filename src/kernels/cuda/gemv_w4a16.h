@@ -1,11 +1,11 @@
-// The W4A16 path for m <= 8 (src/kernels/cuda/gemv_w4a16__cuda.cu), called by gemm_w4a16
+// The W4A16 path for m <= 16 (src/kernels/cuda/gemv_w4a16__cuda.cu), called by gemm_w4a16
 // when its plan picks it; shapes are checked by the caller (n % 64 == 0, k % 128 == 0).
 #pragma once
 #include "lowbit/cuda_gemm.h"
 
 namespace lowbit::cuda::detail {
 
-constexpr int kGemvMaxRows = 8;
+constexpr int kGemvMaxRows = 16;  // two batch chunks of 8 rows
 
 // np: 16-column tile pairs per warp (1, 2, 4); warps: K splits per block (4, 8, 16);
 // unroll: groups whose weights are in flight per warp (2, 4); xs_mode: activations staged

@@ -1,8 +1,9 @@
-// W4A16 for m <= 8 activation rows (decode, small batches): the weights are mma's A
+// W4A16 for m <= 16 activation rows (decode, small batches): the weights are mma's A
 // operand (16 output columns = two 8-column tiles, 16 inputs) and the activations its B
-// (8 batch rows), so nothing is padded to 16 rows and no weight is staged in shared
-// memory: each lane streams its 16 bytes of a tile straight into registers, `unroll`
-// groups ahead, and the block's warps split K and meet once in shared memory at the end.
+// (one or two chunks of 8 batch rows), so nothing is padded to 16 rows and no weight is
+// staged in shared memory: each lane streams its 16 bytes of a tile straight into
+// registers, `unroll` groups ahead, and the block's warps split K and meet once in shared
+// memory at the end.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -47,7 +48,7 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 // XS: the block first copies all m x K activations to shared memory (cp.async, waited for
 // after the first weights are requested), freeing the registers that otherwise hold them
 // in flight; else each group's activations are loaded with its weights.
-template <class T, int NP, int kWarps, int U, bool XS>
+template <class T, int NP, int kWarps, int U, bool XS, int MB>
 __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __restrict__ x, const uint4* __restrict__ qw,
                                                                  const std::uint16_t* __restrict__ scales,
                                                                  const std::uint32_t* __restrict__ zeros,
@@ -59,9 +60,16 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
   const int kb_begin = static_cast<int>(static_cast<long long>(warp) * kt / kWarps);
   const int kb_end = static_cast<int>(static_cast<long long>(warp + 1) * kt / kWarps);
   const std::size_t k = static_cast<std::size_t>(kt) * kW4A16Group;
-  const bool has_row = g < m;
-  const uint4* xr = reinterpret_cast<const uint4*>(x + static_cast<std::size_t>(has_row ? g : 0) * k + 32 * t);
-  const uint4* xsr = reinterpret_cast<const uint4*>(xsm + (has_row ? g : 0) * xs_pitch(kt) + 64 * t);
+  static_assert(MB == 1 || !XS, "shared-memory activations only for one batch chunk");
+  // Batch chunk b holds rows 8b .. 8b + 7; lane (g, t) loads row 8b + g.
+  bool has_row[MB];
+  const uint4* xr[MB];
+#pragma unroll
+  for (int b = 0; b < MB; ++b) {
+    has_row[b] = 8 * b + g < m;
+    xr[b] = reinterpret_cast<const uint4*>(x + static_cast<std::size_t>(has_row[b] ? 8 * b + g : 0) * k + 32 * t);
+  }
+  const uint4* xsr = reinterpret_cast<const uint4*>(xsm + (has_row[0] ? g : 0) * xs_pitch(kt) + 64 * t);
   constexpr std::uint32_t kOnes[4] = {Ops::kOnes, Ops::kOnes, Ops::kOnes, Ops::kOnes};
   if constexpr (XS) {
     const int chunks = kt * (kW4A16Group / 8);  // 16-byte pieces per row
@@ -72,13 +80,15 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
     asm volatile("cp.async.commit_group;\n" ::);
   }
 
-  float acc[NP][4];
+  float acc[NP][MB][4];
 #pragma unroll
-  for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = acc[p][2] = acc[p][3] = 0.f;
+  for (int p = 0; p < NP; ++p)
+#pragma unroll
+    for (int b = 0; b < MB; ++b) acc[p][b][0] = acc[p][b][1] = acc[p][b][2] = acc[p][b][3] = 0.f;
 
   // Everything the U groups read is requested before any of it is used: the activations
   // (L2 hits) wait out the same latency as the weights (DRAM) instead of after them.
-  uint4 wv[U][NP][2], xv[U][4];
+  uint4 wv[U][NP][2], xv[U][MB][4];
   std::uint16_t sc[U][NP][2];
   std::uint32_t zw[U][NP][2];
   auto request = [&](int kb0) {
@@ -88,7 +98,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
       if (kb >= kb_end) break;
       if constexpr (!XS) {
 #pragma unroll
-        for (int q = 0; q < 4; ++q) xv[u][q] = has_row ? __ldg(xr + kb * (kW4A16Group / 8) + q) : make_uint4(0, 0, 0, 0);
+        for (int b = 0; b < MB; ++b)
+#pragma unroll
+          for (int q = 0; q < 4; ++q)
+            xv[u][b][q] = has_row[b] ? __ldg(xr[b] + kb * (kW4A16Group / 8) + q) : make_uint4(0, 0, 0, 0);
       }
 #pragma unroll
       for (int p = 0; p < NP; ++p)
@@ -114,24 +127,35 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
       if (kb >= kb_end) break;
       if constexpr (XS) {
 #pragma unroll
-        for (int q = 0; q < 4; ++q) xv[u][q] = has_row ? xsr[kb * (kW4A16Group / 8) + q] : make_uint4(0, 0, 0, 0);
+        for (int q = 0; q < 4; ++q) xv[u][0][q] = has_row[0] ? xsr[kb * (kW4A16Group / 8) + q] : make_uint4(0, 0, 0, 0);
       }
-      const std::uint32_t* xw = reinterpret_cast<const std::uint32_t*>(xv[u]);
       // The mma sees offset + q; (offset + z) * sum(x) comes off per group, the row sums
-      // from one more mma against ones.
-      float xs[4] = {0.f, 0.f, 0.f, 0.f}, d[NP][4];
+      // from one more mma against ones. Each weight fragment serves every batch chunk.
+      float xs[MB][4], d[NP][MB][4];
 #pragma unroll
-      for (int p = 0; p < NP; ++p) d[p][0] = d[p][1] = d[p][2] = d[p][3] = 0.f;
+      for (int b = 0; b < MB; ++b) {
+        xs[b][0] = xs[b][1] = xs[b][2] = xs[b][3] = 0.f;
+#pragma unroll
+        for (int p = 0; p < NP; ++p) d[p][b][0] = d[p][b][1] = d[p][b][2] = d[p][b][3] = 0.f;
+      }
 #pragma unroll
       for (int s = 0; s < 8; ++s) {
-        Ops::mma(xs, kOnes, xw[2 * s], xw[2 * s + 1]);
         const int sh = 8 * (s % 2);
+#pragma unroll
+        for (int b = 0; b < MB; ++b) {
+          const std::uint32_t* xw = reinterpret_cast<const std::uint32_t*>(xv[u][b]);
+          Ops::mma(xs[b], kOnes, xw[2 * s], xw[2 * s + 1]);
+        }
 #pragma unroll
         for (int p = 0; p < NP; ++p) {
           const std::uint32_t w0 = word_of(wv[u][p][0], s / 2), w1 = word_of(wv[u][p][1], s / 2);
           const std::uint32_t a[4] = {w4_pair<T>(w0, sh), w4_pair<T>(w1, sh), w4_pair<T>(w0, sh + 4),
                                       w4_pair<T>(w1, sh + 4)};
-          Ops::mma(d[p], a, xw[2 * s], xw[2 * s + 1]);
+#pragma unroll
+          for (int b = 0; b < MB; ++b) {
+            const std::uint32_t* xw = reinterpret_cast<const std::uint32_t*>(xv[u][b]);
+            Ops::mma(d[p][b], a, xw[2 * s], xw[2 * s + 1]);
+          }
         }
       }
 #pragma unroll
@@ -140,27 +164,32 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
         const float s1 = __half2float(__ushort_as_half(sc[u][p][1]));
         const float z0 = Ops::kOffset + static_cast<float>((zw[u][p][0] >> (4 * g)) & 15u);
         const float z1 = Ops::kOffset + static_cast<float>((zw[u][p][1] >> (4 * g)) & 15u);
-        acc[p][0] += s0 * (d[p][0] - z0 * xs[0]);
-        acc[p][1] += s0 * (d[p][1] - z0 * xs[1]);
-        acc[p][2] += s1 * (d[p][2] - z1 * xs[0]);
-        acc[p][3] += s1 * (d[p][3] - z1 * xs[1]);
+#pragma unroll
+        for (int b = 0; b < MB; ++b) {
+          acc[p][b][0] += s0 * (d[p][b][0] - z0 * xs[b][0]);
+          acc[p][b][1] += s0 * (d[p][b][1] - z0 * xs[b][1]);
+          acc[p][b][2] += s1 * (d[p][b][2] - z1 * xs[b][0]);
+          acc[p][b][3] += s1 * (d[p][b][3] - z1 * xs[b][1]);
+        }
       }
     }
   }
 
   // The warps' K shares summed in warp order: the same result whatever the timing.
-  __shared__ float red[kWarps][NP * 4][32];
+  __shared__ float red[kWarps][NP * MB * 4][32];
 #pragma unroll
   for (int p = 0; p < NP; ++p)
 #pragma unroll
-    for (int c = 0; c < 4; ++c) red[warp][p * 4 + c][lane] = acc[p][c];
+    for (int b = 0; b < MB; ++b)
+#pragma unroll
+      for (int c = 0; c < 4; ++c) red[warp][(p * MB + b) * 4 + c][lane] = acc[p][b][c];
   __syncthreads();
-  for (int e = threadIdx.x; e < NP * 4 * 32; e += kWarps * 32) {
-    const int pc = e / 32, l = e % 32, p = pc / 4, c = pc % 4;
+  for (int e = threadIdx.x; e < NP * MB * 4 * 32; e += kWarps * 32) {
+    const int pc = e / 32, l = e % 32, p = pc / (4 * MB), b = pc / 4 % MB, c = pc % 4;
     float v = 0.f;
 #pragma unroll
     for (int w = 0; w < kWarps; ++w) v += red[w][pc][l];
-    const int row = 2 * (l % 4) + (c & 1);
+    const int row = 8 * b + 2 * (l % 4) + (c & 1);
     const int col = (nb0 + 2 * p + c / 2) * 8 + l / 4;
     if (row < m) y[static_cast<std::size_t>(row) * n + col] = Ops::from_float(v);
   }
@@ -175,22 +204,26 @@ int launch(bool xs, const void* x, const W4A16View& w, void* y, int m, cudaStrea
   const auto* xp = static_cast<const T*>(x);
   const auto* qp = reinterpret_cast<const uint4*>(w.qweight);
   auto* yp = static_cast<T*>(y);
+  const int n = static_cast<int>(w.n);
+  if (m > 8) {
+    if (xs) return kBadShape;
+    gemv_w4a16_kernel<T, NP, W, U, false, 2><<<blocks, W * 32, 0, s>>>(xp, qp, w.scales, w.zeros, yp, m, n, kt);
+    return static_cast<int>(cudaGetLastError());
+  }
   if (!xs) {
-    gemv_w4a16_kernel<T, NP, W, U, false><<<blocks, W * 32, 0, s>>>(xp, qp, w.scales, w.zeros, yp, m,
-                                                                   static_cast<int>(w.n), kt);
+    gemv_w4a16_kernel<T, NP, W, U, false, 1><<<blocks, W * 32, 0, s>>>(xp, qp, w.scales, w.zeros, yp, m, n, kt);
     return static_cast<int>(cudaGetLastError());
   }
   const std::size_t smem = m * xs_pitch(kt);
   if (smem > kXsBudget) return kBadShape;
   static bool configured = false;  // per instantiation
   if (!configured) {
-    const cudaError_t e = cudaFuncSetAttribute(gemv_w4a16_kernel<T, NP, W, U, true>,
+    const cudaError_t e = cudaFuncSetAttribute(gemv_w4a16_kernel<T, NP, W, U, true, 1>,
                                                cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kXsBudget));
     if (e != cudaSuccess) return static_cast<int>(e);
     configured = true;
   }
-  gemv_w4a16_kernel<T, NP, W, U, true><<<blocks, W * 32, smem, s>>>(xp, qp, w.scales, w.zeros, yp, m,
-                                                                   static_cast<int>(w.n), kt);
+  gemv_w4a16_kernel<T, NP, W, U, true, 1><<<blocks, W * 32, smem, s>>>(xp, qp, w.scales, w.zeros, yp, m, n, kt);
   return static_cast<int>(cudaGetLastError());
 }
 
@@ -220,9 +253,10 @@ int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np
   if (m < 1 || m > kGemvMaxRows) return kBadShape;
   // The default is the H200 sweep's (bench/cuda/w4a16_notes.md): two tile pairs per warp,
   // two groups in flight, 8 warps per block, 16 when K is long (>= 96 groups), within
-  // ~1 us of the best variant on every shape and row count measured.
+  // ~1 us of the best variant on every shape and row count up to 8 measured (~2 us at 16).
   if (np != 1 && np != 2 && np != 4) np = 2;
-  if (warps != 4 && warps != 8 && warps != 16) warps = w.k / kW4A16Group >= 96 ? 16 : 8;
+  // Two batch chunks (m > 8) double the registers per warp: half the warps per block.
+  if (warps != 4 && warps != 8 && warps != 16) warps = (w.k / kW4A16Group >= 96 ? 16 : 8) / (m > 8 ? 2 : 1);
   if (unroll != 2 && unroll != 4) unroll = 2;
   // Staged activations gain 4-7 % at m <= 2 and lose up to 10 % at m = 8 (H200 sweep).
   const bool xs = xs_mode == 2 ||
