@@ -117,7 +117,7 @@ TEST_P(PeerGgmlVecDot, ReferenceAndAvx2EqualLlamaCppBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Types, PeerGgmlVecDot,
+    PeerTypes, PeerGgmlVecDot,
     ::testing::Values(Case{Type::Q4_K, 256}, Case{Type::Q4_K, 512}, Case{Type::Q4_K, 4096}, Case{Type::Q6_K, 256},
                       Case{Type::Q6_K, 512}, Case{Type::Q6_K, 4096}, Case{Type::Q4_0, 256}, Case{Type::Q4_0, 4096},
                       Case{Type::Q5_0, 256}, Case{Type::Q5_0, 4096},
