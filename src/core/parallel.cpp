@@ -110,9 +110,9 @@ void parallel_for(std::size_t n, int threads, std::size_t grain,
   if (threads <= 0) threads = hardware_threads();
   if (grain == 0) grain = 1;
   const std::size_t units = (n + grain - 1) / grain;
-  const std::size_t per = (units + std::min<std::size_t>(units, static_cast<std::size_t>(threads)) - 1) /
-                          std::min<std::size_t>(units, static_cast<std::size_t>(threads));
+  const std::size_t most = std::min<std::size_t>(units, static_cast<std::size_t>(threads));
   // Chunks of `per` units; the last may be shorter, none is empty.
+  const std::size_t per = (units + most - 1) / most;
   const std::size_t chunks = (units + per - 1) / per;
   if (chunks <= 1) {
     fn(0, n);
