@@ -40,10 +40,6 @@ __device__ __forceinline__ std::uint32_t word_of(const uint4& v, int i) {
 // the same quarter-warp, start on different banks.
 __host__ __device__ constexpr std::size_t xs_pitch(int kt) { return static_cast<std::size_t>(kt) * kW4A16Group * 2 + 64; }
 
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
-  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(gmem));
-}
 
 // XS: the block first copies all m x K activations to shared memory (cp.async, waited for
 // after the first weights are requested), freeing the registers that otherwise hold them

@@ -1,4 +1,4 @@
-// The fp16/bf16 pieces both W4A16 kernels share: mma.m16n8k16 with fp32 accumulation and
+// The pieces both W4A16 kernels share: mma.m16n8k16 with fp32 accumulation, cp.async, and
 // the exponent trick that turns 4-bit codes into halves holding offset + q exactly (one
 // LOP3 per pair of weights), so zero points and scales wait for the group's fp32 epilogue.
 #pragma once
@@ -42,6 +42,12 @@ struct HalfOps<__half> {
 };
 
 #undef LOWBIT_MMA_M16N8K16
+
+// 16 bytes global -> shared without passing through registers (cp.async, L2 only).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(gmem));
+}
 
 // Codes q of the pairs (2r, 2r + 1) of a tile word (lowbit/w4a16.h) as offset + q halves.
 template <class T>
