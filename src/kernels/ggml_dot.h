@@ -57,6 +57,8 @@ using GgmlDotTileFn = void (*)(const std::byte* w, std::size_t w_row_bytes, cons
                                std::size_t x_row_bytes, std::int64_t n, int c, float* out);
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out);
+void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
+                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out);
 void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out);
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,

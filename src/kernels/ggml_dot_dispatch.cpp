@@ -25,6 +25,7 @@ GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t) {
   if (!fast_kernels_enabled()) return nullptr;
   switch (t) {
     case ggml::Type::Q4_0: return ggml_dot_tile_q4_0_q8_0__avx2;
+    case ggml::Type::Q4_1: return ggml_dot_tile_q4_1_q8_1__avx2;
     case ggml::Type::Q5_0: return ggml_dot_tile_q5_0_q8_0__avx2;
     case ggml::Type::Q8_0: return ggml_dot_tile_q8_0_q8_0__avx2;
     default: return nullptr;

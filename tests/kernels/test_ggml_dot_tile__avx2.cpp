@@ -19,8 +19,9 @@ TEST(GgmlDotTile, MatmulWithTilesEqualsReferenceDots) {
   if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
   std::mt19937 rng(42);
   std::normal_distribution<float> nd(0.f, 1.f);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0}) {
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q4_1, ggml::Type::Q5_0, ggml::Type::Q8_0}) {
     const kernels::GgmlDotTileFn tile = t == ggml::Type::Q4_0   ? kernels::ggml_dot_tile_q4_0_q8_0__avx2
+                                        : t == ggml::Type::Q4_1 ? kernels::ggml_dot_tile_q4_1_q8_1__avx2
                                         : t == ggml::Type::Q5_0 ? kernels::ggml_dot_tile_q5_0_q8_0__avx2
                                                                 : kernels::ggml_dot_tile_q8_0_q8_0__avx2;
     const kernels::GgmlDotFn ref = kernels::ggml_dot_kernel(t, true);
@@ -33,7 +34,7 @@ TEST(GgmlDotTile, MatmulWithTilesEqualsReferenceDots) {
           const std::size_t row_bytes = ggml::row_size(t, k).value();
           std::vector<std::byte> wbuf(row_bytes * static_cast<std::size_t>(rows) + 2);
           ggml::quantize_rows(t, wf.data(), wbuf.data() + 2, rows, k);
-          const auto xq = model::ggml_quantize_activations(ggml::Type::Q8_0, xf.data(), m, k);
+          const auto xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(t), xf.data(), m, k);
           std::vector<std::byte> xbuf(xq.size() + 2);
           std::memcpy(xbuf.data() + 2, xq.data(), xq.size());
           const std::size_t x_row_bytes = xq.size() / static_cast<std::size_t>(m);
