@@ -9,6 +9,9 @@ phase() { echo "=== [$((SECONDS / 60))m$((SECONDS % 60))s] $*"; }
 phase "install dependencies"
 bash scripts/install-deps.sh
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/lowbit-ccache}
+# Paths relative to the checkout in ccache's keys, so a clone elsewhere (CI's) hits the
+# objects this one built; without NOHASHDIR the -g builds also key on the directory.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 
 for preset in release asan; do
   phase "build: $preset"
