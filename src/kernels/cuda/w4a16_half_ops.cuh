@@ -50,9 +50,14 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
 }
 
 // Codes q of the pairs (2r, 2r + 1) of a tile word (lowbit/w4a16.h) as offset + q halves.
+// One LOP3 computes (w & mask) | magic only when one constant is in a register: written
+// in C++, both are immediates and ptxas emits two (a fifth of the m <= 16 kernels'
+// instructions went to the second).
 template <class T>
 __device__ __forceinline__ std::uint32_t w4_pair(std::uint32_t word, int shift) {
-  return ((word >> shift) & 0x000F000Fu) | HalfOps<T>::kMagic;
+  std::uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(r) : "r"(word >> shift), "n"(0x000F000F), "r"(HalfOps<T>::kMagic));
+  return r;
 }
 
 }  // namespace lowbit::cuda
