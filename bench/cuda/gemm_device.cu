@@ -262,7 +262,8 @@ void probe(Timer& tm) {
 }
 
 // One M = 1 call after warm-up, for a profiler (ncu -k regex:gemm_w4a16 -c 1 --launch-skip 3).
-void one_call() {
+// One M = 1 call on 8192 x 8192 (for ncu), on the default plan or the given one.
+void one_call(lowbit::cuda::W4A16Tuning tune = {}) {
   const int n = 8192, k = 8192;
   std::vector<std::uint8_t> codes(static_cast<std::size_t>(n) * k);
   std::vector<std::uint16_t> scales(static_cast<std::size_t>(n) * k / 128, 0x2000);
@@ -281,7 +282,8 @@ void one_call() {
   CHECK_CUDA(cudaMemset(ws, 0, wsb + 256));
   fill_random<<<64, 256>>>(static_cast<__nv_bfloat16*>(x), k, 5);
   const lowbit::cuda::W4A16View v{static_cast<std::uint32_t*>(q), static_cast<std::uint16_t*>(s), nullptr, n, k};
-  for (int i = 0; i < 5; ++i) CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, v, y, 1, ws, nullptr));
+  for (int i = 0; i < 5; ++i)
+    CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, v, y, 1, ws, nullptr, tune));
   CHECK_CUDA(cudaDeviceSynchronize());
 }
 
@@ -439,8 +441,8 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
         // Launch-plan sweep on a few rows: which tile shape and K split the time prefers.
         double us_nt2 = 0, best_split_us = 1e30;
         int best_split = 0;
-        if (sym && m <= 16 && (m == 1 || m == 8 || m == 16 || sh.n == shapes[0].n)) {
-          // The m <= 16 kernel's plan, beside the tile kernel forced onto the same rows; every
+        if (m <= 16 && (m == 1 || m == 8 || m == 16 || sh.n == shapes[0].n)) {
+          // The m <= 16 kernels' plans (register-streamed on symmetric weights only), beside the tile kernel forced onto the same rows; every
           // variant is checked against a fresh fp64 reference of the current x first.
           reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(x, dcodes, dscales, dzeros, ref, m, sh.n, sh.k);
           CHECK_CUDA(cudaGetLastError());
@@ -457,15 +459,25 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
             }
             return true;
           };
-          std::printf("    m<=16 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
+          if (sym) std::printf("    m<=16 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
           for (const int np : {1, 2, 4})
             for (const int w : {4, 8, 16})
               for (const int u : {2, 4})
                 for (const int xs : {1, 2}) {
+                  if (!sym) continue;
                   const lowbit::cuda::W4A16Tuning tu{0, 0, 0, w, 2, np, u, xs};
                   if (variant_ok(tu))
                     std::printf(" np%d/w%d/u%d%s=%.1f", np, w, u, xs == 2 ? "/xs" : "", time_lowbit(tu));
                 }
+          std::printf("%s    bulk-copy sweep:", sym ? "\n" : "");
+          for (const int np : {1, 2})
+            for (const int w : {4, 8, 16})
+              for (const int st : {0, 2, 3, 4}) {
+                if (w == 16 && np == 1) continue;
+                lowbit::cuda::W4A16Tuning tu{0, 0, 0, w, 3, np, 0, 0};
+                tu.stages = st;
+                if (variant_ok(tu)) std::printf(" np%d/w%d/s%d=%.1f", np, w, st, time_lowbit(tu));
+              }
           std::printf("\n");
         }
         if (sym && (m == 1 || m == 16 || m == 64)) {
@@ -602,6 +614,11 @@ int main(int argc, char** argv) {
   int failures = 0;
   if (only == "probe") probe(tm);
   if (only == "one") one_call();
+  if (only == "one-bulk") {
+    lowbit::cuda::W4A16Tuning tu{0, 0, 0, 8, 3, 2, 0, 0};
+    tu.stages = 2;
+    one_call(tu);
+  }
   if (only.empty() || only == "w4a16") failures += run_w4a16(tm, blas, copy_gbs, csv);
   if (only.empty() || only == "w8a8") failures += run_w8a8(tm, blas, csv);
   if (csv) std::fclose(csv);

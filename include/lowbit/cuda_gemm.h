@@ -28,10 +28,12 @@ struct W4A16View {
 // kernel: 16-row tiles per block (1, 2, 4), 8-column tiles per warp (2, 4), warps per
 // block (4, 8), K splits. m <= 16 kernel: warps per block (4, 8, 16), 16-column tile pairs
 // per warp (np: 1, 2, 4), groups in flight per warp (unroll: 2, 4), activations staged in
-// shared memory (xs: 1 no, 2 yes).
+// shared memory (xs: 1 no, 2 yes). path 3: the m <= 16 product fed by bulk copies: tile
+// pairs per block (np: 1, 2), consumer warps (4, 8), stages in the shared-memory ring.
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
   int path = 0, np = 0, unroll = 0, xs = 0;
+  int stages = 0;
 };
 
 // Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and
@@ -55,7 +57,8 @@ int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t
 // Host convenience for tests and tools: uploads x (fp16/bf16 bits, [m][k]) and the
 // weights, runs gemm_w4a16 on device 0 and returns y ([m][n], same type), or fails with
 // lowbit::Error naming the CUDA error. Not for hot loops: it allocates every call.
-std::vector<std::uint16_t> gemm_w4a16_host(Half t, const std::uint16_t* x, const kernels::W4A16Weights& w, int m);
+std::vector<std::uint16_t> gemm_w4a16_host(Half t, const std::uint16_t* x, const kernels::W4A16Weights& w, int m,
+                                           W4A16Tuning tune = {});
 
 // The same for W8A8 with symmetric or per-token asymmetric activations (zx may be null).
 std::vector<std::uint16_t> gemm_w8a8_host(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx,

@@ -23,7 +23,7 @@ int gemm_w8a8(Half, const std::int8_t*, const float*, const std::int32_t*, const
   return kNoCuda;
 }
 
-std::vector<std::uint16_t> gemm_w4a16_host(Half, const std::uint16_t*, const kernels::W4A16Weights&, int) {
+std::vector<std::uint16_t> gemm_w4a16_host(Half, const std::uint16_t*, const kernels::W4A16Weights&, int, W4A16Tuning) {
   fail("lowbit was built without CUDA: no W4A16 GPU matmul");
 }
 

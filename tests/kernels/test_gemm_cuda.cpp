@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "lowbit/bf16.h"
 #include "lowbit/cuda_device.h"
@@ -81,6 +82,22 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
         EXPECT_LT(relative_error(t, y, ref), 1e-2)
             << "n=" << c.n << " k=" << c.k << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16")
             << (symmetric ? " sym" : " asym");
+        // The bulk-copy kernel on the same inputs (asymmetric zero words need K in 4-group
+        // runs): ragged last stages (groups not a multiple of the consumer warps), rings
+        // of two stages reused many times, both block widths.
+        if (c.m > 16 || (!symmetric && groups % 4 != 0)) continue;
+        for (const auto& [np, warps, stages] : {std::tuple{1, 4, 2}, std::tuple{2, 8, 0}, std::tuple{2, 4, 3}}) {
+          if (c.n % (16 * np) != 0) continue;
+          lowbit::cuda::W4A16Tuning tu;
+          tu.path = 3;
+          tu.np = np;
+          tu.warps = warps;
+          tu.stages = stages;
+          const auto yb = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
+          EXPECT_LT(relative_error(t, yb, ref), 1e-2)
+              << "bulk np" << np << "/w" << warps << "/s" << stages << " n=" << c.n << " k=" << c.k << " m=" << c.m
+              << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
+        }
       }
 }
 

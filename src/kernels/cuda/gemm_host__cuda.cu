@@ -38,19 +38,20 @@ struct Buffer {
 
 }  // namespace
 
-std::vector<std::uint16_t> gemm_w4a16_host(Half t, const std::uint16_t* x, const kernels::W4A16Weights& w, int m) {
+std::vector<std::uint16_t> gemm_w4a16_host(Half t, const std::uint16_t* x, const kernels::W4A16Weights& w, int m,
+                                           W4A16Tuning tune) {
   const std::size_t mk = static_cast<std::size_t>(m) * static_cast<std::size_t>(w.k);
   const std::size_t mn = static_cast<std::size_t>(m) * static_cast<std::size_t>(w.n);
   Buffer dx(mk * 2, x), dq(w.qweight.size() * 4, w.qweight.data()), ds(w.scales.size() * 2, w.scales.data());
   Buffer dz(w.zeros.size() * 4, w.zeros.empty() ? nullptr : w.zeros.data()), dy(mn * 2);
-  const std::size_t ws_bytes = gemm_w4a16_workspace_bytes(m, w.n, w.k);
+  const std::size_t ws_bytes = gemm_w4a16_workspace_bytes(m, w.n, w.k, tune);
   Buffer ws(ws_bytes);
   check(cudaMemset(ws.p, 0, ws_bytes == 0 ? 1 : ws_bytes), "cudaMemset");
   // NaN bits everywhere, so an output the kernel never wrote cannot pass as a value.
   check(cudaMemset(dy.p, 0xFF, mn * 2), "cudaMemset");
   const W4A16View view{dq.as<std::uint32_t>(), ds.as<std::uint16_t>(), w.symmetric ? nullptr : dz.as<std::uint32_t>(),
                        w.n, w.k};
-  check_rc(gemm_w4a16(t, dx.p, view, dy.p, m, ws.p, nullptr), "gemm_w4a16");
+  check_rc(gemm_w4a16(t, dx.p, view, dy.p, m, ws.p, nullptr, tune), "gemm_w4a16");
   check(cudaDeviceSynchronize(), "gemm_w4a16");
   std::vector<std::uint16_t> y(mn);
   check(cudaMemcpy(y.data(), dy.p, mn * 2, cudaMemcpyDeviceToHost), "cudaMemcpy to host");

@@ -307,6 +307,8 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
   if (m < 1 || w.n <= 0 || w.k <= 0 || w.n % 64 != 0 || w.k % kW4A16Group != 0 || w.n > (1 << 30) ||
       w.k > (1 << 30) || x == nullptr || y == nullptr || w.qweight == nullptr || w.scales == nullptr)
     return kBadShape;
+  if (m <= detail::kGemvMaxRows && tune.path == 3)
+    return detail::gemv_w4a16_bulk(t, x, w, y, m, tune.np, tune.warps, tune.stages, stream);
   if (m <= detail::kGemvMaxRows && tune.path != 1)
     return detail::gemv_w4a16(t, x, w, y, m, tune.np, tune.warps, tune.unroll, tune.xs, stream);
   const Plan p = plan_for(m, w.n, w.k, tune);

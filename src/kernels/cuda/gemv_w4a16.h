@@ -13,4 +13,10 @@ constexpr int kGemvMaxRows = 16;  // two batch chunks of 8 rows
 int gemv_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int unroll, int xs_mode,
                void* stream);
 
+// The same product fed by bulk copies into a shared-memory ring (gemv_w4a16_bulk__cuda.cu):
+// np tile pairs per block (1, 2), warps consumer warps = groups per stage (4, 8), stages
+// in the ring (0: as many as fit). kBadShape where a bulk copy's alignment cannot hold.
+int gemv_w4a16_bulk(Half t, const void* x, const W4A16View& w, void* y, int m, int np, int warps, int stages,
+                    void* stream);
+
 }  // namespace lowbit::cuda::detail

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/gemv_w4a16.h"
-#include "kernels/cuda/w4a16_half_ops.cuh"
+#include "kernels/cuda/gemv_w4a16_group.cuh"
 #include "lowbit/w4a16.h"
 
 namespace lowbit::cuda::detail {
@@ -26,16 +26,8 @@ __device__ __forceinline__ uint4 load_stream(const uint4* p) {
   return v;
 }
 
-__device__ __forceinline__ std::uint32_t word_of(const uint4& v, int i) {
-  return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
-}
-
 // Block: NP tile pairs (16 NP output columns) x all of K, kWarps warps each taking a
-// contiguous share of the groups. Lane (g, t) holds column g of each tile and inputs
-// 32t .. 32t + 31 of a group (the tile's layout), and loads those same inputs of batch
-// row g as B: mma slot pairs (2t, 2t + 1) / (2t + 8, 2t + 9) of step s are inputs
-// 32t + 4s + {0, 1} / {2, 3}, for weights and activations alike. Accumulator lane (g, t):
-// columns g of both tiles x batch rows 2t, 2t + 1.
+// contiguous share of the groups (lane layout: gemv_w4a16_group.cuh).
 // Activations in shared memory: row pitch K * 2 + 64 bytes, so rows g and g + 1, read by
 // the same quarter-warp, start on different banks.
 __host__ __device__ constexpr std::size_t xs_pitch(int kt) { return static_cast<std::size_t>(kt) * kW4A16Group * 2 + 64; }
@@ -49,7 +41,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
                                                                  const std::uint16_t* __restrict__ scales,
                                                                  const std::uint32_t* __restrict__ zeros,
                                                                  T* __restrict__ y, int m, int n, int kt) {
-  using Ops = HalfOps<T>;
   extern __shared__ __align__(16) unsigned char xsm[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int nb0 = blockIdx.x * NP * 2;
@@ -66,7 +57,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
     xr[b] = reinterpret_cast<const uint4*>(x + static_cast<std::size_t>(has_row[b] ? 8 * b + g : 0) * k + 32 * t);
   }
   const uint4* xsr = reinterpret_cast<const uint4*>(xsm + (has_row[0] ? g : 0) * xs_pitch(kt) + 64 * t);
-  constexpr std::uint32_t kOnes[4] = {Ops::kOnes, Ops::kOnes, Ops::kOnes, Ops::kOnes};
   if constexpr (XS) {
     const int chunks = kt * (kW4A16Group / 8);  // 16-byte pieces per row
     for (int i = threadIdx.x; i < m * chunks; i += kWarps * 32) {
@@ -125,70 +115,14 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
 #pragma unroll
         for (int q = 0; q < 4; ++q) xv[u][0][q] = has_row[0] ? xsr[kb * (kW4A16Group / 8) + q] : make_uint4(0, 0, 0, 0);
       }
-      // The mma sees offset + q; (offset + z) * sum(x) comes off per group, the row sums
-      // from one more mma against ones. Each weight fragment serves every batch chunk.
-      float xs[MB][4], d[NP][MB][4];
-#pragma unroll
-      for (int b = 0; b < MB; ++b) {
-        xs[b][0] = xs[b][1] = xs[b][2] = xs[b][3] = 0.f;
-#pragma unroll
-        for (int p = 0; p < NP; ++p) d[p][b][0] = d[p][b][1] = d[p][b][2] = d[p][b][3] = 0.f;
-      }
-#pragma unroll
-      for (int s = 0; s < 8; ++s) {
-        const int sh = 8 * (s % 2);
-#pragma unroll
-        for (int b = 0; b < MB; ++b) {
-          const std::uint32_t* xw = reinterpret_cast<const std::uint32_t*>(xv[u][b]);
-          Ops::mma(xs[b], kOnes, xw[2 * s], xw[2 * s + 1]);
-        }
-#pragma unroll
-        for (int p = 0; p < NP; ++p) {
-          const std::uint32_t w0 = word_of(wv[u][p][0], s / 2), w1 = word_of(wv[u][p][1], s / 2);
-          const std::uint32_t a[4] = {w4_pair<T>(w0, sh), w4_pair<T>(w1, sh), w4_pair<T>(w0, sh + 4),
-                                      w4_pair<T>(w1, sh + 4)};
-#pragma unroll
-          for (int b = 0; b < MB; ++b) {
-            const std::uint32_t* xw = reinterpret_cast<const std::uint32_t*>(xv[u][b]);
-            Ops::mma(d[p][b], a, xw[2 * s], xw[2 * s + 1]);
-          }
-        }
-      }
-#pragma unroll
-      for (int p = 0; p < NP; ++p) {
-        const float s0 = __half2float(__ushort_as_half(sc[u][p][0]));
-        const float s1 = __half2float(__ushort_as_half(sc[u][p][1]));
-        const float z0 = Ops::kOffset + static_cast<float>((zw[u][p][0] >> (4 * g)) & 15u);
-        const float z1 = Ops::kOffset + static_cast<float>((zw[u][p][1] >> (4 * g)) & 15u);
-#pragma unroll
-        for (int b = 0; b < MB; ++b) {
-          acc[p][b][0] += s0 * (d[p][b][0] - z0 * xs[b][0]);
-          acc[p][b][1] += s0 * (d[p][b][1] - z0 * xs[b][1]);
-          acc[p][b][2] += s1 * (d[p][b][2] - z1 * xs[b][0]);
-          acc[p][b][3] += s1 * (d[p][b][3] - z1 * xs[b][1]);
-        }
-      }
+      gemv_w4a16_group<T, NP, MB>(acc, wv[u], sc[u], zw[u], xv[u], g);
     }
   }
 
-  // The warps' K shares summed in warp order: the same result whatever the timing.
-  __shared__ float red[kWarps][NP * MB * 4][32];
-#pragma unroll
-  for (int p = 0; p < NP; ++p)
-#pragma unroll
-    for (int b = 0; b < MB; ++b)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) red[warp][(p * MB + b) * 4 + c][lane] = acc[p][b][c];
+  __shared__ float red[kGemvPartials<NP, MB, kWarps>];
+  gemv_store_partials<NP, MB>(red, acc, warp, lane);
   __syncthreads();
-  for (int e = threadIdx.x; e < NP * MB * 4 * 32; e += kWarps * 32) {
-    const int pc = e / 32, l = e % 32, p = pc / (4 * MB), b = pc / 4 % MB, c = pc % 4;
-    float v = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) v += red[w][pc][l];
-    const int row = 8 * b + 2 * (l % 4) + (c & 1);
-    const int col = (nb0 + 2 * p + c / 2) * 8 + l / 4;
-    if (row < m) y[static_cast<std::size_t>(row) * n + col] = Ops::from_float(v);
-  }
+  gemv_sum_partials<T, NP, MB, kWarps>(red, threadIdx.x, kWarps * 32, y, m, n, nb0);
 }
 
 // The activations fit shared memory for this plan: at most 100 KB, so two blocks share an SM.
