@@ -295,9 +295,10 @@ std::vector<lowbit::cuda::W4A16Tuning> sweep_tunings() {
   return v;
 }
 
-int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
+// big: only M >= 32, each row count swept over the tile kernel's plans, every plan checked.
+int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, bool big) {
   const Shape shapes[] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
-  const int ms[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  const std::vector<int> ms = big ? std::vector<int>{32, 64, 128, 256} : std::vector<int>{1, 2, 4, 8, 16, 32, 64, 128, 256};
   int failures = 0;
   Rng rng{0x1234567ull};
   std::printf("\n%-12s %5s %4s | %9s %9s %9s | %7s %7s | %8s %6s\n", "W [out,in]", "M", "sym", "cublas_us",
@@ -441,24 +442,28 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
         // Launch-plan sweep on a few rows: which tile shape and K split the time prefers.
         double us_nt2 = 0, best_split_us = 1e30;
         int best_split = 0;
+        // Every swept variant is checked against a fresh fp64 reference of the current x first;
+        // false when the plan does not apply (activations too large for shared memory).
+        bool have_ref = false;
+        auto variant_ok = [&](lowbit::cuda::W4A16Tuning tu) {
+          if (!have_ref) {
+            reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(x, dcodes, dscales, dzeros, ref, m, sh.n, sh.k);
+            CHECK_CUDA(cudaGetLastError());
+            CHECK_CUDA(cudaMemcpy(href.data(), ref, mn * 8, cudaMemcpyDeviceToHost));
+            have_ref = true;
+          }
+          CHECK_CUDA(cudaMemset(y, 0xFF, mn * 2));
+          if (lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, views[0], y, m, ws, nullptr, tu) != 0) return false;
+          CHECK_CUDA(cudaMemcpy(hy.data(), y, mn * 2, cudaMemcpyDeviceToHost));
+          const double e = relative_error(hy, href);
+          if (e >= 1e-2) {
+            ++failures;
+            std::printf(" [FAIL rel_err %.2e]", e);
+          }
+          return true;
+        };
         if (m <= 16 && (m == 1 || m == 8 || m == 16 || sh.n == shapes[0].n)) {
-          // The m <= 16 kernels' plans (register-streamed on symmetric weights only), beside the tile kernel forced onto the same rows; every
-          // variant is checked against a fresh fp64 reference of the current x first.
-          reference_w4<<<static_cast<unsigned>((mn * 32 + 255) / 256), 256>>>(x, dcodes, dscales, dzeros, ref, m, sh.n, sh.k);
-          CHECK_CUDA(cudaGetLastError());
-          CHECK_CUDA(cudaMemcpy(href.data(), ref, mn * 8, cudaMemcpyDeviceToHost));
-          // False when the plan does not apply (activations too large for shared memory).
-          auto variant_ok = [&](lowbit::cuda::W4A16Tuning tu) {
-            CHECK_CUDA(cudaMemset(y, 0xFF, mn * 2));
-            if (lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, views[0], y, m, ws, nullptr, tu) != 0) return false;
-            CHECK_CUDA(cudaMemcpy(hy.data(), y, mn * 2, cudaMemcpyDeviceToHost));
-            const double e = relative_error(hy, href);
-            if (e >= 1e-2) {
-              ++failures;
-              std::printf(" [FAIL rel_err %.2e]", e);
-            }
-            return true;
-          };
+          // The m <= 16 kernels' plans (register-streamed on symmetric weights only), beside the tile kernel forced onto the same rows.
           if (sym) std::printf("    m<=16 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
           for (const int np : {1, 2, 4})
             for (const int w : {4, 8, 16})
@@ -480,9 +485,10 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
               }
           std::printf("\n");
         }
-        if (sym && (m == 1 || m == 16 || m == 64)) {
+        if (sym && (big || m == 1 || m == 16 || m == 64)) {
           std::printf("    sweep:");
           for (const int sp : {1, 2, 4, 8, 16}) {
+            if (big && !variant_ok({0, sp, 0, 0, 1})) continue;
             const double v = time_lowbit({0, sp, 0, 0, 1});
             std::printf(" s%d=%.1f", sp, v);
             if (v < best_split_us) best_split_us = v, best_split = sp;
@@ -490,7 +496,7 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv) {
           us_nt2 = time_lowbit({2, 0, 0, 0, 1});
           std::printf(" nt2=%.1f", us_nt2);
           for (const lowbit::cuda::W4A16Tuning tu : sweep_tunings())
-            std::printf(" mt%d/nt%d/w%d=%.1f", tu.mt, tu.nt, tu.warps, time_lowbit(tu));
+            if (!big || variant_ok(tu)) std::printf(" mt%d/nt%d/w%d=%.1f", tu.mt, tu.nt, tu.warps, time_lowbit(tu));
           std::printf("\n");
         }
         if (csv)
@@ -619,7 +625,7 @@ int main(int argc, char** argv) {
     tu.stages = 2;
     one_call(tu);
   }
-  if (only.empty() || only == "w4a16") failures += run_w4a16(tm, blas, copy_gbs, csv);
+  if (only.empty() || only == "w4a16" || only == "w4a16-big") failures += run_w4a16(tm, blas, copy_gbs, csv, only == "w4a16-big");
   if (only.empty() || only == "w8a8") failures += run_w8a8(tm, blas, csv);
   if (csv) std::fclose(csv);
   CHECK_CUBLAS(cublasDestroy(blas));

@@ -16,7 +16,8 @@ nvcc "${flags[@]}" -c src/kernels/w4a16_repack.cpp -o "$build/repack.o"
 wait
 nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemv_w4a16.o "$build"/gemv_w4a16_bulk.o "$build"/gemm_w8a8.o \
   "$build/repack.o" -lcublas -o "$build/gemm_device"
-# Modes: w4a16, w8a8, probe (launch cost and streaming-read floor), ncu; none: w4a16 and w8a8.
+# Modes: w4a16, w4a16-big (M >= 32 only, every tile-kernel plan checked and timed), w8a8,
+# probe (launch cost and streaming-read floor), ncu; none: w4a16 and w8a8.
 if [ $# -eq 0 ]; then set -- ""; fi
 # ncu / ncu-bulk: hardware counters of one W4A16 call at M = 1 on the default plan / the
 # bulk-copy kernel (Firecracker machines; clocks left alone).

@@ -85,7 +85,28 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
         // The bulk-copy kernel on the same inputs (asymmetric zero words need K in 4-group
         // runs): ragged last stages (groups not a multiple of the consumer warps), rings
         // of two stages reused many times, both block widths.
-        if (c.m > 16 || (!symmetric && groups % 4 != 0)) continue;
+        // The tile kernel's every plan (16-row tiles per block, tiles per warp, warps, K
+        // splits) on rows that fill no block exactly.
+        if (c.m > 16) {
+          for (const int mt : {1, 2, 4})
+            for (const int nt : {2, 4})
+              for (const int warps : {4, 8})
+                for (const int splits : {1, 3}) {
+                  lowbit::cuda::W4A16Tuning tu;
+                  tu.path = 1;
+                  tu.mt = mt;
+                  tu.nt = nt;
+                  tu.warps = warps;
+                  tu.splits = splits;
+                  const auto yt = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
+                  EXPECT_LT(relative_error(t, yt, ref), 1e-2)
+                      << "tile mt" << mt << "/nt" << nt << "/w" << warps << "/s" << splits << " n=" << c.n
+                      << " k=" << c.k << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16")
+                      << (symmetric ? " sym" : " asym");
+                }
+          continue;
+        }
+        if (!symmetric && groups % 4 != 0) continue;
         for (const auto& [np, warps, stages] : {std::tuple{1, 4, 2}, std::tuple{2, 8, 0}, std::tuple{2, 4, 3}}) {
           if (c.n % (16 * np) != 0) continue;
           lowbit::cuda::W4A16Tuning tu;

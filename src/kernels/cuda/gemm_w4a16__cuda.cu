@@ -28,9 +28,12 @@ __device__ __forceinline__ void cp_async_wait() {
 }
 
 constexpr int kStages = 4;
-// An activation row of one group is 256 bytes; 16 more keep the eight rows a warp reads
-// at once off each other's banks.
-constexpr int kRowBytes = 256 + 16;
+// An activation row of one group is 256 bytes. A quarter-warp's 16-byte reads are lanes
+// t = 0..3 of rows g and g + 1 at piece 4t + q: pieces 8 apart share banks, so the upper
+// half of a row swaps neighbouring pieces, and 32 bytes of padding move row g + 1 two
+// pieces along: the eight reads then cover all eight 16-byte bank groups.
+constexpr int kRowBytes = 256 + 32;
+__device__ __forceinline__ int swizzle(int piece) { return piece ^ ((piece >> 3) & 1); }
 
 struct Plan {
   int mt = 1, nt = 4, warps = 4, splits = 1, colblocks = 0, mchunks = 0;
@@ -51,9 +54,11 @@ int stage_bytes(int mt, int nt, int warps) { return mt * 16 * kRowBytes + warps 
 
 Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
   Plan p;
-  p.mt = m <= 16 ? 1 : m <= 32 ? 2 : 4;
-  p.nt = p.mt == 4 ? 2 : 4;
-  p.warps = 4;
+  // The H200 sweep's best per row count (bench/cuda/w4a16_notes.md), within ~10 % of the
+  // best plan on all three shapes.
+  p.mt = m <= 16 ? 1 : m <= 64 ? 2 : 4;
+  p.nt = m > 64 && m <= 128 ? 2 : 4;
+  p.warps = (m > 16 && m <= 32) || (m > 64 && m <= 128) ? 8 : 4;
   if (tune.mt == 1 || tune.mt == 2 || tune.mt == 4) p.mt = tune.mt;
   if (tune.nt == 2 || tune.nt == 4) p.nt = tune.nt;
   if (tune.warps == 4 || tune.warps == 8) p.warps = tune.warps;
@@ -62,7 +67,7 @@ Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
     if (p.warps > 4)
       p.warps = 4;
     else
-      p.nt = 2;
+      p.nt /= 2;
   }
   p.colblocks = static_cast<int>(n / (p.warps * 8 * p.nt));
   p.mchunks = (m + 16 * p.mt - 1) / (16 * p.mt);
@@ -76,17 +81,25 @@ Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
   return p;
 }
 
-std::size_t counters_bytes(const Plan& p) {
-  return (static_cast<std::size_t>(p.colblocks) * p.mchunks * sizeof(unsigned) + 255) / 256 * 256;
+// Arrival counters for the narrowest plan (64 columns, 16 rows per block) whatever the
+// plan, so the partial sums start at the same offset for every plan of a shape: a call
+// with another plan on the same workspace then never finds its counters overwritten by
+// an earlier call's partials.
+std::size_t counters_bytes(int m, std::int64_t n) {
+  const std::size_t blocks = static_cast<std::size_t>(n / 64) * static_cast<std::size_t>((m + 15) / 16);
+  return (blocks * sizeof(unsigned) + 255) / 256 * 256;
 }
 
 // Block = 4 or 8 warps side by side on N (warp w: columns 8 NT w ..), sharing each group's
 // activation rows, which cp.async brings to shared memory with the warps' weight tiles,
 // kStages groups deep. Lane (g, t) takes inputs 32t .. 32t + 31 of the group for rows g
 // and g + 8 of each m-tile: the permutation of k the weight tile uses (lowbit/w4a16.h).
+// Each weight fragment is dequantized once per group to halves holding (q - z) * s (the
+// subtraction exact, one rounding in the product) and serves all MT m-tiles, so the
+// accumulators take the mma results directly: no per-group epilogue, no row-sum mma.
 template <class T, int MT, int NT, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32) gemm_w4a16_kernel(const T* __restrict__ x, const uint4* __restrict__ qw,
-                                                                 const std::uint32_t* __restrict__ scales2,
+                                                                 const std::uint16_t* __restrict__ scales,
                                                                  const std::uint32_t* __restrict__ zeros,
                                                                  T* __restrict__ y, float* __restrict__ partial,
                                                                  unsigned* __restrict__ counters, int m, int n, int kt,
@@ -107,7 +120,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemm_w4a16_kernel(const T* __rest
     unsigned char* st = smem + stage * kStageBytes;
     for (int c = threadIdx.x; c < rows * 16; c += kWarps * 32) {
       const int r = c / 16, q = c % 16;
-      cp_async16(st + r * kRowBytes + q * 16, x + static_cast<std::size_t>(m0 + r) * k + kb * kW4A16Group + q * 8);
+      cp_async16(st + r * kRowBytes + swizzle(q) * 16, x + static_cast<std::size_t>(m0 + r) * k + kb * kW4A16Group + q * 8);
     }
     unsigned char* wt = st + MT * 16 * kRowBytes + warp * NT * 512;
 #pragma unroll
@@ -130,24 +143,15 @@ __global__ void __launch_bounds__(kWarps * 32) gemm_w4a16_kernel(const T* __rest
   }
   for (int it = 0; it < tiles; ++it) {
     const int kb = kb_begin + it;
-    // Scales and zero points are small and read once per group: fetch them before
-    // waiting. Lane (g, t)'s outputs are columns 2t and 2t + 1 of each 8-column tile.
-    float s0[NT], s1[NT], zc0[NT], zc1[NT];
+    // Scale and zero point of lane column g of each tile, fetched before waiting: as
+    // halves pairs, s and offset + z, for (w - (offset + z)) * s on both halves at once.
+    std::uint32_t ss[NT], zz[NT];
 #pragma unroll
     for (int j = 0; j < NT; ++j) {
       const std::size_t tile = static_cast<std::size_t>(nb0 + j) * kt + kb;
-      const std::uint32_t sc = __ldg(scales2 + tile * 4 + t);
-      __half2 sh;
-      std::memcpy(&sh, &sc, 4);
-      const float2 sf = __half22float2(sh);
-      s0[j] = sf.x;
-      s1[j] = sf.y;
-      zc0[j] = zc1[j] = Ops::kOffset + 8.f;
-      if (zeros != nullptr) {
-        const std::uint32_t zw = __ldg(zeros + tile) >> (8 * t);
-        zc0[j] = Ops::kOffset + static_cast<float>(zw & 15u);
-        zc1[j] = Ops::kOffset + static_cast<float>((zw >> 4) & 15u);
-      }
+      ss[j] = Ops::pair_from_fp16(__ldg(scales + tile * 8 + g));
+      const std::uint32_t z = zeros != nullptr ? (__ldg(zeros + tile) >> (4 * g)) & 15u : 8u;
+      zz[j] = Ops::kMagic | (z * 0x00010001u);
     }
     cp_async_wait<kStages - 2>();
     __syncthreads();
@@ -165,40 +169,30 @@ __global__ void __launch_bounds__(kWarps * 32) gemm_w4a16_kernel(const T* __rest
       words[j][2] = raw.z;
       words[j][3] = raw.w;
     }
+    // Word q of the lane's weights and 16-byte piece q of its activations hold mma steps
+    // 2q and 2q + 1.
 #pragma unroll
-    for (int mi = 0; mi < MT; ++mi) {
-      const int r0 = mi * 16 + g, r1 = r0 + 8;
-      uint4 lo[4], hi[4];
+    for (int q = 0; q < 4; ++q) {
+      std::uint32_t b[NT][2][2];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        lo[q] = r0 < rows ? *reinterpret_cast<const uint4*>(st + r0 * kRowBytes + t * 64 + q * 16) : make_uint4(0, 0, 0, 0);
-        hi[q] = r1 < rows ? *reinterpret_cast<const uint4*>(st + r1 * kRowBytes + t * 64 + q * 16) : make_uint4(0, 0, 0, 0);
-      }
-      const std::uint32_t* lw = reinterpret_cast<const std::uint32_t*>(lo);
-      const std::uint32_t* hw = reinterpret_cast<const std::uint32_t*>(hi);
-      // The mma sees offset + q (one LOP3 per pair of weights, no subtraction); the offset
-      // and zero point come out per group as (offset + z) * sum(x), the row sums coming
-      // from one more mma against ones. The NT chains step side by side.
-      float d[NT][4], xs[4] = {0.f, 0.f, 0.f, 0.f};
+      for (int j = 0; j < NT; ++j)
 #pragma unroll
-      for (int j = 0; j < NT; ++j) d[j][0] = d[j][1] = d[j][2] = d[j][3] = 0.f;
+        for (int e = 0; e < 2; ++e) {
+          b[j][e][0] = Ops::dequant(w4_pair<T>(words[j][q], 8 * e), zz[j], ss[j]);
+          b[j][e][1] = Ops::dequant(w4_pair<T>(words[j][q], 8 * e + 4), zz[j], ss[j]);
+        }
 #pragma unroll
-      for (int s = 0; s < 8; ++s) {
-        const std::uint32_t a[4] = {lw[2 * s], hw[2 * s], lw[2 * s + 1], hw[2 * s + 1]};
-        Ops::mma(xs, a, Ops::kOnes, Ops::kOnes);
+      for (int mi = 0; mi < MT; ++mi) {
+        const int r0 = mi * 16 + g, r1 = r0 + 8;
+        const int off = swizzle(4 * t + q) * 16;
+        const uint4 lo = r0 < rows ? *reinterpret_cast<const uint4*>(st + r0 * kRowBytes + off) : make_uint4(0, 0, 0, 0);
+        const uint4 hi = r1 < rows ? *reinterpret_cast<const uint4*>(st + r1 * kRowBytes + off) : make_uint4(0, 0, 0, 0);
+        const std::uint32_t a0[4] = {lo.x, hi.x, lo.y, hi.y}, a1[4] = {lo.z, hi.z, lo.w, hi.w};
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
-          const std::uint32_t w = words[j][s / 2];
-          const int sh = 8 * (s % 2);
-          Ops::mma(d[j], a, w4_pair<T>(w, sh), w4_pair<T>(w, sh + 4));
+          Ops::mma(acc[mi][j], a0, b[j][0][0], b[j][0][1]);
+          Ops::mma(acc[mi][j], a1, b[j][1][0], b[j][1][1]);
         }
-      }
-#pragma unroll
-      for (int j = 0; j < NT; ++j) {
-        acc[mi][j][0] += s0[j] * (d[j][0] - zc0[j] * xs[0]);
-        acc[mi][j][1] += s1[j] * (d[j][1] - zc1[j] * xs[1]);
-        acc[mi][j][2] += s0[j] * (d[j][2] - zc0[j] * xs[2]);
-        acc[mi][j][3] += s1[j] * (d[j][3] - zc1[j] * xs[3]);
       }
     }
   }
@@ -272,26 +266,31 @@ int launch(const Plan& p, const void* x, const W4A16View& w, void* y, int m, voi
   }
   const dim3 grid(p.colblocks, p.splits, p.mchunks);
   auto* counters = static_cast<unsigned*>(workspace);
-  auto* partial = reinterpret_cast<float*>(static_cast<char*>(workspace) + counters_bytes(p));
+  auto* partial = reinterpret_cast<float*>(static_cast<char*>(workspace) + counters_bytes(m, w.n));
   gemm_w4a16_kernel<T, MT, NT, W><<<grid, W * 32, smem, s>>>(
       static_cast<const T*>(x), reinterpret_cast<const uint4*>(w.qweight),
-      reinterpret_cast<const std::uint32_t*>(w.scales), w.zeros, static_cast<T*>(y), partial, counters, m,
+      w.scales, w.zeros, static_cast<T*>(y), partial, counters, m,
       static_cast<int>(w.n), static_cast<int>(w.k / kW4A16Group), p.splits);
   return static_cast<int>(cudaGetLastError());
 }
 
-template <class T, int MT>
+template <class T, int MT, int W>
 int dispatch_nt(const Plan& p, const void* x, const W4A16View& w, void* y, int m, void* workspace, cudaStream_t s) {
-  if (p.warps == 8)
-    return p.nt == 4 ? launch<T, MT, 4, 8>(p, x, w, y, m, workspace, s) : launch<T, MT, 2, 8>(p, x, w, y, m, workspace, s);
-  return p.nt == 4 ? launch<T, MT, 4, 4>(p, x, w, y, m, workspace, s) : launch<T, MT, 2, 4>(p, x, w, y, m, workspace, s);
+  if (p.nt == 4) return launch<T, MT, 4, W>(p, x, w, y, m, workspace, s);
+  return launch<T, MT, 2, W>(p, x, w, y, m, workspace, s);
+}
+
+template <class T, int MT>
+int dispatch_warps(const Plan& p, const void* x, const W4A16View& w, void* y, int m, void* workspace, cudaStream_t s) {
+  return p.warps == 8 ? dispatch_nt<T, MT, 8>(p, x, w, y, m, workspace, s)
+                      : dispatch_nt<T, MT, 4>(p, x, w, y, m, workspace, s);
 }
 
 template <class T>
 int dispatch(const Plan& p, const void* x, const W4A16View& w, void* y, int m, void* workspace, cudaStream_t s) {
-  if (p.mt == 1) return dispatch_nt<T, 1>(p, x, w, y, m, workspace, s);
-  if (p.mt == 2) return dispatch_nt<T, 2>(p, x, w, y, m, workspace, s);
-  return dispatch_nt<T, 4>(p, x, w, y, m, workspace, s);
+  if (p.mt == 1) return dispatch_warps<T, 1>(p, x, w, y, m, workspace, s);
+  if (p.mt == 2) return dispatch_warps<T, 2>(p, x, w, y, m, workspace, s);
+  return dispatch_warps<T, 4>(p, x, w, y, m, workspace, s);
 }
 
 }  // namespace
@@ -299,7 +298,7 @@ int dispatch(const Plan& p, const void* x, const W4A16View& w, void* y, int m, v
 std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
   if (m < 1 || n % 64 != 0 || k % kW4A16Group != 0 || n <= 0 || k <= 0) return 0;
   const Plan p = plan_for(m, n, k, tune);
-  return counters_bytes(p) + static_cast<std::size_t>(p.splits) * m * n * sizeof(float);
+  return counters_bytes(m, n) + static_cast<std::size_t>(p.splits) * m * n * sizeof(float);
 }
 
 int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* workspace, void* stream,

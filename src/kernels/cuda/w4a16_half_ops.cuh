@@ -1,6 +1,7 @@
-// The pieces both W4A16 kernels share: mma.m16n8k16 with fp32 accumulation, cp.async, and
+// The pieces the W4A16 kernels share: mma.m16n8k16 with fp32 accumulation, cp.async, and
 // the exponent trick that turns 4-bit codes into halves holding offset + q exactly (one
-// LOP3 per pair of weights), so zero points and scales wait for the group's fp32 epilogue.
+// LOP3 per pair of weights); the m <= 16 kernels apply zero points and scales in a
+// per-group fp32 epilogue, the tile kernel to the halves before the mma (dequant).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -22,15 +23,31 @@ struct HalfOps;
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));                                   \
   }
 
+// (v - zz) * ss on both halves: v and zz hold offset + q and offset + z exactly, so the
+// difference is exact and the product the one rounding of the weight.
+#define LOWBIT_DEQUANT_X2(TYPE)                                                                              \
+  static __device__ __forceinline__ std::uint32_t dequant(std::uint32_t v, std::uint32_t zz, std::uint32_t ss) { \
+    std::uint32_t d;                                                                                         \
+    asm("{\n.reg .b32 t;\nsub.rn." TYPE " t, %1, %2;\nmul.rn." TYPE " %0, t, %3;\n}\n"                      \
+        : "=r"(d)                                                                                            \
+        : "r"(v), "r"(zz), "r"(ss));                                                                         \
+    return d;                                                                                                \
+  }
+
 // Codes become halves by OR-ing them under an exponent whose unit in the last place is 1:
-// offset + q exactly, with offset 128 in bf16 and 1024 in fp16. The mma multiplies those;
-// the offset, the zero point and the scale are applied once per group in fp32.
+// offset + q exactly, with offset 128 in bf16 and 1024 in fp16.
 template <>
 struct HalfOps<__nv_bfloat16> {
   static constexpr std::uint32_t kMagic = 0x43004300u, kOnes = 0x3F803F80u;
   static constexpr float kOffset = 128.f;
   LOWBIT_MMA_M16N8K16("bf16")
+  LOWBIT_DEQUANT_X2("bf16x2")
   static __device__ __forceinline__ __nv_bfloat16 from_float(float v) { return __float2bfloat16_rn(v); }
+  // An fp16 scale as a pair of bf16 halves (rounded: bf16 keeps 8 of fp16's 11 bits).
+  static __device__ __forceinline__ std::uint32_t pair_from_fp16(std::uint16_t h) {
+    const std::uint32_t b = __bfloat16_as_ushort(__float2bfloat16_rn(__half2float(__ushort_as_half(h))));
+    return b * 0x00010001u;
+  }
 };
 
 template <>
@@ -38,10 +55,13 @@ struct HalfOps<__half> {
   static constexpr std::uint32_t kMagic = 0x64006400u, kOnes = 0x3C003C00u;
   static constexpr float kOffset = 1024.f;
   LOWBIT_MMA_M16N8K16("f16")
+  LOWBIT_DEQUANT_X2("f16x2")
   static __device__ __forceinline__ __half from_float(float v) { return __float2half_rn(v); }
+  static __device__ __forceinline__ std::uint32_t pair_from_fp16(std::uint16_t h) { return h * 0x00010001u; }
 };
 
 #undef LOWBIT_MMA_M16N8K16
+#undef LOWBIT_DEQUANT_X2
 
 // 16 bytes global -> shared without passing through registers (cp.async, L2 only).
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
