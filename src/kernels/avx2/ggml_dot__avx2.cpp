@@ -280,36 +280,34 @@ void ggml_dot_f16_tinyblas4__avx2(const float* a, std::int64_t stride, const flo
   _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3)));
 }
 
+// c activation rows (1 or 2) of one tile.
+template <class Block>
+void tile_of(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes, std::int64_t n,
+             int c, float* out) {
+  if (c == 2)
+    tile<Block, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
+  else
+    tile<Block, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+}
+
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  if (c == 2)
-    tile<ggml::block_q4_0, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
-  else
-    tile<ggml::block_q4_0, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+  tile_of<ggml::block_q4_0>(w, w_row_bytes, x, x_row_bytes, n, c, out);
 }
 
 void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  if (c == 2)
-    tile<ggml::block_q4_1, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
-  else
-    tile<ggml::block_q4_1, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+  tile_of<ggml::block_q4_1>(w, w_row_bytes, x, x_row_bytes, n, c, out);
 }
 
 void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  if (c == 2)
-    tile<ggml::block_q5_0, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
-  else
-    tile<ggml::block_q5_0, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+  tile_of<ggml::block_q5_0>(w, w_row_bytes, x, x_row_bytes, n, c, out);
 }
 
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  if (c == 2)
-    tile<ggml::block_q8_0, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
-  else
-    tile<ggml::block_q8_0, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+  tile_of<ggml::block_q8_0>(w, w_row_bytes, x, x_row_bytes, n, c, out);
 }
 
 }  // namespace lowbit::kernels
