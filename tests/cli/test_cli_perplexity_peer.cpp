@@ -45,7 +45,7 @@ json run_json(const std::string& cmd, const fs::path& json_path) {
 
 // lowbit's perplexity against llama.cpp's with the given attention paths (llama-
 // perplexity's CPU default is the flash path); the two differ from each other by up to
-// about 1 % over few chunks, and lowbit must be within 1 % of each one run.
+// about 1 % over few chunks, and lowbit must be within 1 % of each path asked for.
 void expect_within_one_percent(const std::string& model, const std::string& novel, std::size_t lines, int ctx,
                                int chunks, std::initializer_list<const char*> flash_attn) {
   const fs::path dir = lowbit::testing::scratch_dir();

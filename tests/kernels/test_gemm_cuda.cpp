@@ -82,9 +82,6 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
         EXPECT_LT(relative_error(t, y, ref), 1e-2)
             << "n=" << c.n << " k=" << c.k << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16")
             << (symmetric ? " sym" : " asym");
-        // The bulk-copy kernel on the same inputs (asymmetric zero words need K in 4-group
-        // runs): ragged last stages (groups not a multiple of the consumer warps), rings
-        // of two stages reused many times, both block widths.
         // The tile kernel's every plan (16-row tiles per block, tiles per warp, warps, K
         // splits) on rows that fill no block exactly.
         if (c.m > 16) {
@@ -107,6 +104,9 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
           continue;
         }
         if (!symmetric && groups % 4 != 0) continue;
+        // The bulk-copy kernel on the same inputs (asymmetric zero words need K in 4-group
+        // runs): ragged last stages (groups not a multiple of the consumer warps), rings
+        // of two stages reused many times, both block widths.
         for (const auto& [np, warps, stages] : {std::tuple{1, 4, 2}, std::tuple{2, 8, 0}, std::tuple{2, 4, 3}}) {
           if (c.n % (16 * np) != 0) continue;
           lowbit::cuda::W4A16Tuning tu;

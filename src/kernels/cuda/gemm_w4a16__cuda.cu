@@ -9,7 +9,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/cuda/gemv_w4a16.h"
 #include "kernels/cuda/w4a16_half_ops.cuh"
