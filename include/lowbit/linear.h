@@ -79,6 +79,7 @@ class Linear {
   std::vector<float> bias_;        // empty or [rows]
   std::vector<float> block_mins_;  // Q4_1/Q5_1 only: per-32 block m, [rows, cols/32]
   std::vector<std::byte> blocks_;  // GgmlCpu with a ggml-order integer dot: the weight blocks
+  bool panels_x8_ = false;         // blocks_ holds eight-row panels (kernels/ggml_gemm_x8.h)
   std::optional<calib::ActivationQuantizer> act_quant_;
   std::shared_ptr<const WeightRows> rows_form_;  // set: weight_ is empty
 

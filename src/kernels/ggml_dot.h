@@ -44,6 +44,18 @@ void ggml_dot_f16_tinyblas4__avx2(const float* a, std::int64_t stride, const flo
 using GgmlDotF16x4Fn = void (*)(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out);
 GgmlDotF16x4Fn ggml_dot_f16_tinyblas4_kernel();
 
+// The x86 build's quantize_row_q8_0/_1 on nb blocks of 32: d[b] = amax / 127 (not yet
+// rounded to fp16), codes = nearest-even(x * (127 / amax)), sums[b] = sum of the codes;
+// block b's 32 codes start at codes + b * code_stride.
+// Finite inputs give the same bytes from both twins.
+void ggml_q8_codes__ref(const float* x, std::int64_t nb, std::int8_t* codes, std::size_t code_stride, float* d,
+                       std::int32_t* sums);
+void ggml_q8_codes__avx2(const float* x, std::int64_t nb, std::int8_t* codes, std::size_t code_stride, float* d,
+                       std::int32_t* sums);
+using GgmlQ8CodesFn = void (*)(const float* x, std::int64_t nb, std::int8_t* codes, std::size_t code_stride, float* d,
+                       std::int32_t* sums);
+GgmlQ8CodesFn ggml_q8_codes_kernel();
+
 // ggml's 8-lane horizontal sum (hsum_float_8 / tinyBLAS hsum): (a4+a0 + a6+a2) + (a5+a1 + a7+a3).
 inline float ggml_hsum8(const float* a) {
   const float t0 = a[4] + a[0], t1 = a[5] + a[1], t2 = a[6] + a[2], t3 = a[7] + a[3];

@@ -32,6 +32,11 @@ GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t) {
   }
 }
 
+GgmlQ8CodesFn ggml_q8_codes_kernel() {
+  static const GgmlQ8CodesFn fn = fast_kernels_enabled() ? ggml_q8_codes__avx2 : ggml_q8_codes__ref;
+  return fn;
+}
+
 GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel() {
   static const GgmlDotF16Fn fn = fast_kernels_enabled() ? ggml_dot_f16_tinyblas__avx2 : ggml_dot_f16_tinyblas__ref;
   return fn;

@@ -4,11 +4,12 @@
 // ggml's reference quantizer, which x86 uses unchanged.
 #include "model/ggml_cpu_activations.h"
 
-#include <cmath>
+#include <algorithm>
 #include <vector>
 
 #include "formats/ggml_blocks.h"
 #include "formats/ggml_rows.h"
+#include "kernels/ggml_dot.h"
 #include "lowbit/bf16.h"
 #include "lowbit/error.h"
 #include "lowbit/fp16.h"
@@ -31,28 +32,19 @@ ggml::Type ggml_vec_dot_type(ggml::Type t) {
 
 namespace {
 
-// One 32-wide block the way quantize_row_q8_0/_1 (AVX2) do it: writes the codes and
-// their integer sum, returns the unrounded d (amax / 127).
-float q8_block_codes(const float* x, std::int8_t* codes, int* code_sum) {
-  float amax = 0.0f;
-  for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-  int sum = 0;
-  for (int j = 0; j < 32; ++j) {
-    const float q = std::nearbyint(x[j] * id);  // default rounding mode: nearest-even, as _mm256_round_ps
-    sum += static_cast<int>(q);
-    codes[j] = static_cast<std::int8_t>(q);
+// Codes of nb 32-blocks (block b's at codes + b * stride), their unrounded d and code
+// sums, in pieces small enough to stay in L1.
+template <class Each>
+void q8_blocks(const float* x, std::int64_t nb, std::int8_t* codes, std::size_t stride, const Each& each) {
+  const kernels::GgmlQ8CodesFn fn = kernels::ggml_q8_codes_kernel();
+  constexpr std::int64_t kPiece = 64;
+  float d[kPiece];
+  std::int32_t sums[kPiece];
+  for (std::int64_t b0 = 0; b0 < nb; b0 += kPiece) {
+    const std::int64_t n = std::min(kPiece, nb - b0);
+    fn(x + b0 * 32, n, codes + static_cast<std::size_t>(b0) * stride, stride, d, sums);
+    for (std::int64_t b = 0; b < n; ++b) each(b0 + b, d[b], sums[b]);
   }
-  *code_sum = sum;
-  return amax / 127.0f;
-}
-
-float q8_block(const float* x, float* out, int* code_sum) {
-  std::int8_t codes[32];
-  const float d = q8_block_codes(x, codes, code_sum);
-  const float dh = fp16_to_fp32(fp32_to_fp16(d));
-  for (int j = 0; j < 32; ++j) out[j] = dh * codes[j];
-  return d;
 }
 
 }  // namespace
@@ -74,11 +66,12 @@ void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t
     case ggml::Type::Q8_0:
     case ggml::Type::Q8_1: {
       if (k % 32) fail("activation rows of ", k, " values are not whole 32-blocks");
-      for (std::int64_t b = 0; b < n / 32; ++b) {
-        int sum = 0;
-        const float d = q8_block(x + b * 32, out + b * 32, &sum);
+      std::vector<std::int8_t> codes(static_cast<std::size_t>(n));
+      q8_blocks(x, n / 32, codes.data(), 32, [&](std::int64_t b, float d, std::int32_t sum) {
+        const float dh = fp16_to_fp32(fp32_to_fp16(d));
+        for (std::int64_t j = b * 32; j < b * 32 + 32; ++j) out[j] = dh * codes[static_cast<std::size_t>(j)];
         if (vt == ggml::Type::Q8_1) block_sums[b] = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
-      }
+      });
       return;
     }
     case ggml::Type::Q8_K: {
@@ -102,19 +95,15 @@ std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const 
   if (vec_dot_type == ggml::Type::Q8_0) {
     out.resize(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_0));
     auto* b = reinterpret_cast<ggml::block_q8_0*>(out.data());
-    for (std::int64_t i = 0; i < nb; ++i) {
-      int sum = 0;
-      b[i].d = fp32_to_fp16(q8_block_codes(x + i * 32, b[i].qs, &sum));
-    }
+    q8_blocks(x, nb, b[0].qs, sizeof(ggml::block_q8_0),
+              [&](std::int64_t i, float d, std::int32_t) { b[i].d = fp32_to_fp16(d); });
   } else if (vec_dot_type == ggml::Type::Q8_1) {
     out.resize(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_1));
     auto* b = reinterpret_cast<ggml::block_q8_1*>(out.data());
-    for (std::int64_t i = 0; i < nb; ++i) {
-      int sum = 0;
-      const float d = q8_block_codes(x + i * 32, b[i].qs, &sum);
+    q8_blocks(x, nb, b[0].qs, sizeof(ggml::block_q8_1), [&](std::int64_t i, float d, std::int32_t sum) {
       b[i].d = fp32_to_fp16(d);
       b[i].s = fp32_to_fp16(d * static_cast<float>(sum));
-    }
+    });
   } else if (vec_dot_type == ggml::Type::Q8_K) {
     // Blocks never straddle rows (k is whole 256-blocks), so all m rows quantize as one.
     if (k % ggml::QK_K) fail("activation rows of ", k, " values are not whole 256-blocks");

@@ -9,6 +9,7 @@
 #include "formats/ggml_blocks.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/ggml_dot.h"
+#include "kernels/ggml_gemm_x8.h"
 #include "lowbit/error.h"
 #include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
@@ -45,7 +46,13 @@ Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std:
   // hand each finished piece to `done` (a mapped file gives those pages back).
   const bool keep_blocks = rounding == ActivationRounding::GgmlCpu && kernels::ggml_dot_kernel(type);
   // ggml's own integer dot products in its order: keep the blocks, skip the fp32 path.
-  if (keep_blocks) l.blocks_.assign(data.begin(), data.end());
+  // Q4_0 in eight-row panels, as llama.cpp's CPU repack buffer holds it by default (and
+  // with the same condition, rows % 8 == 0); the rest keep ggml's rows and vec_dot order.
+  l.panels_x8_ = keep_blocks && kernels::ggml_x8_by_default(type) && rows % 8 == 0;
+  if (l.panels_x8_)
+    l.blocks_ = kernels::ggml_repack_x8(type, data, rows, cols);
+  else if (keep_blocks)
+    l.blocks_.assign(data.begin(), data.end());
   if (!keep_blocks && rounding == ActivationRounding::GgmlCpu && (type == ggml::Type::Q4_1 || type == ggml::Type::Q5_1)) {
     // Both blocks start with fp16 d then fp16 m; ggml pairs m with the activation
     // block's stored sum, so the correction in forward() needs m per block.
@@ -139,6 +146,12 @@ void Linear::set_activation_quant(std::optional<calib::ActivationQuantizer> q) {
 void Linear::forward(const float* x, std::int64_t m, float* y, int threads) const {
   if (!blocks_.empty()) {
     const auto xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(type_), x, m, cols_);
+    if (panels_x8_) {
+      kernels::ggml_mul_mat_x8(kernels::ggml_gemm_x8_kernel(type_), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_ / 8),
+                               rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads);
+      add_bias(y, m);
+      return;
+    }
     kernels::ggml_mul_mat(kernels::ggml_dot_kernel(type_), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_),
                           rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads,
                           kernels::ggml_dot_tile_kernel(type_));

@@ -120,3 +120,20 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
 }
+
+// SmolLM2 in Q4_0 (llama.cpp's own quantizer, from the fp32 decode): llama.cpp's AVX2
+// build repacks Q4_0 matrices into eight-row panels by default and runs them through its
+// q4_0_8x8 gemm, one fma per block; lowbit's panels (kernels/ggml_gemm_x8.h) do the same
+// arithmetic, so every logit is bit-identical to llama.cpp's default path, repack and all.
+TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
+  const fs::path dir = lowbit::testing::scratch_dir();
+  const auto f32 = (dir / "smollm2_f32.gguf").string(), q4 = (dir / "smollm2_q4_0.gguf").string();
+  const auto q = lowbit::testing::run_command(lowbit::testing::shell_quote(lowbit::testing::cli_path().string()) +
+                                              " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) + " " +
+                                              lowbit::testing::shell_quote(f32) + " --scheme gguf:F32 -q");
+  ASSERT_EQ(q.exit_code, 0) << q.output;
+  lowbit::testing::run_peer("gguf_llamacpp_quantize.py", {f32, q4, "Q4_0"});
+  const LogitRuns r = run_both(dir, q4, "persuasion", 1, 512);
+  const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (Q4_0, repacked)");
+  EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's repacked Q4_0 path";
+}

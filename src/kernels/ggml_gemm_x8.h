@@ -1,0 +1,73 @@
+// Q4_0 and Q8_0 weights in panels of eight interleaved rows: 32-bit lane r of an AVX2
+// register holds codes of row r, so a block's products for eight rows finish in one
+// register and each output costs one fma per block, acc_r = fma(float(int dot),
+// d_w[r] * d_x, acc_r): the arithmetic of llama.cpp's CPU repack kernels (q4_0_8x8).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "formats/ggml_blocks.h"
+#include "lowbit/ggml_types.h"
+
+namespace lowbit::kernels {
+
+// One block of 32 inputs for eight rows. qs byte 32 * p + 4 * r + t is row r's original
+// qs[4 * p + t] (p, t < 4): its low nibble is element 4p + t, its high nibble element
+// 16 + 4p + t, so low nibbles of word r in 32-byte piece p are row r's elements 4p..4p+3.
+struct block_q4_0x8 {
+  std::uint16_t d[8];
+  std::uint8_t qs[128];
+};
+static_assert(sizeof(block_q4_0x8) == 144);
+// qs byte 32 * k + 4 * r + t is row r's element 4k + t (k < 8, t < 4).
+struct block_q8_0x8 {
+  std::uint16_t d[8];
+  std::int8_t qs[256];
+};
+static_assert(sizeof(block_q8_0x8) == 272);
+
+// Whether weights of type t can be held in panels of eight rows (Q4_0, Q8_0).
+bool ggml_x8_supported(ggml::Type t);
+// Whether the runtime holds type t in panels: Q4_0, as llama.cpp's AVX2 build repacks it
+// by default; Q8_0 only with LOWBIT_Q8_0_PANELS=1 in the environment, since llama.cpp
+// repacks Q8_0 only on ARM and runs vec_dot's order (ggml_dot.h) on x86.
+bool ggml_x8_by_default(ggml::Type t);
+// rows (a multiple of 8) ggml rows of type t, `cols` inputs each -> rows / 8 panels, each
+// cols / 32 interleaved blocks in input order.
+std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> rows_data, std::int64_t rows,
+                                      std::int64_t cols);
+
+// An activation block as the tiles read it: Q8_0's codes, its scale widened to fp32 and
+// 8 * sum(codes), the offset term of Q4_0's unsigned nibbles.
+struct GgmlX8Activation {
+  float d;
+  std::int32_t sum8;
+  std::int8_t qs[32];
+};
+// m rows of k / 32 Q8_0 blocks, x_row_bytes apart -> m * (k / 32) activation blocks.
+std::vector<GgmlX8Activation> ggml_x8_activations(const std::byte* x, std::size_t x_row_bytes, std::int64_t m,
+                                                  std::int64_t k);
+
+// A tile: out[j * 8 + r] = dot(panel row r, activation row j) over n inputs for j < c
+// (1..4), activation rows x_stride blocks apart.
+using GgmlGemmX8Fn = void (*)(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                              std::int64_t n, int c, float* out);
+void ggml_gemm_q4_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                std::int64_t n, int c, float* out);
+void ggml_gemm_q8_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                std::int64_t n, int c, float* out);
+void ggml_gemm_q4_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                 std::int64_t n, int c, float* out);
+void ggml_gemm_q8_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                 std::int64_t n, int c, float* out);
+// The kernel for t (AVX2 when fast kernels are on, else the reference), null if t has none.
+GgmlGemmX8Fn ggml_gemm_x8_kernel(ggml::Type t, bool reference = false);
+
+// y[i][r] = dot(row r, activation row i) for all rows (panels of 8) and m Q8_0 activation
+// rows; every output is one tile lane, so results do not depend on `threads`.
+void ggml_mul_mat_x8(GgmlGemmX8Fn tile, const std::byte* panels, std::size_t panel_bytes, std::int64_t rows,
+                     const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads);
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,48 @@
+// Portable twins of the eight-row panel tiles (ggml_gemm_x8.h): exact int32 block dots,
+// then acc = fma(float(dot), d_w * d_x, acc) block after block, as the AVX2 tiles do.
+#include <cmath>
+
+#include "kernels/ggml_gemm_x8.h"
+#include "lowbit/fp16.h"
+
+namespace lowbit::kernels {
+namespace {
+
+// code(b, r, e): element e of row r in interleaved block b.
+int code(const block_q4_0x8& b, int r, int e) {
+  const int p = (e % 16) / 4, t = e % 4;
+  const int byte = b.qs[32 * p + 4 * r + t];
+  return (e < 16 ? byte & 0x0F : byte >> 4) - 8;
+}
+int code(const block_q8_0x8& b, int r, int e) { return b.qs[32 * (e / 4) + 4 * r + e % 4]; }
+
+template <class Panel>
+void tile(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride, std::int64_t n, int c, float* out) {
+  const auto* w = reinterpret_cast<const Panel*>(panel);
+  for (int j = 0; j < c; ++j) {
+    const GgmlX8Activation* xb = x + static_cast<std::size_t>(j) * x_stride;
+    for (int r = 0; r < 8; ++r) {
+      float acc = 0.0f;
+      for (std::int64_t ib = 0; ib < n / 32; ++ib) {
+        std::int32_t dot = 0;
+        for (int e = 0; e < 32; ++e) dot += code(w[ib], r, e) * xb[ib].qs[e];
+        acc = std::fma(static_cast<float>(dot), fp16_to_fp32(w[ib].d[r]) * xb[ib].d, acc);
+      }
+      out[j * 8 + r] = acc;
+    }
+  }
+}
+
+}  // namespace
+
+void ggml_gemm_q4_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                std::int64_t n, int c, float* out) {
+  tile<block_q4_0x8>(panel, x, x_stride, n, c, out);
+}
+
+void ggml_gemm_q8_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                std::int64_t n, int c, float* out) {
+  tile<block_q8_0x8>(panel, x, x_stride, n, c, out);
+}
+
+}  // namespace lowbit::kernels

@@ -1,0 +1,171 @@
+// Eight-row panels: the reference tile on repacked rows equals the panel arithmetic
+// written out on the original ggml blocks (exact int dots, one fma per block) bit for bit;
+// the AVX2 tiles equal the reference bit for bit on ragged shapes, threads and offsets;
+// int16 partial sums survive the largest codes; and each output is within the rounding
+// bound of the fp64 product of the decoded weights and activations.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "formats/ggml_blocks.h"
+#include "kernels/ggml_gemm_x8.h"
+#include "kernels/quant_rows.h"
+#include "lowbit/fp16.h"
+#include "lowbit/ggml_types.h"
+#include "model/ggml_cpu_activations.h"
+
+using namespace lowbit;
+
+namespace {
+
+// Element e of a row's block in ggml's own layout (ggml-common.h): Q4_0 stores element e
+// in the low nibble of qs[e] for e < 16 and the high nibble of qs[e - 16] otherwise.
+int ggml_code(ggml::Type t, const std::byte* block, int e) {
+  if (t == ggml::Type::Q8_0) return reinterpret_cast<const ggml::block_q8_0*>(block)->qs[e];
+  const auto* b = reinterpret_cast<const ggml::block_q4_0*>(block);
+  return (e < 16 ? b->qs[e] & 0x0F : b->qs[e - 16] >> 4) - 8;
+}
+
+struct Case {
+  ggml::Type t;
+  std::int64_t rows, m, k;
+  std::vector<std::byte> w;     // ggml rows
+  std::vector<std::byte> xq;    // Q8_0 activation rows
+  std::vector<float> xf;
+};
+
+Case make_case(ggml::Type t, std::int64_t rows, std::int64_t m, std::int64_t k, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  Case c{t, rows, m, k, {}, {}, {}};
+  std::vector<float> wf(static_cast<std::size_t>(rows * k));
+  for (auto& v : wf) v = 0.05f * nd(rng);
+  c.xf.resize(static_cast<std::size_t>(m * k));
+  for (auto& v : c.xf) v = nd(rng);
+  c.w.resize(ggml::row_size(t, k).value() * static_cast<std::size_t>(rows));
+  ggml::quantize_rows(t, wf.data(), c.w.data(), rows, k);
+  c.xq = model::ggml_quantize_activations(ggml::Type::Q8_0, c.xf.data(), m, k);
+  return c;
+}
+
+std::vector<float> run(const Case& c, kernels::GgmlGemmX8Fn tile, int threads, std::size_t offset) {
+  const auto panels = kernels::ggml_repack_x8(c.t, c.w, c.rows, c.k);
+  std::vector<std::byte> shifted(panels.size() + offset);
+  std::memcpy(shifted.data() + offset, panels.data(), panels.size());
+  std::vector<float> y(static_cast<std::size_t>(c.m * c.rows), std::nanf(""));
+  kernels::ggml_mul_mat_x8(tile, shifted.data() + offset, panels.size() / static_cast<std::size_t>(c.rows / 8), c.rows,
+                           c.xq.data(), c.xq.size() / static_cast<std::size_t>(c.m), c.m, c.k, y.data(), threads);
+  return y;
+}
+
+}  // namespace
+
+TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
+  std::mt19937 rng(7);
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0})
+    for (const std::int64_t k : {32, 96, 576}) {
+      const Case c = make_case(t, 16, 5, k, rng);
+      const auto y = run(c, kernels::ggml_gemm_x8_kernel(t, true), 1, 0);
+      const std::size_t wrow = c.w.size() / static_cast<std::size_t>(c.rows), bsize = ggml::traits(t).type_size;
+      const std::size_t xrow = c.xq.size() / static_cast<std::size_t>(c.m);
+      for (std::int64_t i = 0; i < c.m; ++i)
+        for (std::int64_t r = 0; r < c.rows; ++r) {
+          float acc = 0.f;
+          for (std::int64_t ib = 0; ib < k / 32; ++ib) {
+            const std::byte* wb = c.w.data() + static_cast<std::size_t>(r) * wrow + static_cast<std::size_t>(ib) * bsize;
+            const auto* xb = reinterpret_cast<const ggml::block_q8_0*>(c.xq.data() + static_cast<std::size_t>(i) * xrow) + ib;
+            std::int64_t dot = 0;
+            for (int e = 0; e < 32; ++e) dot += ggml_code(t, wb, e) * xb->qs[e];
+            std::uint16_t dw;
+            std::memcpy(&dw, wb, 2);
+            acc = std::fma(static_cast<float>(dot), fp16_to_fp32(dw) * fp16_to_fp32(xb->d), acc);
+          }
+          ASSERT_EQ(y[static_cast<std::size_t>(i * c.rows + r)], acc) << ggml::traits(t).name << " k " << k;
+        }
+    }
+}
+
+TEST(GgmlGemmX8, Avx2TilesEqualReference) {
+  if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
+  std::mt19937 rng(11);
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0}) {
+    const auto fast = t == ggml::Type::Q4_0 ? kernels::ggml_gemm_q4_0x8_q8_0__avx2 : kernels::ggml_gemm_q8_0x8_q8_0__avx2;
+    for (const std::int64_t rows : {8, 24, 72})
+      for (const std::int64_t m : {1, 2, 3, 5, 17, 70})
+        for (const std::int64_t k : {32, 96, 1024}) {
+          const Case c = make_case(t, rows, m, k, rng);
+          const auto want = run(c, kernels::ggml_gemm_x8_kernel(t, true), 1, 0);
+          for (const int threads : {1, 2}) {
+            const auto got = run(c, fast, threads, threads == 2 ? 2 : 0);
+            ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+                << ggml::traits(t).name << " rows " << rows << " m " << m << " k " << k << " threads " << threads;
+          }
+        }
+  }
+}
+
+// Every weight code at the top or bottom of its range against activation codes of +-127:
+// the largest int16 partial sums the tiles form. The block dot must be the exact integer.
+TEST(GgmlGemmX8, ExtremeCodesGiveExactDots) {
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0})
+    for (const int wsign : {-1, 1})
+      for (const int xsign : {-1, 1}) {
+        const std::int64_t rows = 8, k = 64;
+        const std::size_t bsize = ggml::traits(t).type_size;
+        std::vector<std::byte> w(bsize * rows * (k / 32));
+        for (std::size_t b = 0; b < w.size() / bsize; ++b) {
+          const std::uint16_t one = fp32_to_fp16(1.0f);
+          std::memcpy(w.data() + b * bsize, &one, 2);
+          // Q4_0 codes: nibble 0 is -8, nibble 15 is +7; Q8_0: -127 or +127.
+          const auto fill = t == ggml::Type::Q4_0 ? std::byte(wsign < 0 ? 0x00 : 0xFF) : std::byte(wsign < 0 ? 0x81 : 0x7F);
+          std::memset(w.data() + b * bsize + 2, static_cast<int>(fill), bsize - 2);
+        }
+        std::vector<ggml::block_q8_0> x(static_cast<std::size_t>(k / 32));
+        for (auto& b : x) {
+          b.d = fp32_to_fp16(1.0f);
+          for (auto& q : b.qs) q = static_cast<std::int8_t>(127 * xsign);
+        }
+        const int wcode = t == ggml::Type::Q4_0 ? (wsign < 0 ? -8 : 7) : 127 * wsign;
+        const float want = static_cast<float>(k * wcode * 127 * xsign);
+        for (const bool reference : {true, false}) {
+          if (!reference && !kernels::cpu_has_avx2()) continue;
+          const auto panels = kernels::ggml_repack_x8(t, w, rows, k);
+          std::vector<float> y(rows);
+          kernels::ggml_mul_mat_x8(kernels::ggml_gemm_x8_kernel(t, reference), panels.data(), panels.size(), rows,
+                                   reinterpret_cast<const std::byte*>(x.data()), x.size() * sizeof(x[0]), 1, k,
+                                   y.data(), 1);
+          for (const float v : y) ASSERT_EQ(v, want) << ggml::traits(t).name << " reference " << reference;
+        }
+      }
+}
+
+// |y - S| <= gamma(nb + 1) * sum |d_w d_x dot| with S the fp64 sum of the block products
+// of the decoded weights and activations: each term carries the rounding of d_w * d_x
+// and of the fmas that follow it (at most nb + 1 roundings, u = 2^-24).
+TEST(GgmlGemmX8, WithinRoundingBoundOfFp64Product) {
+  std::mt19937 rng(3);
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0}) {
+    const Case c = make_case(t, 32, 6, 4096, rng);
+    const auto y = run(c, kernels::ggml_gemm_x8_kernel(t), 2, 0);
+    std::vector<float> wd(static_cast<std::size_t>(c.rows * c.k)), xd(static_cast<std::size_t>(c.m * c.k));
+    ggml::dequantize(t, c.w.data(), wd.data(), c.rows * c.k);
+    ggml::dequantize(ggml::Type::Q8_0, c.xq.data(), xd.data(), c.m * c.k);
+    const std::int64_t nb = c.k / 32;
+    const double u = std::ldexp(1.0, -24), gamma = (nb + 1) * u / (1 - (nb + 1) * u);
+    for (std::int64_t i = 0; i < c.m; ++i)
+      for (std::int64_t r = 0; r < c.rows; ++r) {
+        double s = 0, mag = 0;
+        for (std::int64_t ib = 0; ib < nb; ++ib) {
+          double blk = 0;
+          for (std::int64_t e = ib * 32; e < ib * 32 + 32; ++e)
+            blk += static_cast<double>(wd[static_cast<std::size_t>(r * c.k + e)]) * xd[static_cast<std::size_t>(i * c.k + e)];
+          s += blk;
+          mag += std::fabs(blk);
+        }
+        const double got = y[static_cast<std::size_t>(i * c.rows + r)];
+        EXPECT_LE(std::fabs(got - s), gamma * mag) << ggml::traits(t).name << " row " << r << " activation " << i;
+      }
+  }
+}
