@@ -1,7 +1,8 @@
-// Q4_0 and Q8_0 weights in panels of eight interleaved rows: 32-bit lane r of an AVX2
-// register holds codes of row r, so a block's products for eight rows finish in one
+// Q4_0, Q8_0 and Q4_K weights in panels of eight interleaved rows: 32-bit lane r of an
+// AVX2 register holds codes of row r, so a block's products for eight rows finish in one
 // register and each output costs one fma per block, acc_r = fma(float(int dot),
-// d_w[r] * d_x, acc_r): the arithmetic of llama.cpp's CPU repack kernels (q4_0_8x8).
+// d_w[r] * d_x, acc_r): the arithmetic of llama.cpp's CPU repack kernels (q4_0_8x8,
+// q4_K_8x8), which its AVX2 build runs by default.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,11 +29,22 @@ struct block_q8_0x8 {
 };
 static_assert(sizeof(block_q8_0x8) == 272);
 
-// Whether weights of type t can be held in panels of eight rows (Q4_0, Q8_0).
+// One super-block of 256 inputs for eight rows. scales/mins[8 * s + r] = row r's 6-bit
+// scale and min of sub-block s; qs byte 256 * j + 32 * k + 4 * r + t is row r's original
+// qs[32 * j + 4 * k + t]: low nibble element 4k + t of sub-block 2j, high nibble the same
+// of sub-block 2j + 1.
+struct block_q4_Kx8 {
+  std::uint16_t d[8], dmin[8];
+  std::uint8_t scales[64], mins[64];
+  std::uint8_t qs[1024];
+};
+static_assert(sizeof(block_q4_Kx8) == 1184);
+
+// Whether weights of type t can be held in panels of eight rows (Q4_0, Q8_0, Q4_K).
 bool ggml_x8_supported(ggml::Type t);
-// Whether the runtime holds type t in panels: Q4_0, as llama.cpp's AVX2 build repacks it
-// by default; Q8_0 only with LOWBIT_Q8_0_PANELS=1 in the environment, since llama.cpp
-// repacks Q8_0 only on ARM and runs vec_dot's order (ggml_dot.h) on x86.
+// Whether the runtime holds type t in panels: Q4_0 and Q4_K, as llama.cpp's AVX2 build
+// repacks them by default; Q8_0 only with LOWBIT_Q8_0_PANELS=1 in the environment, since
+// llama.cpp repacks Q8_0 only on ARM and runs vec_dot's order (ggml_dot.h) on x86.
 bool ggml_x8_by_default(ggml::Type t);
 // rows (a multiple of 8) ggml rows of type t, `cols` inputs each -> rows / 8 panels, each
 // cols / 32 interleaved blocks in input order.
@@ -65,9 +77,25 @@ void ggml_gemm_q8_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation*
 // The kernel for t (AVX2 when fast kernels are on, else the reference), null if t has none.
 GgmlGemmX8Fn ggml_gemm_x8_kernel(ggml::Type t, bool reference = false);
 
-// y[i][r] = dot(row r, activation row i) for all rows (panels of 8) and m Q8_0 activation
-// rows; every output is one tile lane, so results do not depend on `threads`.
-void ggml_mul_mat_x8(GgmlGemmX8Fn tile, const std::byte* panels, std::size_t panel_bytes, std::int64_t rows,
-                     const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads);
+// Q4_K tiles over Q8_K activation rows (x_stride blocks apart). Both accumulators start
+// at 0 and out = acc - acc_min. per_pair: llama.cpp's gemm order (its activation rows in
+// groups of four), acc += float(sc*dot summed over a pair of sub-blocks) * (d_w * d_x)
+// and acc_min += float(m*bsum over the pair) * (dmin_w * d_x), four fmas per super-block;
+// else its gemv order (the m % 4 rows left over, or all of m < 4): the same with the
+// integers summed over the whole super-block, one fma each.
+using GgmlGemmKx8Fn = void (*)(const std::byte* panel, const ggml::block_q8_K* x, std::size_t x_stride,
+                               std::int64_t n, int c, bool per_pair, float* out);
+void ggml_gemm_q4_Kx8_q8_K__ref(const std::byte* panel, const ggml::block_q8_K* x, std::size_t x_stride,
+                                std::int64_t n, int c, bool per_pair, float* out);
+void ggml_gemm_q4_Kx8_q8_K__avx2(const std::byte* panel, const ggml::block_q8_K* x, std::size_t x_stride,
+                                 std::int64_t n, int c, bool per_pair, float* out);
+GgmlGemmKx8Fn ggml_gemm_kx8_kernel(bool reference = false);
+
+// y[i][r] = dot(row r, activation row i) for all rows (panels of 8) and m activation
+// rows (Q8_0 for Q4_0/Q8_0 panels, Q8_K for Q4_K); every output is one tile lane, so
+// results do not depend on `threads`. Q4_K rows i < m - m % 4 take the per-pair order.
+void ggml_mul_mat_x8(ggml::Type t, bool reference, const std::byte* panels, std::size_t panel_bytes,
+                     std::int64_t rows, const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k,
+                     float* y, int threads);
 
 }  // namespace lowbit::kernels

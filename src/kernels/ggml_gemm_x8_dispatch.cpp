@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string_view>
 
 #include "kernels/ggml_gemm_x8.h"
@@ -13,36 +14,65 @@
 
 namespace lowbit::kernels {
 
-bool ggml_x8_supported(ggml::Type t) { return t == ggml::Type::Q4_0 || t == ggml::Type::Q8_0; }
+bool ggml_x8_supported(ggml::Type t) {
+  return t == ggml::Type::Q4_0 || t == ggml::Type::Q8_0 || t == ggml::Type::Q4_K;
+}
 
 bool ggml_x8_by_default(ggml::Type t) {
   static const bool q8_0 = [] {
     const char* env = std::getenv("LOWBIT_Q8_0_PANELS");
     return env && std::string_view(env) == "1";
   }();
-  return t == ggml::Type::Q4_0 || (t == ggml::Type::Q8_0 && q8_0);
+  return t == ggml::Type::Q4_0 || t == ggml::Type::Q4_K || (t == ggml::Type::Q8_0 && q8_0);
 }
+
+namespace {
+
+void repack_q4_K(std::span<const std::byte> rows_data, std::int64_t rows, std::int64_t nb, std::byte* out) {
+  const auto* in = reinterpret_cast<const ggml::block_q4_K*>(rows_data.data());
+  auto* o = reinterpret_cast<block_q4_Kx8*>(out);
+  for (std::int64_t p = 0; p < rows / 8; ++p)
+    for (std::int64_t ib = 0; ib < nb; ++ib) {
+      block_q4_Kx8& dst = o[p * nb + ib];
+      for (int r = 0; r < 8; ++r) {
+        const ggml::block_q4_K& src = in[(p * 8 + r) * nb + ib];
+        dst.d[r] = src.d;
+        dst.dmin[r] = src.dmin;
+        for (int s = 0; s < 8; ++s) ggml::get_scale_min(s, src.scales, dst.scales[8 * s + r], dst.mins[8 * s + r]);
+        for (int j = 0; j < 4; ++j)
+          for (int k = 0; k < 8; ++k) std::memcpy(dst.qs + 256 * j + 32 * k + 4 * r, src.qs + 32 * j + 4 * k, 4);
+      }
+    }
+}
+
+}  // namespace
 
 std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> rows_data, std::int64_t rows,
                                       std::int64_t cols) {
-  if (!ggml_x8_supported(t) || rows % 8 || cols % 32)
+  const std::int64_t bsize = ggml::traits(t).block_size;
+  if (!ggml_x8_supported(t) || rows % 8 || cols % bsize)
     fail("ggml_repack_x8: ", ggml::traits(t).name, " ", rows, " x ", cols, " cannot be held in eight-row panels");
-  const std::int64_t nb = cols / 32;
-  const bool q4 = t == ggml::Type::Q4_0;
-  const std::size_t in_block = q4 ? sizeof(ggml::block_q4_0) : sizeof(ggml::block_q8_0);
-  const std::size_t out_block = q4 ? sizeof(block_q4_0x8) : sizeof(block_q8_0x8);
+  const std::int64_t nb = cols / bsize;
+  const std::size_t in_block = ggml::traits(t).type_size;
+  const std::size_t out_block = t == ggml::Type::Q4_0   ? sizeof(block_q4_0x8)
+                                : t == ggml::Type::Q8_0 ? sizeof(block_q8_0x8)
+                                                        : sizeof(block_q4_Kx8);
   if (rows_data.size() != in_block * static_cast<std::size_t>(rows * nb))
     fail("ggml_repack_x8: ", rows_data.size(), " bytes for ", rows, " x ", cols, " ", ggml::traits(t).name);
   std::vector<std::byte> out(out_block * static_cast<std::size_t>(rows / 8 * nb));
+  if (t == ggml::Type::Q4_K) {
+    repack_q4_K(rows_data, rows, nb, out.data());
+    return out;
+  }
+  // Q4_0 and Q8_0 move four bytes of a row at a time: 4 pieces of nibble pairs for Q4_0,
+  // 8 pieces of codes for Q8_0, after the fp16 d of the eight rows.
+  const int pieces = t == ggml::Type::Q4_0 ? 4 : 8;
   for (std::int64_t p = 0; p < rows / 8; ++p)
     for (std::int64_t ib = 0; ib < nb; ++ib) {
       std::byte* dst = out.data() + out_block * static_cast<std::size_t>(p * nb + ib);
       for (int r = 0; r < 8; ++r) {
         const std::byte* src = rows_data.data() + in_block * static_cast<std::size_t>((p * 8 + r) * nb + ib);
-        std::memcpy(dst + 2 * r, src, 2);  // d
-        // Both layouts move four bytes of a row at a time: 4 pieces of nibble pairs for
-        // Q4_0, 8 pieces of codes for Q8_0.
-        const int pieces = q4 ? 4 : 8;
+        std::memcpy(dst + 2 * r, src, 2);
         for (int k = 0; k < pieces; ++k) std::memcpy(dst + 16 + 32 * k + 4 * r, src + 2 + 4 * k, 4);
       }
     }
@@ -76,11 +106,35 @@ GgmlGemmX8Fn ggml_gemm_x8_kernel(ggml::Type t, bool reference) {
   }
 }
 
-void ggml_mul_mat_x8(GgmlGemmX8Fn tile, const std::byte* panels, std::size_t panel_bytes, std::int64_t rows,
-                     const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
-                     int threads) {
-  const std::int64_t nb = k / 32;
-  const auto act = ggml_x8_activations(x, x_row_bytes, m, k);
+GgmlGemmKx8Fn ggml_gemm_kx8_kernel(bool reference) {
+  return !reference && fast_kernels_enabled() ? ggml_gemm_q4_Kx8_q8_K__avx2 : ggml_gemm_q4_Kx8_q8_K__ref;
+}
+
+void ggml_mul_mat_x8(ggml::Type t, bool reference, const std::byte* panels, std::size_t panel_bytes,
+                     std::int64_t rows, const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k,
+                     float* y, int threads) {
+  // tile(panel, first activation row, count, out): Q4_K reads the Q8_K rows as they are,
+  // Q4_0/Q8_0 read converted blocks (fp32 d and the code sum).
+  std::vector<GgmlX8Activation> act;
+  std::function<void(const std::byte*, std::int64_t, int, float*)> tile;
+  if (t == ggml::Type::Q4_K) {
+    const GgmlGemmKx8Fn fn = ggml_gemm_kx8_kernel(reference);
+    const auto* xk = reinterpret_cast<const ggml::block_q8_K*>(x);
+    const std::size_t stride = x_row_bytes / sizeof(ggml::block_q8_K);
+    // Tiles start at multiples of 4, so none straddles m - m % 4.
+    const std::int64_t grouped = m - m % 4;
+    tile = [=](const std::byte* panel, std::int64_t i, int c, float* out) {
+      fn(panel, xk + static_cast<std::size_t>(i) * stride, stride, k, c, i < grouped, out);
+    };
+  } else {
+    const GgmlGemmX8Fn fn = ggml_gemm_x8_kernel(t, reference);
+    if (!fn) fail("ggml_mul_mat_x8: no panel kernel for ", ggml::traits(t).name);
+    act = ggml_x8_activations(x, x_row_bytes, m, k);
+    const std::size_t nb = static_cast<std::size_t>(k / 32);
+    tile = [&, fn, nb](const std::byte* panel, std::int64_t i, int c, float* out) {
+      fn(panel, act.data() + static_cast<std::size_t>(i) * nb, nb, k, c, out);
+    };
+  }
   if (rows * m * k < kParallelMinWork) threads = 1;
   // Threads take whole panels; 64 activation rows (k = 4096: 320 KB) stay in L2 while a
   // thread's panels stream past them, and each panel stays in L1 while those rows pass it
@@ -89,15 +143,13 @@ void ggml_mul_mat_x8(GgmlGemmX8Fn tile, const std::byte* panels, std::size_t pan
     float out[32];
     for (std::int64_t i0 = 0; i0 < m; i0 += 64) {
       const std::int64_t i1 = std::min(m, i0 + 64);
-      for (std::size_t p = p0; p < p1; ++p) {
+      for (std::size_t p = p0; p < p1; ++p)
         for (std::int64_t i = i0; i < i1; i += 4) {
           const int c = static_cast<int>(std::min<std::int64_t>(4, i1 - i));
-          tile(panels + p * panel_bytes, act.data() + static_cast<std::size_t>(i * nb), static_cast<std::size_t>(nb),
-               k, c, out);
+          tile(panels + p * panel_bytes, i, c, out);
           for (int j = 0; j < c; ++j)
             std::memcpy(y + (i + j) * rows + static_cast<std::int64_t>(8 * p), out + 8 * j, 8 * sizeof(float));
         }
-      }
     }
   });
 }

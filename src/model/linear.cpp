@@ -46,8 +46,9 @@ Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std:
   // hand each finished piece to `done` (a mapped file gives those pages back).
   const bool keep_blocks = rounding == ActivationRounding::GgmlCpu && kernels::ggml_dot_kernel(type);
   // ggml's own integer dot products in its order: keep the blocks, skip the fp32 path.
-  // Q4_0 in eight-row panels, as llama.cpp's CPU repack buffer holds it by default (and
-  // with the same condition, rows % 8 == 0); the rest keep ggml's rows and vec_dot order.
+  // Q4_0 and Q4_K in eight-row panels, as llama.cpp's CPU repack buffer holds them by
+  // default (on the same condition, rows % 8 == 0); the rest keep ggml's rows and
+  // vec_dot order.
   l.panels_x8_ = keep_blocks && kernels::ggml_x8_by_default(type) && rows % 8 == 0;
   if (l.panels_x8_)
     l.blocks_ = kernels::ggml_repack_x8(type, data, rows, cols);
@@ -147,8 +148,8 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
   if (!blocks_.empty()) {
     const auto xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(type_), x, m, cols_);
     if (panels_x8_) {
-      kernels::ggml_mul_mat_x8(kernels::ggml_gemm_x8_kernel(type_), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_ / 8),
-                               rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads);
+      kernels::ggml_mul_mat_x8(type_, false, blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_ / 8), rows_,
+                               xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads);
       add_bias(y, m);
       return;
     }

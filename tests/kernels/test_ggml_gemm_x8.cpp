@@ -1,5 +1,6 @@
 // Eight-row panels: the reference tile on repacked rows equals the panel arithmetic
-// written out on the original ggml blocks (exact int dots, one fma per block) bit for bit;
+// written out on the original ggml blocks (exact int dots, one fma per block; Q4_K per
+// sub-block pair for rows in groups of four, per super-block for the rest) bit for bit;
 // the AVX2 tiles equal the reference bit for bit on ragged shapes, threads and offsets;
 // int16 partial sums survive the largest codes; and each output is within the rounding
 // bound of the fp64 product of the decoded weights and activations.
@@ -29,11 +30,48 @@ int ggml_code(ggml::Type t, const std::byte* block, int e) {
   return (e < 16 ? b->qs[e] & 0x0F : b->qs[e - 16] >> 4) - 8;
 }
 
+// Q4_K element e of sub-block s (ggml-common.h): qs[32 * (s / 2) + e], low nibble for even
+// s, high for odd; scale and min by get_scale_min.
+int q4_K_code(const ggml::block_q4_K& b, int s, int e) {
+  const int byte = b.qs[32 * (s / 2) + e];
+  return s % 2 ? byte >> 4 : byte & 0x0F;
+}
+
+// The Q4_K panel arithmetic on ggml's own blocks: per_pair, one fma per sub-block pair.
+float q4_K_expected(const ggml::block_q4_K* w, const ggml::block_q8_K* x, std::int64_t nb, bool per_pair) {
+  float acc = 0.f, acc_min = 0.f;
+  for (std::int64_t ib = 0; ib < nb; ++ib) {
+    const float d = fp16_to_fp32(w[ib].d) * x[ib].d, dmin = fp16_to_fp32(w[ib].dmin) * x[ib].d;
+    std::int64_t isum = 0, imin = 0;
+    for (int s = 0; s < 8; ++s) {
+      std::uint8_t sc, mn;
+      ggml::get_scale_min(s, w[ib].scales, sc, mn);
+      std::int64_t dot = 0, xsum = 0;
+      for (int e = 0; e < 32; ++e) {
+        dot += q4_K_code(w[ib], s, e) * x[ib].qs[32 * s + e];
+        xsum += x[ib].qs[32 * s + e];
+      }
+      isum += sc * dot;
+      imin += mn * xsum;
+      if (per_pair && s % 2) {
+        acc = std::fma(static_cast<float>(isum), d, acc);
+        acc_min = std::fma(static_cast<float>(imin), dmin, acc_min);
+        isum = imin = 0;
+      }
+    }
+    if (!per_pair) {
+      acc = std::fma(static_cast<float>(isum), d, acc);
+      acc_min = std::fma(static_cast<float>(imin), dmin, acc_min);
+    }
+  }
+  return acc - acc_min;
+}
+
 struct Case {
   ggml::Type t;
   std::int64_t rows, m, k;
   std::vector<std::byte> w;     // ggml rows
-  std::vector<std::byte> xq;    // Q8_0 activation rows
+  std::vector<std::byte> xq;    // Q8_0 (Q8_K for Q4_K) activation rows
   std::vector<float> xf;
 };
 
@@ -46,16 +84,16 @@ Case make_case(ggml::Type t, std::int64_t rows, std::int64_t m, std::int64_t k, 
   for (auto& v : c.xf) v = nd(rng);
   c.w.resize(ggml::row_size(t, k).value() * static_cast<std::size_t>(rows));
   ggml::quantize_rows(t, wf.data(), c.w.data(), rows, k);
-  c.xq = model::ggml_quantize_activations(ggml::Type::Q8_0, c.xf.data(), m, k);
+  c.xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(t), c.xf.data(), m, k);
   return c;
 }
 
-std::vector<float> run(const Case& c, kernels::GgmlGemmX8Fn tile, int threads, std::size_t offset) {
+std::vector<float> run(const Case& c, bool reference, int threads, std::size_t offset) {
   const auto panels = kernels::ggml_repack_x8(c.t, c.w, c.rows, c.k);
   std::vector<std::byte> shifted(panels.size() + offset);
   std::memcpy(shifted.data() + offset, panels.data(), panels.size());
   std::vector<float> y(static_cast<std::size_t>(c.m * c.rows), std::nanf(""));
-  kernels::ggml_mul_mat_x8(tile, shifted.data() + offset, panels.size() / static_cast<std::size_t>(c.rows / 8), c.rows,
+  kernels::ggml_mul_mat_x8(c.t, reference, shifted.data() + offset, panels.size() / static_cast<std::size_t>(c.rows / 8), c.rows,
                            c.xq.data(), c.xq.size() / static_cast<std::size_t>(c.m), c.m, c.k, y.data(), threads);
   return y;
 }
@@ -64,23 +102,31 @@ std::vector<float> run(const Case& c, kernels::GgmlGemmX8Fn tile, int threads, s
 
 TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
   std::mt19937 rng(7);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0})
-    for (const std::int64_t k : {32, 96, 576}) {
-      const Case c = make_case(t, 16, 5, k, rng);
-      const auto y = run(c, kernels::ggml_gemm_x8_kernel(t, true), 1, 0);
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
+    for (const std::int64_t k : {256, 768}) {
+      // m = 6: Q4_K's rows 0-3 take the per-pair order, rows 4-5 the per-super-block one.
+      const Case c = make_case(t, 16, 6, k, rng);
+      const auto y = run(c, true, 1, 0);
       const std::size_t wrow = c.w.size() / static_cast<std::size_t>(c.rows), bsize = ggml::traits(t).type_size;
       const std::size_t xrow = c.xq.size() / static_cast<std::size_t>(c.m);
       for (std::int64_t i = 0; i < c.m; ++i)
         for (std::int64_t r = 0; r < c.rows; ++r) {
+          const std::byte* wr = c.w.data() + static_cast<std::size_t>(r) * wrow;
+          const std::byte* xr = c.xq.data() + static_cast<std::size_t>(i) * xrow;
           float acc = 0.f;
-          for (std::int64_t ib = 0; ib < k / 32; ++ib) {
-            const std::byte* wb = c.w.data() + static_cast<std::size_t>(r) * wrow + static_cast<std::size_t>(ib) * bsize;
-            const auto* xb = reinterpret_cast<const ggml::block_q8_0*>(c.xq.data() + static_cast<std::size_t>(i) * xrow) + ib;
-            std::int64_t dot = 0;
-            for (int e = 0; e < 32; ++e) dot += ggml_code(t, wb, e) * xb->qs[e];
-            std::uint16_t dw;
-            std::memcpy(&dw, wb, 2);
-            acc = std::fma(static_cast<float>(dot), fp16_to_fp32(dw) * fp16_to_fp32(xb->d), acc);
+          if (t == ggml::Type::Q4_K) {
+            acc = q4_K_expected(reinterpret_cast<const ggml::block_q4_K*>(wr),
+                                reinterpret_cast<const ggml::block_q8_K*>(xr), k / 256, i < 4);
+          } else {
+            for (std::int64_t ib = 0; ib < k / 32; ++ib) {
+              const std::byte* wb = wr + static_cast<std::size_t>(ib) * bsize;
+              const auto* xb = reinterpret_cast<const ggml::block_q8_0*>(xr) + ib;
+              std::int64_t dot = 0;
+              for (int e = 0; e < 32; ++e) dot += ggml_code(t, wb, e) * xb->qs[e];
+              std::uint16_t dw;
+              std::memcpy(&dw, wb, 2);
+              acc = std::fma(static_cast<float>(dot), fp16_to_fp32(dw) * fp16_to_fp32(xb->d), acc);
+            }
           }
           ASSERT_EQ(y[static_cast<std::size_t>(i * c.rows + r)], acc) << ggml::traits(t).name << " k " << k;
         }
@@ -90,20 +136,18 @@ TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
 TEST(GgmlGemmX8, Avx2TilesEqualReference) {
   if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
   std::mt19937 rng(11);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0}) {
-    const auto fast = t == ggml::Type::Q4_0 ? kernels::ggml_gemm_q4_0x8_q8_0__avx2 : kernels::ggml_gemm_q8_0x8_q8_0__avx2;
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
     for (const std::int64_t rows : {8, 24, 72})
       for (const std::int64_t m : {1, 2, 3, 5, 17, 70})
-        for (const std::int64_t k : {32, 96, 1024}) {
+        for (const std::int64_t k : {256, 1024}) {
           const Case c = make_case(t, rows, m, k, rng);
-          const auto want = run(c, kernels::ggml_gemm_x8_kernel(t, true), 1, 0);
+          const auto want = run(c, true, 1, 0);
           for (const int threads : {1, 2}) {
-            const auto got = run(c, fast, threads, threads == 2 ? 2 : 0);
+            const auto got = run(c, false, threads, threads == 2 ? 2 : 0);
             ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
                 << ggml::traits(t).name << " rows " << rows << " m " << m << " k " << k << " threads " << threads;
           }
         }
-  }
 }
 
 // Every weight code at the top or bottom of its range against activation codes of +-127:
@@ -133,12 +177,40 @@ TEST(GgmlGemmX8, ExtremeCodesGiveExactDots) {
           if (!reference && !kernels::cpu_has_avx2()) continue;
           const auto panels = kernels::ggml_repack_x8(t, w, rows, k);
           std::vector<float> y(rows);
-          kernels::ggml_mul_mat_x8(kernels::ggml_gemm_x8_kernel(t, reference), panels.data(), panels.size(), rows,
+          kernels::ggml_mul_mat_x8(t, reference, panels.data(), panels.size(), rows,
                                    reinterpret_cast<const std::byte*>(x.data()), x.size() * sizeof(x[0]), 1, k,
                                    y.data(), 1);
           for (const float v : y) ASSERT_EQ(v, want) << ggml::traits(t).name << " reference " << reference;
         }
       }
+}
+
+// Q4_K at the extremes: nibbles 15, scales and mins 63, activation codes +-127 (int16
+// sums of 16 * 15 * 127), against the arithmetic on ggml's blocks, in both orders.
+TEST(GgmlGemmX8, Q4_KExtremeCodesMatchBlockArithmetic) {
+  if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
+  const std::int64_t rows = 8, k = 512, m = 5;
+  std::vector<ggml::block_q4_K> w(static_cast<std::size_t>(rows * k / 256));
+  for (auto& b : w) {
+    b.d = b.dmin = fp32_to_fp16(1.0f);
+    std::memset(b.scales, 0xFF, sizeof(b.scales));
+    std::memset(b.qs, 0xFF, sizeof(b.qs));
+  }
+  std::vector<ggml::block_q8_K> x(static_cast<std::size_t>(m * k / 256));
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const int sign = i % 3 ? 1 : -1;
+    x[i].d = 0.5f;
+    for (auto& q : x[i].qs) q = static_cast<std::int8_t>(127 * sign);
+    for (auto& s : x[i].bsums) s = static_cast<std::int16_t>(16 * 127 * sign);
+  }
+  const auto panels = kernels::ggml_repack_x8(ggml::Type::Q4_K, {reinterpret_cast<const std::byte*>(w.data()), w.size() * sizeof(w[0])}, rows, k);
+  std::vector<float> y(static_cast<std::size_t>(m * rows));
+  kernels::ggml_mul_mat_x8(ggml::Type::Q4_K, false, panels.data(), panels.size() / (rows / 8), rows,
+                           reinterpret_cast<const std::byte*>(x.data()), 2 * sizeof(x[0]), m, k, y.data(), 1);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t r = 0; r < rows; ++r)
+      ASSERT_EQ(y[static_cast<std::size_t>(i * rows + r)], q4_K_expected(w.data() + r * 2, x.data() + i * 2, 2, i < 4))
+          << "activation " << i << " row " << r;
 }
 
 // |y - S| <= gamma(nb + 1) * sum |d_w d_x dot| with S the fp64 sum of the block products
@@ -148,7 +220,7 @@ TEST(GgmlGemmX8, WithinRoundingBoundOfFp64Product) {
   std::mt19937 rng(3);
   for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0}) {
     const Case c = make_case(t, 32, 6, 4096, rng);
-    const auto y = run(c, kernels::ggml_gemm_x8_kernel(t), 2, 0);
+    const auto y = run(c, false, 2, 0);
     std::vector<float> wd(static_cast<std::size_t>(c.rows * c.k)), xd(static_cast<std::size_t>(c.m * c.k));
     ggml::dequantize(t, c.w.data(), wd.data(), c.rows * c.k);
     ggml::dequantize(ggml::Type::Q8_0, c.xq.data(), xd.data(), c.m * c.k);

@@ -121,19 +121,35 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
 }
 
-// SmolLM2 in Q4_0 (llama.cpp's own quantizer, from the fp32 decode): llama.cpp's AVX2
-// build repacks Q4_0 matrices into eight-row panels by default and runs them through its
-// q4_0_8x8 gemm, one fma per block; lowbit's panels (kernels/ggml_gemm_x8.h) do the same
-// arithmetic, so every logit is bit-identical to llama.cpp's default path, repack and all.
-TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
+// SmolLM2 made by llama.cpp's own quantizer (from the fp32 decode) with `ftype`, and
+// lowbit's logits against llama.cpp's default path on one 512-token sequence.
+Agreement quantized_by_llamacpp(const std::string& ftype, bool pure, const char* what) {
   const fs::path dir = lowbit::testing::scratch_dir();
-  const auto f32 = (dir / "smollm2_f32.gguf").string(), q4 = (dir / "smollm2_q4_0.gguf").string();
-  const auto q = lowbit::testing::run_command(lowbit::testing::shell_quote(lowbit::testing::cli_path().string()) +
-                                              " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) + " " +
-                                              lowbit::testing::shell_quote(f32) + " --scheme gguf:F32 -q");
-  ASSERT_EQ(q.exit_code, 0) << q.output;
-  lowbit::testing::run_peer("gguf_llamacpp_quantize.py", {f32, q4, "Q4_0"});
-  const LogitRuns r = run_both(dir, q4, "persuasion", 1, 512);
-  const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (Q4_0, repacked)");
+  const auto f32 = (dir / "smollm2_f32.gguf").string(), q = (dir / ("smollm2_" + ftype + ".gguf")).string();
+  const auto dec = lowbit::testing::run_command(lowbit::testing::shell_quote(lowbit::testing::cli_path().string()) +
+                                                " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) +
+                                                " " + lowbit::testing::shell_quote(f32) + " --scheme gguf:F32 -q");
+  EXPECT_EQ(dec.exit_code, 0) << dec.output;
+  std::vector<std::string> args{f32, q, ftype};
+  if (pure) args.push_back("--pure");
+  lowbit::testing::run_peer("gguf_llamacpp_quantize.py", args);
+  const LogitRuns r = run_both(dir, q, "persuasion", 1, 512);
+  return agreement(r.lowbit, r.llama, r.n_vocab, what);
+}
+
+// llama.cpp's AVX2 build repacks Q4_0 matrices into eight-row panels by default and runs
+// them through its q4_0_8x8 gemm, one fma per block; lowbit's panels
+// (kernels/ggml_gemm_x8.h) do the same arithmetic, so every logit is bit-identical to
+// llama.cpp's default path, repack and all.
+TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
+  const auto g = quantized_by_llamacpp("Q4_0", false, "lowbit vs llama.cpp (Q4_0, repacked)");
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's repacked Q4_0 path";
+}
+
+// The same for Q4_K (q4_K_8x8: one fma per sub-block pair for its activation rows in
+// fours, per super-block for the rest). SmolLM2's 576-wide rows are not whole 256-blocks,
+// so `--pure` Q4_K_M gives Q4_K only to the 30 ffn_down matrices and Q5_0 elsewhere.
+TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_KPanelsMatchLlamaCppRepack) {
+  const auto g = quantized_by_llamacpp("Q4_K_M", true, "lowbit vs llama.cpp (Q4_K, repacked)");
+  EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's repacked Q4_K path";
 }

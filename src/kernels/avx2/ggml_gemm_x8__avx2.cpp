@@ -1,6 +1,7 @@
 // AVX2 tiles over eight-row panels (ggml_gemm_x8.h): 8 weight rows x up to 4 activation
-// rows, int32 lane r = row r's exact block dot, then one cvt + fma per block and row set;
-// the same float operations in the same order as the reference twins, bit for bit.
+// rows, int32 lane r = row r's exact block dot, then one cvt + fma per block (Q4_K: per
+// sub-block pair or super-block) and row set; the same float operations in the same
+// order as the reference twins, bit for bit.
 #include <immintrin.h>
 
 #include <cstring>
@@ -74,6 +75,82 @@ void tile_q8_0(const block_q8_0x8* w, const GgmlX8Activation* const* x, std::int
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
+// Eight bytes (one per row) as int16 pairs: lanes 2r and 2r + 1 both hold v[r].
+__m256i rows_dup16(const std::uint8_t* v) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(v));
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(b, b));
+}
+// Two such byte rows interleaved: lane 2r holds a[r], lane 2r + 1 holds b[r].
+__m256i rows_pair16(const std::uint8_t* a, const std::uint8_t* b) {
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(a)),
+                                                _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b))));
+}
+
+// Q4_K: per sub-block, unsigned nibbles x codes in int16 as for Q4_0 (eight maddubs of
+// pairs <= 2 * 15 * 127), times the row's 6-bit scale by madd; the mins pair with the
+// activation's 32-sums (two bsums each, <= 32 * 127) in one madd per sub-block pair.
+template <int C, bool PerPair>
+void tile_q4_K(const block_q4_Kx8* w, const ggml::block_q8_K* const* x, std::int64_t nb, float* out) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[C], acc_min[C];
+  for (int c = 0; c < C; ++c) acc[c] = acc_min[c] = _mm256_setzero_ps();
+  for (std::int64_t ib = 0; ib < nb; ++ib) {
+    const __m256 dw = row_scales(w[ib].d), dminw = row_scales(w[ib].dmin);
+    [[maybe_unused]] __m256i isum[C], imin[C];
+    if constexpr (!PerPair)
+      for (int c = 0; c < C; ++c) isum[c] = imin[c] = _mm256_setzero_si256();
+    for (int j = 0; j < 4; ++j) {
+      __m256i pair[C];
+      for (int h = 0; h < 2; ++h) {
+        __m256i s16[C];
+        for (auto& v : s16) v = _mm256_setzero_si256();
+        for (int k = 0; k < 8; ++k) {
+          const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[ib].qs + 256 * j + 32 * k));
+          const __m256i q = _mm256_and_si256(h ? _mm256_srli_epi16(packed, 4) : packed, m4);
+          for (int c = 0; c < C; ++c)
+            s16[c] = _mm256_add_epi16(s16[c], _mm256_maddubs_epi16(q, codes4(x[c][ib].qs + 64 * j + 32 * h, k)));
+        }
+        const __m256i sc = rows_dup16(w[ib].scales + 8 * (2 * j + h));
+        for (int c = 0; c < C; ++c)
+          pair[c] = h ? _mm256_add_epi32(pair[c], _mm256_madd_epi16(s16[c], sc)) : _mm256_madd_epi16(s16[c], sc);
+      }
+      const __m256i mins = rows_pair16(w[ib].mins + 16 * j, w[ib].mins + 16 * j + 8);
+      for (int c = 0; c < C; ++c) {
+        const std::int16_t* bs = x[c][ib].bsums + 4 * j;
+        const auto lo = static_cast<std::uint16_t>(bs[0] + bs[1]), hi = static_cast<std::uint16_t>(bs[2] + bs[3]);
+        const __m256i pm = _mm256_madd_epi16(mins, _mm256_set1_epi32(static_cast<std::int32_t>(lo | (std::uint32_t{hi} << 16))));
+        if constexpr (PerPair) {
+          const __m256 dx = _mm256_set1_ps(x[c][ib].d);
+          acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pair[c]), _mm256_mul_ps(dw, dx), acc[c]);
+          acc_min[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pm), _mm256_mul_ps(dminw, dx), acc_min[c]);
+        } else {
+          isum[c] = _mm256_add_epi32(isum[c], pair[c]);
+          imin[c] = _mm256_add_epi32(imin[c], pm);
+        }
+      }
+    }
+    if constexpr (!PerPair)
+      for (int c = 0; c < C; ++c) {
+        const __m256 dx = _mm256_set1_ps(x[c][ib].d);
+        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), _mm256_mul_ps(dw, dx), acc[c]);
+        acc_min[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[c]), _mm256_mul_ps(dminw, dx), acc_min[c]);
+      }
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, _mm256_sub_ps(acc[c], acc_min[c]));
+}
+
+template <int C>
+void tile_q4_K_of(const std::byte* panel, const ggml::block_q8_K* x, std::size_t x_stride, std::int64_t n,
+                  bool per_pair, float* out) {
+  const ggml::block_q8_K* rows[C];
+  for (int j = 0; j < C; ++j) rows[j] = x + static_cast<std::size_t>(j) * x_stride;
+  const auto* w = reinterpret_cast<const block_q4_Kx8*>(panel);
+  if (per_pair)
+    tile_q4_K<C, true>(w, rows, n / ggml::QK_K, out);
+  else
+    tile_q4_K<C, false>(w, rows, n / ggml::QK_K, out);
+}
+
 // c (1..4) activation rows, x_stride blocks apart.
 template <class Panel, void (*T1)(const Panel*, const GgmlX8Activation* const*, std::int64_t, float*),
           void (*T2)(const Panel*, const GgmlX8Activation* const*, std::int64_t, float*),
@@ -93,6 +170,16 @@ void tile_of(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_st
 }
 
 }  // namespace
+
+void ggml_gemm_q4_Kx8_q8_K__avx2(const std::byte* panel, const ggml::block_q8_K* x, std::size_t x_stride,
+                                 std::int64_t n, int c, bool per_pair, float* out) {
+  switch (c) {
+    case 1: tile_q4_K_of<1>(panel, x, x_stride, n, per_pair, out); break;
+    case 2: tile_q4_K_of<2>(panel, x, x_stride, n, per_pair, out); break;
+    case 3: tile_q4_K_of<3>(panel, x, x_stride, n, per_pair, out); break;
+    default: tile_q4_K_of<4>(panel, x, x_stride, n, per_pair, out); break;
+  }
+}
 
 void ggml_gemm_q4_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                  std::int64_t n, int c, float* out) {

@@ -1,5 +1,7 @@
 // Portable twins of the eight-row panel tiles (ggml_gemm_x8.h): exact int32 block dots,
-// then acc = fma(float(dot), d_w * d_x, acc) block after block, as the AVX2 tiles do.
+// then acc = fma(float(dot), d_w * d_x, acc) block after block (Q4_K: per pair of
+// sub-blocks or per super-block, with its mins in a second accumulator), as the AVX2
+// tiles do.
 #include <cmath>
 
 #include "kernels/ggml_gemm_x8.h"
@@ -34,6 +36,40 @@ void tile(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_strid
 }
 
 }  // namespace
+
+void ggml_gemm_q4_Kx8_q8_K__ref(const std::byte* panel, const ggml::block_q8_K* x, std::size_t x_stride,
+                                std::int64_t n, int c, bool per_pair, float* out) {
+  const auto* w = reinterpret_cast<const block_q4_Kx8*>(panel);
+  for (int j = 0; j < c; ++j) {
+    const ggml::block_q8_K* xb = x + static_cast<std::size_t>(j) * x_stride;
+    for (int r = 0; r < 8; ++r) {
+      float acc = 0.0f, acc_min = 0.0f;
+      for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+        const float d = fp16_to_fp32(w[ib].d[r]) * xb[ib].d, dmin = fp16_to_fp32(w[ib].dmin[r]) * xb[ib].d;
+        std::int32_t isum = 0, imin = 0;
+        for (int s = 0; s < 8; ++s) {
+          std::int32_t dot = 0;
+          for (int e = 0; e < 32; ++e) {
+            const int byte = w[ib].qs[256 * (s / 2) + 32 * (e / 4) + 4 * r + e % 4];
+            dot += (s % 2 ? byte >> 4 : byte & 0x0F) * xb[ib].qs[32 * s + e];
+          }
+          isum += w[ib].scales[8 * s + r] * dot;
+          imin += w[ib].mins[8 * s + r] * (xb[ib].bsums[2 * s] + xb[ib].bsums[2 * s + 1]);
+          if (per_pair && s % 2) {
+            acc = std::fma(static_cast<float>(isum), d, acc);
+            acc_min = std::fma(static_cast<float>(imin), dmin, acc_min);
+            isum = imin = 0;
+          }
+        }
+        if (!per_pair) {
+          acc = std::fma(static_cast<float>(isum), d, acc);
+          acc_min = std::fma(static_cast<float>(imin), dmin, acc_min);
+        }
+      }
+      out[j * 8 + r] = acc - acc_min;
+    }
+  }
+}
 
 void ggml_gemm_q4_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                 std::int64_t n, int c, float* out) {
