@@ -10,8 +10,8 @@
 
 #include "kernels/ggml_dot.h"
 #include "kernels/ggml_expf.h"
+#include "kernels/quant_rows.h"
 #include "lowbit/error.h"
-#include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
 #include "model/decoder_ops.h"
 
@@ -26,17 +26,23 @@ void attention_cached_ggml_cpu(const float* q, const KvView& kv, float* out, con
   const auto dot = kernels::ggml_dot_f16_tinyblas_kernel();
   const auto dot4 = kernels::ggml_dot_f16_tinyblas4_kernel();
   const auto expf8 = kernels::ggml_expf8_kernel();
-  const auto h16 = [](float x) { return fp16_to_fp32(fp32_to_fp16(x)); };
+  // fp16 rounding through the vector casts (bit for bit the scalar codec's).
+  const auto& casts = kernels::quant_rows();
+  const auto h16 = [&](float* x, std::int64_t n, std::uint16_t* scratch) {
+    casts.fp32_to_fp16(x, n, scratch);
+    casts.fp16_to_fp32(scratch, n, x);
+  };
   parallel_for(static_cast<std::size_t>(s.n_head), threads, 1, [&](std::size_t h0, std::size_t h1) {
     std::vector<float> qh(static_cast<std::size_t>(T * hd));
     std::vector<float> w(static_cast<std::size_t>(cap), 0.0f), p(w.size());
+    std::vector<std::uint16_t> half(std::max<std::size_t>(w.size(), qh.size()));
     for (std::size_t h = h0; h < h1; ++h) {
       const std::int64_t kvh = static_cast<std::int64_t>(h) / group;
       const float* kh = kv.k + kvh * cap * hd;  // fp16 values, rows of head_dim
       const float* vt = kv.v + kvh * hd * cap;  // fp16 values, rows of capacity
       for (std::int64_t t = 0; t < T; ++t)
-        for (int d = 0; d < hd; ++d)
-          qh[static_cast<std::size_t>(t * hd + d)] = h16(q[t * qstride + static_cast<std::int64_t>(h) * hd + d]);
+        std::copy_n(q + t * qstride + static_cast<std::int64_t>(h) * hd, hd, qh.data() + t * hd);
+      h16(qh.data(), T * hd, half.data());
       for (std::int64_t i = 0; i < T; ++i) {
         const std::int64_t ia = s.past + i;  // the query's position
         const std::int64_t lo = s.window > 0 ? std::max<std::int64_t>(0, ia - s.window + 1) : 0;
@@ -67,7 +73,8 @@ void attention_cached_ggml_cpu(const float* q, const KvView& kv, float* out, con
           sum += static_cast<double>(kernels::ggml_hsum8(p.data() + g));
         }
         const auto inv = static_cast<float>(1.0 / sum);
-        for (std::int64_t jj = 0; jj < n; ++jj) p[static_cast<std::size_t>(jj)] = h16(p[static_cast<std::size_t>(jj)] * inv);
+        for (std::int64_t jj = 0; jj < n; ++jj) p[static_cast<std::size_t>(jj)] *= inv;
+        h16(p.data(), n, half.data());
         float* o = out + i * qstride + static_cast<std::int64_t>(h) * hd;
         int d = 0;
         for (; d + 4 <= hd; d += 4) dot4(vt + static_cast<std::int64_t>(d) * cap, cap, p.data(), n, o + d);
