@@ -23,6 +23,11 @@ float ggml_dot_q4_1_q8_1__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q8_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q6_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
+// llama.cpp's tiled matmul order for Q6_K (ggml-cpu/tiled, taken for batches of >= 8
+// activation rows when the weight is not repacked): per super-block the exact integer
+// S = sum of scale x (q - 32) x q8, then acc = fma(d_w * float(S), d_x, acc), no fold.
+float ggml_dot_q6_K_q8_K_tiled__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q6_K_q8_K_tiled__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q5_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_1_q8_1__avx2(const void* w, const void* x, std::int64_t n);
@@ -81,6 +86,9 @@ GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t);
 // The kernel for weight type t (reference or AVX2 by fast_kernels_enabled()), or null
 // when lowbit has no ggml-order integer dot for t.
 GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference = false);
+// The dot llama.cpp's x86 build runs for a matmul of m activation rows: the tiled order
+// for Q6_K when m >= 8, else ggml_dot_kernel(t).
+GgmlDotFn ggml_dot_kernel_for_batch(ggml::Type t, std::int64_t m, bool reference = false);
 
 // y[i][r] = dot(weight row r, activation row i) for i < m, r < rows; weight rows are
 // row_bytes apart, activation rows x_row_bytes apart. Each output is one dot product (in

@@ -21,6 +21,12 @@ GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference) {
   }
 }
 
+GgmlDotFn ggml_dot_kernel_for_batch(ggml::Type t, std::int64_t m, bool reference) {
+  if (t == ggml::Type::Q6_K && m >= 8)
+    return !reference && fast_kernels_enabled() ? ggml_dot_q6_K_q8_K_tiled__avx2 : ggml_dot_q6_K_q8_K_tiled__ref;
+  return ggml_dot_kernel(t, reference);
+}
+
 GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t) {
   if (!fast_kernels_enabled()) return nullptr;
   switch (t) {

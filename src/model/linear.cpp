@@ -153,7 +153,7 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
       add_bias(y, m);
       return;
     }
-    kernels::ggml_mul_mat(kernels::ggml_dot_kernel(type_), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_),
+    kernels::ggml_mul_mat(kernels::ggml_dot_kernel_for_batch(type_, m), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_),
                           rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads,
                           kernels::ggml_dot_tile_kernel(type_));
     add_bias(y, m);

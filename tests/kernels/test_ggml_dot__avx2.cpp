@@ -243,7 +243,9 @@ void exact_dot_k(Type t, const std::uint8_t* w, const std::uint8_t* x, std::int6
 // Q4_K and Q6_K x Q8_K: AVX2 equals the reference bit for bit over many rows, realistic
 // and random blocks, ordinary and extreme scales; the reference is within its order's
 // bound of the exact dot (nb fmas per lane + d's rounding + 3 fold adds + the mins' fold
-// and final add: (nb + 6) * 2^-24 * sum |terms|) wherever bsums are the code sums.
+// and final add: (nb + 6) * 2^-24 * sum |terms|) wherever bsums are the code sums. Q6_K's
+// tiled order (batches of >= 8) is held to the same: its float(S), d_w * S and nb fmas
+// round at most nb + 2 times per term.
 class GgmlDotK : public ::testing::TestWithParam<Type> {};
 
 TEST_P(GgmlDotK, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
@@ -254,6 +256,11 @@ TEST_P(GgmlDotK, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
   const bool avx2 = kernels::fast_kernels_enabled();
   if (!avx2) std::printf("no AVX2+FMA+F16C on this CPU: only the reference bound is checked\n");
   const auto fast = kernels::ggml_dot_kernel(t);
+  const auto ref_tiled = kernels::ggml_dot_kernel_for_batch(t, 8, true);
+  const auto fast_tiled = kernels::ggml_dot_kernel_for_batch(t, 8);
+  if (t == Type::Q6_K) {
+    ASSERT_NE(ref_tiled, ref);
+  }
   for (std::int64_t n : {256, 512, 768, 4096}) {
     const std::int64_t nb = n / ggml::QK_K;
     for (int rep = 0; rep < (n == 4096 ? 150 : 400); ++rep) {
@@ -262,16 +269,18 @@ TEST_P(GgmlDotK, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
       const bool extreme = rep % 4 == 3, quantized = rep % 2 == 0, raw_x = rep % 3 == 2;
       const auto w = k_weight_blocks(t, nb, rng, quantized && !extreme, extreme ? -24.f : -12.f, extreme ? 15.f : 0.f);
       const auto x = q8k_blocks(nb, rng, raw_x, extreme ? 20.f : 3.f);
-      const float r = ref(w.data() + 2, x.data() + 4, n);
+      const float r = ref(w.data() + 2, x.data() + 4, n), rt = ref_tiled(w.data() + 2, x.data() + 4, n);
       ASSERT_TRUE(std::isfinite(r)) << n << ", rep " << rep;
       if (avx2) {
-        const float f = fast(w.data() + 2, x.data() + 4, n);
+        const float f = fast(w.data() + 2, x.data() + 4, n), ft = fast_tiled(w.data() + 2, x.data() + 4, n);
         ASSERT_EQ(std::bit_cast<std::uint32_t>(r), std::bit_cast<std::uint32_t>(f)) << "n " << n << ", rep " << rep;
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(rt), std::bit_cast<std::uint32_t>(ft)) << "tiled, n " << n << ", rep " << rep;
       }
       if (raw_x) continue;  // random bsums are not the sums of the codes
       double e, mag;
       exact_dot_k(t, w.data() + 2, x.data() + 4, nb, &e, &mag);
       ASSERT_LE(std::fabs(r - e), (static_cast<double>(nb) + 6) * kU * mag + 1e-37) << "n " << n << ", rep " << rep;
+      ASSERT_LE(std::fabs(rt - e), (static_cast<double>(nb) + 6) * kU * mag + 1e-37) << "tiled, n " << n << ", rep " << rep;
     }
   }
 }

@@ -123,16 +123,14 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
 
 // SmolLM2 made by llama.cpp's own quantizer (from the fp32 decode) with `ftype`, and
 // lowbit's logits against llama.cpp's default path on one 512-token sequence.
-Agreement quantized_by_llamacpp(const std::string& ftype, bool pure, const char* what) {
+Agreement quantized_by_llamacpp(const std::string& ftype, const char* what) {
   const fs::path dir = lowbit::testing::scratch_dir();
   const auto f32 = (dir / "smollm2_f32.gguf").string(), q = (dir / ("smollm2_" + ftype + ".gguf")).string();
   const auto dec = lowbit::testing::run_command(lowbit::testing::shell_quote(lowbit::testing::cli_path().string()) +
                                                 " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) +
                                                 " " + lowbit::testing::shell_quote(f32) + " --scheme gguf:F32 -q");
   EXPECT_EQ(dec.exit_code, 0) << dec.output;
-  std::vector<std::string> args{f32, q, ftype};
-  if (pure) args.push_back("--pure");
-  lowbit::testing::run_peer("gguf_llamacpp_quantize.py", args);
+  lowbit::testing::run_peer("gguf_llamacpp_quantize.py", {f32, q, ftype});
   const LogitRuns r = run_both(dir, q, "persuasion", 1, 512);
   return agreement(r.lowbit, r.llama, r.n_vocab, what);
 }
@@ -142,14 +140,17 @@ Agreement quantized_by_llamacpp(const std::string& ftype, bool pure, const char*
 // (kernels/ggml_gemm_x8.h) do the same arithmetic, so every logit is bit-identical to
 // llama.cpp's default path, repack and all.
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
-  const auto g = quantized_by_llamacpp("Q4_0", false, "lowbit vs llama.cpp (Q4_0, repacked)");
+  const auto g = quantized_by_llamacpp("Q4_0", "lowbit vs llama.cpp (Q4_0, repacked)");
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's repacked Q4_0 path";
 }
 
-// The same for Q4_K (q4_K_8x8: one fma per sub-block pair for its activation rows in
-// fours, per super-block for the rest). SmolLM2's 576-wide rows are not whole 256-blocks,
-// so `--pure` Q4_K_M gives Q4_K only to the 30 ffn_down matrices and Q5_0 elsewhere.
-TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_KPanelsMatchLlamaCppRepack) {
-  const auto g = quantized_by_llamacpp("Q4_K_M", true, "lowbit vs llama.cpp (Q4_K, repacked)");
-  EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's repacked Q4_K path";
+// Q4_K_M, the mix most users pick: Q4_K matrices in panels (llama.cpp's q4_K_8x8: one fma
+// per sub-block pair for its activation rows in fours), Q6_K ones through llama.cpp's
+// tiled-matmul order (batches of >= 8 rows: one fma per super-block on the exact integer
+// sum), Q5_0 and Q8_0 through vec_dot's. Every logit is bit-identical to llama.cpp's
+// default path. (With vec_dot's order for Q4_K, the logits of a --pure Q4_K_M file, Q4_K
+// in its 30 ffn_down matrices, were up to 3.0 off.)
+TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_K_MMatchesLlamaCppRepackAndTiledPaths) {
+  const auto g = quantized_by_llamacpp("Q4_K_M", "lowbit vs llama.cpp (Q4_K_M)");
+  EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's default Q4_K_M paths";
 }

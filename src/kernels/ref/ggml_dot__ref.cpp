@@ -126,33 +126,57 @@ float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
 // afterwards from the activation's bsums: lane l loses 32 * (sc[2l] bsums[2l] +
 // sc[2l+1] bsums[2l+1]), so lanes hold other integers than with a per-code offset (which
 // older llama.cpp used), and the float sums differ.
+namespace {
+
+// Lane l of vec_dot's eight int32 lanes for one Q6_K super-block: the code products of
+// elements with (e % 32) / 4 == l, scaled, minus the -32 offset of its sub-block pair.
+void q6_K_lanes(const ggml::block_q6_K& a, const ggml::block_q8_K& b, std::int32_t lanes[8]) {
+  std::int32_t sumi[8] = {};
+  for (int h = 0; h < 2; ++h) {
+    const std::uint8_t* ql = a.ql + 64 * h;
+    const std::uint8_t* qh = a.qh + 32 * h;
+    for (int run = 0; run < 4; ++run) {
+      const std::uint8_t* lo = ql + 32 * (run & 1);
+      const int shift = run < 2 ? 0 : 4;
+      const std::int8_t* q8 = b.qs + 128 * h + 32 * run;
+      const std::int8_t* scales = a.scales + 8 * h + 2 * run;
+      for (int t = 0; t < 32; ++t) {
+        const int q = ((lo[t] >> shift) & 0x0F) | (((qh[t] >> (2 * run)) & 3) << 4);
+        sumi[t / 4] += scales[t / 16] * q * q8[t];
+      }
+    }
+  }
+  for (int l = 0; l < 8; ++l)
+    lanes[l] = sumi[l] - 32 * (a.scales[2 * l] * b.bsums[2 * l] + a.scales[2 * l + 1] * b.bsums[2 * l + 1]);
+}
+
+}  // namespace
+
 float ggml_dot_q6_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
   const auto* a = static_cast<const ggml::block_q6_K*>(w);
   const auto* b = static_cast<const ggml::block_q8_K*>(x);
   float acc[8] = {};
   for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
     const float d = b[ib].d * fp16_to_fp32(a[ib].d);
-    int sumi[8] = {};
-    for (int h = 0; h < 2; ++h) {
-      const std::uint8_t* ql = a[ib].ql + 64 * h;
-      const std::uint8_t* qh = a[ib].qh + 32 * h;
-      for (int run = 0; run < 4; ++run) {
-        const std::uint8_t* lo = ql + 32 * (run & 1);
-        const int shift = run < 2 ? 0 : 4;
-        const std::int8_t* q8 = b[ib].qs + 128 * h + 32 * run;
-        const std::int8_t* scales = a[ib].scales + 8 * h + 2 * run;
-        for (int t = 0; t < 32; ++t) {
-          const int q = ((lo[t] >> shift) & 0x0F) | (((qh[t] >> (2 * run)) & 3) << 4);
-          sumi[t / 4] += scales[t / 16] * q * q8[t];
-        }
-      }
-    }
-    for (int l = 0; l < 8; ++l) {
-      const int offset = a[ib].scales[2 * l] * b[ib].bsums[2 * l] + a[ib].scales[2 * l + 1] * b[ib].bsums[2 * l + 1];
-      acc[l] = std::fma(d, static_cast<float>(sumi[l] - 32 * offset), acc[l]);
-    }
+    std::int32_t lanes[8];
+    q6_K_lanes(a[ib], b[ib], lanes);
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(lanes[l]), acc[l]);
   }
   return ggml_hsum8(acc);
+}
+
+float ggml_dot_q6_K_q8_K_tiled__ref(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q6_K*>(w);
+  const auto* b = static_cast<const ggml::block_q8_K*>(x);
+  float acc = 0.0f;
+  for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+    std::int32_t lanes[8];
+    q6_K_lanes(a[ib], b[ib], lanes);
+    std::int32_t sum = 0;
+    for (const std::int32_t l : lanes) sum += l;
+    acc = std::fma(fp16_to_fp32(a[ib].d) * static_cast<float>(sum), b[ib].d, acc);
+  }
+  return acc;
 }
 
 float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n) {
