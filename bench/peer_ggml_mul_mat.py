@@ -3,7 +3,8 @@ for a quantized weight W [N, K] and fp32 activations X [M, K] (ggml converts X t
 type's vec_dot_type inside the op, as in a model), from the libggml that llama-cpp-python
 builds. Used by bench/cpu_matmul.sh beside lowbit. Two modes:
 - plain (default): W and X live in a plain ggml context, computed by
-  ggml_graph_compute_with_ctx; mul_mat runs the type's vec_dot (ggml_vec_dot_q4_0_q8_0 ...).
+  ggml_graph_compute_with_ctx; mul_mat takes ggml's generic path on the row-major blocks
+  (llamafile's tinyBLAS where it accepts the shape, else the type's vec_dot).
 - repack: W is allocated in the CPU backend's extra "CPU_REPACK" buffer type, which at
   ggml_backend_tensor_set converts it into eight-row interleaved panels (block_q4_0x8,
   block_q4_Kx8), and the graph is computed by a CPU backend (ggml_backend_graph_compute),
@@ -123,6 +124,18 @@ cpu.ggml_backend_cpu_reg.restype = P
 cpu.ggml_backend_cpu_init.restype = P
 cpu.ggml_backend_cpu_set_n_threads.argtypes = [P, ctypes.c_int]
 GET_EXTRA_BUFTS = ctypes.CFUNCTYPE(ctypes.POINTER(P), P)
+LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, P)
+base.ggml_log_set.argtypes = [LOG_CALLBACK, P]
+_log_level = [0]
+
+
+@LOG_CALLBACK
+def log_above_debug(level, text, _user):
+    """ggml's log minus its DEBUG lines (the repack announces each tensor it converts)."""
+    if level != 5:  # GGML_LOG_LEVEL_CONT continues the previous line at its level
+        _log_level[0] = level
+    if _log_level[0] != 1:  # GGML_LOG_LEVEL_DEBUG
+        sys.stderr.write(text.decode(errors="replace"))
 
 
 def repack_buft():
@@ -147,6 +160,7 @@ def main_repack():
     if tname not in ("Q4_0", "Q4_K") or n % 8:
         sys.exit(f"repack: llama.cpp repacks only Q4_0 and Q4_K with N % 8 == 0 on AVX2, not {tname} N={n}")
     t = TYPE_IDS[tname]
+    base.ggml_log_set(log_above_debug, None)
     buft, buft_name = repack_buft()
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((n, k), dtype=np.float32) * np.float32(0.02))
