@@ -68,7 +68,7 @@ inline float ggml_hsum8(const float* a) {
 }
 
 // A register tile: out[c * 4 + r] = dot(weight row r, activation row c) for r < 4 and
-// c < `c` (1 or 2), rows w_row_bytes / x_row_bytes apart, each equal bit for bit to the
+// c < `c` (1..3), rows w_row_bytes / x_row_bytes apart, each equal bit for bit to the
 // single dot. The reference tile is those single reference dots.
 using GgmlDotTileFn = void (*)(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                std::size_t x_row_bytes, std::int64_t n, int c, float* out);
@@ -92,7 +92,7 @@ GgmlDotFn ggml_dot_kernel_for_batch(ggml::Type t, std::int64_t m, bool reference
 
 // y[i][r] = dot(weight row r, activation row i) for i < m, r < rows; weight rows are
 // row_bytes apart, activation rows x_row_bytes apart. Each output is one dot product (in
-// tiles of 4 x 2 where `tile` is set), so results do not depend on `threads`.
+// tiles of 4 x 3 where `tile` is set), so results do not depend on `threads`.
 void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
                   std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads,
                   GgmlDotTileFn tile = nullptr);

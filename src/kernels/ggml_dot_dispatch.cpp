@@ -85,16 +85,16 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
     return;
   }
   if (rows * m * k < kParallelMinWork) threads = 1;
-  // Threads take whole 4-row tiles; 16 activation rows at a time stay in L2 while a
-  // thread's weight rows stream past them.
+  // Threads take whole 4-row tiles; 24 activation rows at a time stay in L2 while a
+  // thread's weight rows stream past them, three at a time through each tile.
   parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
-    float out[8];
-    for (std::int64_t i0 = 0; i0 < m; i0 += 16) {
-      const std::int64_t i1 = std::min(m, i0 + 16);
+    float out[12];
+    for (std::int64_t i0 = 0; i0 < m; i0 += 24) {
+      const std::int64_t i1 = std::min(m, i0 + 24);
       std::size_t r = r0;
       for (; r + 4 <= r1; r += 4)
-        for (std::int64_t i = i0; i < i1; i += 2) {
-          const int c = static_cast<int>(std::min<std::int64_t>(2, i1 - i));
+        for (std::int64_t i = i0; i < i1; i += 3) {
+          const int c = static_cast<int>(std::min<std::int64_t>(3, i1 - i));
           tile(w + r * row_bytes, row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, x_row_bytes, k, c, out);
           for (int cc = 0; cc < c; ++cc)
             for (std::size_t rr = 0; rr < 4; ++rr) y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[cc * 4 + rr];

@@ -1,4 +1,4 @@
-// The 4 x 2 register tiles of ggml_mul_mat give every output exactly the reference single
+// The 4 x 3 register tiles of ggml_mul_mat give every output exactly the reference single
 // dot (bit for bit), for ragged rows (tails run single dots), odd activation counts,
 // rows at byte offset 2 (off vector alignment, on the blocks' fp16 alignment) and 1 or 2
 // threads.

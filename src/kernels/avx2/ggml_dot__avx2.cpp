@@ -33,8 +33,8 @@ float fold(__m256 acc) {
   return ggml_hsum8(a);
 }
 
-// Register tiles: 4 weight rows x 1 or 2 activation rows per pass, so each weight block is
-// unpacked once for both activations and each activation block loaded once for four rows;
+// Register tiles: 4 weight rows x 1..3 activation rows per pass, so each weight block is
+// unpacked once for every activation and each activation block loaded once for four rows;
 // every output keeps the single dot's own lanes, fmas and fold, so a tile equals the dots
 // it replaces bit for bit.
 // Signed weight codes of block ib of a Q4_0 or Q8_0 row.
@@ -88,31 +88,34 @@ void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::
       for (auto& v : row) v = _mm_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
   for (std::int64_t ib = 0; ib < n / 32; ++ib) {
-    __m256i qb[C];
-    float db[C];
-    for (int c = 0; c < C; ++c) {
-      qb[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][ib].qs));
-      db[c] = half(b[c][ib].d);
-    }
+    // The tile's d_w * d_x products, four rows per multiply, each then broadcast from
+    // memory: the same roundings as a scalar product per output, without a multiply on
+    // the vector ports per output.
+    alignas(16) float dd[C][4];
+    const __m128 da = _mm_cvtph_ps(_mm_setr_epi16(static_cast<short>(a[0][ib].d), static_cast<short>(a[1][ib].d),
+                                                  static_cast<short>(a[2][ib].d), static_cast<short>(a[3][ib].d), 0, 0, 0,
+                                                  0));
+    for (int c = 0; c < C; ++c) _mm_store_ps(dd[c], _mm_mul_ps(da, _mm_set1_ps(half(b[c][ib].d))));
     for (int r = 0; r < 4; ++r) {
       // The same block four rows down (the next tile's): rows are short (a few hundred
       // bytes in small models), too short for the hardware prefetcher to ramp up within.
       _mm_prefetch(reinterpret_cast<const char*>(a[r] + ib) + 4 * w_row_bytes, _MM_HINT_T0);
-      const float da = half(a[r][ib].d);
       if constexpr (kHasMin<Block>) {
         const __m256i ua = nibbles(a[r][ib].qs);
         const __m128 ma = _mm_set_ss(half(a[r][ib].m));
         for (int c = 0; c < C; ++c) {
           summs[r][c] = _mm_fmadd_ss(ma, _mm_set_ss(half(b[c][ib].s)), summs[r][c]);
-          const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, qb[c]));
-          acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(da * db[c]), _mm256_cvtepi32_ps(p), acc[r][c]);
+          const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][ib].qs));
+          const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, qb));
+          acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[c][r]), _mm256_cvtepi32_ps(p), acc[r][c]);
         }
       } else {
         const __m256i qa = codes(a[r][ib]);
         const __m256i ua = _mm256_sign_epi8(qa, qa);
         for (int c = 0; c < C; ++c) {
-          const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, _mm256_sign_epi8(qb[c], qa)));
-          acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(da * db[c]), _mm256_cvtepi32_ps(p), acc[r][c]);
+          const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][ib].qs));
+          const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, _mm256_sign_epi8(qb, qa)));
+          acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[c][r]), _mm256_cvtepi32_ps(p), acc[r][c]);
         }
       }
     }
@@ -304,14 +307,20 @@ void ggml_dot_f16_tinyblas4__avx2(const float* a, std::int64_t stride, const flo
   _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3)));
 }
 
-// c activation rows (1 or 2) of one tile.
+// c activation rows (1..3) of one tile; Q4_1's min chain leaves registers for two.
 template <class Block>
 void tile_of(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes, std::int64_t n,
              int c, float* out) {
-  if (c == 2)
+  if (c == 3 && !kHasMin<Block>) {
+    tile<Block, 3>(w, w_row_bytes, x, x_row_bytes, n, out);
+  } else if (c == 3) {
     tile<Block, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
-  else
+    tile<Block, 1>(w, w_row_bytes, x + 2 * x_row_bytes, x_row_bytes, n, out + 8);
+  } else if (c == 2) {
+    tile<Block, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
+  } else {
     tile<Block, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+  }
 }
 
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
