@@ -25,8 +25,13 @@ __m256 row_scales(const std::uint16_t* d) {
 // Q4_0: unsigned nibbles u = q + 8 times signed activation codes; a pair of products is
 // at most 2 * 15 * 127 in magnitude, so eight maddubs results add in int16 (30480 <
 // 2^15) before one madd widens them; the dot is then sum(u * x) - 8 * sum(x), exact.
+struct TileQ4_0 {
+  using Panel = block_q4_0x8;
+  template <int C>
+  static void run(const block_q4_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out);
+};
 template <int C>
-void tile_q4_0(const block_q4_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
+void TileQ4_0::run(const block_q4_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
   __m256 acc[C];
   for (auto& a : acc) a = _mm256_setzero_ps();
@@ -52,8 +57,13 @@ void tile_q4_0(const block_q4_0x8* w, const GgmlX8Activation* const* x, std::int
 
 // Q8_0: signed x signed through the sign trick; pairs reach 2 * 127 * 127, so every
 // maddubs result is widened to int32 at once.
+struct TileQ8_0 {
+  using Panel = block_q8_0x8;
+  template <int C>
+  static void run(const block_q8_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out);
+};
 template <int C>
-void tile_q8_0(const block_q8_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
+void TileQ8_0::run(const block_q8_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[C];
   for (auto& a : acc) a = _mm256_setzero_ps();
@@ -152,20 +162,17 @@ void tile_q4_K_of(const std::byte* panel, const ggml::block_q8_K* x, std::size_t
 }
 
 // c (1..4) activation rows, x_stride blocks apart.
-template <class Panel, void (*T1)(const Panel*, const GgmlX8Activation* const*, std::int64_t, float*),
-          void (*T2)(const Panel*, const GgmlX8Activation* const*, std::int64_t, float*),
-          void (*T3)(const Panel*, const GgmlX8Activation* const*, std::int64_t, float*),
-          void (*T4)(const Panel*, const GgmlX8Activation* const*, std::int64_t, float*)>
+template <class Tile>
 void tile_of(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride, std::int64_t n, int c,
              float* out) {
   const GgmlX8Activation* rows[4];
   for (int j = 0; j < c; ++j) rows[j] = x + static_cast<std::size_t>(j) * x_stride;
-  const auto* w = reinterpret_cast<const Panel*>(panel);
+  const auto* w = reinterpret_cast<const typename Tile::Panel*>(panel);
   switch (c) {
-    case 1: T1(w, rows, n / 32, out); break;
-    case 2: T2(w, rows, n / 32, out); break;
-    case 3: T3(w, rows, n / 32, out); break;
-    default: T4(w, rows, n / 32, out); break;
+    case 1: Tile::template run<1>(w, rows, n / 32, out); break;
+    case 2: Tile::template run<2>(w, rows, n / 32, out); break;
+    case 3: Tile::template run<3>(w, rows, n / 32, out); break;
+    default: Tile::template run<4>(w, rows, n / 32, out); break;
   }
 }
 
@@ -183,12 +190,12 @@ void ggml_gemm_q4_Kx8_q8_K__avx2(const std::byte* panel, const ggml::block_q8_K*
 
 void ggml_gemm_q4_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                  std::int64_t n, int c, float* out) {
-  tile_of<block_q4_0x8, tile_q4_0<1>, tile_q4_0<2>, tile_q4_0<3>, tile_q4_0<4>>(panel, x, x_stride, n, c, out);
+  tile_of<TileQ4_0>(panel, x, x_stride, n, c, out);
 }
 
 void ggml_gemm_q8_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                  std::int64_t n, int c, float* out) {
-  tile_of<block_q8_0x8, tile_q8_0<1>, tile_q8_0<2>, tile_q8_0<3>, tile_q8_0<4>>(panel, x, x_stride, n, c, out);
+  tile_of<TileQ8_0>(panel, x, x_stride, n, c, out);
 }
 
 }  // namespace lowbit::kernels
