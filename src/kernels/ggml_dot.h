@@ -42,23 +42,27 @@ float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n)
 float ggml_dot_f16_tinyblas__avx2(const float* a, const float* b, std::int64_t n);
 using GgmlDotF16Fn = float (*)(const float* a, const float* b, std::int64_t n);
 GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel();
-// Four of them sharing b: out[r] = dot(a + r * stride, b, n), each bit for bit the single
-// dot (attention's q.k over four keys, p.v over four dimensions).
-void ggml_dot_f16_tinyblas4__ref(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out);
-void ggml_dot_f16_tinyblas4__avx2(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out);
-using GgmlDotF16x4Fn = void (*)(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out);
-GgmlDotF16x4Fn ggml_dot_f16_tinyblas4_kernel();
+// A tile of them: out[j * 4 + r] = dot(a + r * a_stride, b + j * b_stride, n) for r < 4
+// and j < c (1..3), each bit for bit the single dot (attention's q.k over four keys and
+// p.v over four dimensions; fp32/fp16 Linears, four weight rows by three activations).
+void ggml_dot_f16_tinyblas_tile__ref(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
+                                     std::int64_t n, int c, float* out);
+void ggml_dot_f16_tinyblas_tile__avx2(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
+                                      std::int64_t n, int c, float* out);
+using GgmlDotF16TileFn = void (*)(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
+                                  std::int64_t n, int c, float* out);
+GgmlDotF16TileFn ggml_dot_f16_tinyblas_tile_kernel();
 
 // The x86 build's quantize_row_q8_0/_1 on nb blocks of 32: d[b] = amax / 127 (not yet
 // rounded to fp16), codes = nearest-even(x * (127 / amax)), sums[b] = sum of the codes;
-// block b's 32 codes start at codes + b * code_stride.
-// Finite inputs give the same bytes from both twins.
+// block b's 32 codes start at codes + b * code_stride. Finite inputs give the same bytes
+// from both twins.
 void ggml_q8_codes__ref(const float* x, std::int64_t nb, std::int8_t* codes, std::size_t code_stride, float* d,
-                       std::int32_t* sums);
+                        std::int32_t* sums);
 void ggml_q8_codes__avx2(const float* x, std::int64_t nb, std::int8_t* codes, std::size_t code_stride, float* d,
-                       std::int32_t* sums);
+                         std::int32_t* sums);
 using GgmlQ8CodesFn = void (*)(const float* x, std::int64_t nb, std::int8_t* codes, std::size_t code_stride, float* d,
-                       std::int32_t* sums);
+                               std::int32_t* sums);
 GgmlQ8CodesFn ggml_q8_codes_kernel();
 
 // ggml's 8-lane horizontal sum (hsum_float_8 / tinyBLAS hsum): (a4+a0 + a6+a2) + (a5+a1 + a7+a3).

@@ -48,8 +48,9 @@ GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel() {
   return fn;
 }
 
-GgmlDotF16x4Fn ggml_dot_f16_tinyblas4_kernel() {
-  static const GgmlDotF16x4Fn fn = fast_kernels_enabled() ? ggml_dot_f16_tinyblas4__avx2 : ggml_dot_f16_tinyblas4__ref;
+GgmlDotF16TileFn ggml_dot_f16_tinyblas_tile_kernel() {
+  static const GgmlDotF16TileFn fn =
+      fast_kernels_enabled() ? ggml_dot_f16_tinyblas_tile__avx2 : ggml_dot_f16_tinyblas_tile__ref;
   return fn;
 }
 
@@ -109,8 +110,25 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
 void ggml_mul_mat_tinyblas(const float* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y,
                            int threads) {
   const GgmlDotF16Fn dot = ggml_dot_f16_tinyblas_kernel();
-  rows_times_activations(rows, m, k, y, threads, [&](std::size_t r, std::int64_t i) {
-    return dot(w + static_cast<std::int64_t>(r) * k, x + i * k, k);
+  const GgmlDotF16TileFn tile = ggml_dot_f16_tinyblas_tile_kernel();
+  if (rows * m * k < kParallelMinWork) threads = 1;
+  // The quantized matmul's walk (above): 4 weight rows x 3 activation rows per tile,
+  // 24 activation rows at a time, single dots for the ragged rows.
+  parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
+    float out[12];
+    for (std::int64_t i0 = 0; i0 < m; i0 += 24) {
+      const std::int64_t i1 = std::min(m, i0 + 24);
+      std::size_t r = r0;
+      for (; r + 4 <= r1; r += 4)
+        for (std::int64_t i = i0; i < i1; i += 3) {
+          const int c = static_cast<int>(std::min<std::int64_t>(3, i1 - i));
+          tile(w + static_cast<std::int64_t>(r) * k, k, x + i * k, k, k, c, out);
+          for (int cc = 0; cc < c; ++cc)
+            for (std::size_t rr = 0; rr < 4; ++rr) y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[cc * 4 + rr];
+        }
+      for (; r < r1; ++r)
+        for (std::int64_t i = i0; i < i1; ++i) y[i * rows + static_cast<std::int64_t>(r)] = dot(w + static_cast<std::int64_t>(r) * k, x + i * k, k);
+    }
   });
 }
 

@@ -24,7 +24,7 @@ void attention_cached_ggml_cpu(const float* q, const KvView& kv, float* out, con
   const int group = s.n_head / s.n_head_kv;
   const std::int64_t qstride = static_cast<std::int64_t>(s.n_head) * hd;
   const auto dot = kernels::ggml_dot_f16_tinyblas_kernel();
-  const auto dot4 = kernels::ggml_dot_f16_tinyblas4_kernel();
+  const auto tile = kernels::ggml_dot_f16_tinyblas_tile_kernel();
   const auto expf8 = kernels::ggml_expf8_kernel();
   // fp16 rounding through the vector casts (bit for bit the scalar codec's).
   const auto& casts = kernels::quant_rows();
@@ -51,7 +51,7 @@ void attention_cached_ggml_cpu(const float* q, const KvView& kv, float* out, con
         std::int64_t j = lo;
         for (; j + 4 <= ia + 1; j += 4) {
           float s4[4];
-          dot4(kh + j * hd, hd, qh.data() + i * hd, hd, s4);
+          tile(kh + j * hd, hd, qh.data() + i * hd, hd, hd, 1, s4);
           for (int r = 0; r < 4; ++r) {
             w[static_cast<std::size_t>(j + r)] = s4[r] * s.scale;
             mx = std::max(mx, w[static_cast<std::size_t>(j + r)]);
@@ -77,7 +77,7 @@ void attention_cached_ggml_cpu(const float* q, const KvView& kv, float* out, con
         h16(p.data(), n, half.data());
         float* o = out + i * qstride + static_cast<std::int64_t>(h) * hd;
         int d = 0;
-        for (; d + 4 <= hd; d += 4) dot4(vt + static_cast<std::int64_t>(d) * cap, cap, p.data(), n, o + d);
+        for (; d + 4 <= hd; d += 4) tile(vt + static_cast<std::int64_t>(d) * cap, cap, p.data(), n, n, 1, o + d);
         for (; d < hd; ++d) o[d] = dot(vt + static_cast<std::int64_t>(d) * cap, p.data(), n);
       }
     }

@@ -308,26 +308,30 @@ TEST(GgmlDotF16Tinyblas, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) 
   }
 }
 
-// Four dots sharing b, as attention batches them: each equals the single dot bit for bit
-// (reference and AVX2), with unaligned rows and a stride that is not a multiple of 8.
-TEST(GgmlDotF16Tinyblas, FourAtOnceEqualTheSingleDot) {
+// Tiles of 4 x c dots (c = 1..3), as attention and the fp16/fp32 Linears batch them: each
+// equals the single dot bit for bit (reference and AVX2), with unaligned rows and strides
+// that are not multiples of 8.
+TEST(GgmlDotF16Tinyblas, TilesEqualTheSingleDot) {
   std::mt19937 rng(11);
   std::normal_distribution<float> d;
-  for (std::int64_t n : {8, 16, 64, 136}) {
-    const std::int64_t stride = n + 3;
-    std::vector<float> a(static_cast<std::size_t>(4 * stride + 1)), b(static_cast<std::size_t>(n + 1));
-    for (auto& v : a) v = fp16_to_fp32(fp32_to_fp16(d(rng)));
-    for (auto& v : b) v = fp16_to_fp32(fp32_to_fp16(d(rng)));
-    float ref4[4], avx4[4];
-    kernels::ggml_dot_f16_tinyblas4__ref(a.data() + 1, stride, b.data() + 1, n, ref4);
-    for (int r = 0; r < 4; ++r)
-      EXPECT_EQ(std::bit_cast<std::uint32_t>(ref4[r]),
-                std::bit_cast<std::uint32_t>(kernels::ggml_dot_f16_tinyblas__ref(a.data() + 1 + r * stride, b.data() + 1, n)));
-    if (!kernels::fast_kernels_enabled()) continue;
-    kernels::ggml_dot_f16_tinyblas4__avx2(a.data() + 1, stride, b.data() + 1, n, avx4);
-    for (int r = 0; r < 4; ++r)
-      EXPECT_EQ(std::bit_cast<std::uint32_t>(avx4[r]), std::bit_cast<std::uint32_t>(ref4[r])) << "n " << n << ", row " << r;
-  }
+  for (std::int64_t n : {8, 16, 64, 136})
+    for (int c = 1; c <= 3; ++c) {
+      const std::int64_t a_stride = n + 3, b_stride = n + 5;
+      std::vector<float> a(static_cast<std::size_t>(4 * a_stride + 1)), b(static_cast<std::size_t>(3 * b_stride + 1));
+      for (auto& v : a) v = fp16_to_fp32(fp32_to_fp16(d(rng)));
+      for (auto& v : b) v = fp16_to_fp32(fp32_to_fp16(d(rng)));
+      float ref[12], avx[12];
+      kernels::ggml_dot_f16_tinyblas_tile__ref(a.data() + 1, a_stride, b.data() + 1, b_stride, n, c, ref);
+      for (int j = 0; j < c; ++j)
+        for (int r = 0; r < 4; ++r)
+          EXPECT_EQ(std::bit_cast<std::uint32_t>(ref[j * 4 + r]),
+                    std::bit_cast<std::uint32_t>(kernels::ggml_dot_f16_tinyblas__ref(a.data() + 1 + r * a_stride,
+                                                                                     b.data() + 1 + j * b_stride, n)));
+      if (!kernels::fast_kernels_enabled()) continue;
+      kernels::ggml_dot_f16_tinyblas_tile__avx2(a.data() + 1, a_stride, b.data() + 1, b_stride, n, c, avx);
+      for (int j = 0; j < 4 * c; ++j)
+        EXPECT_EQ(std::bit_cast<std::uint32_t>(avx[j]), std::bit_cast<std::uint32_t>(ref[j])) << "n " << n << ", c " << c;
+    }
 }
 
 // gemm_f32.h: |avx2 - ref| <= (K/8 + 4) * eps * sum|x*w| per output, on ragged shapes.

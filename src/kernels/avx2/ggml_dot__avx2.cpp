@@ -290,21 +290,41 @@ float ggml_dot_f16_tinyblas__avx2(const float* a, const float* b, std::int64_t n
   return fold(acc);
 }
 
-void ggml_dot_f16_tinyblas4__avx2(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+namespace {
+
+template <int C>
+void tinyblas_tile(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride, std::int64_t n,
+                   float* out) {
+  __m256 acc[4][C];
+  for (auto& row : acc)
+    for (auto& v : row) v = _mm256_setzero_ps();
   for (std::int64_t i = 0; i < n; i += 8) {
-    const __m256 bv = _mm256_loadu_ps(b + i);
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), bv, acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + stride + i), bv, acc1);
-    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 2 * stride + i), bv, acc2);
-    acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 3 * stride + i), bv, acc3);
+    __m256 bv[C];
+    for (int j = 0; j < C; ++j) bv[j] = _mm256_loadu_ps(b + j * b_stride + i);
+    for (int r = 0; r < 4; ++r) {
+      const __m256 av = _mm256_loadu_ps(a + r * a_stride + i);
+      for (int j = 0; j < C; ++j) acc[r][j] = _mm256_fmadd_ps(av, bv[j], acc[r][j]);
+    }
   }
   // ggml_hsum8 of each, four at once: t = lo + hi = (a0+a4, a1+a5, a2+a6, a3+a7), then
   // (t0 + t2) + (t1 + t3), with the four t vectors transposed so each term is one lane.
   auto halves = [](__m256 v) { return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); };
-  __m128 t0 = halves(acc0), t1 = halves(acc1), t2 = halves(acc2), t3 = halves(acc3);
-  _MM_TRANSPOSE4_PS(t0, t1, t2, t3);
-  _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3)));
+  for (int j = 0; j < C; ++j) {
+    __m128 t0 = halves(acc[0][j]), t1 = halves(acc[1][j]), t2 = halves(acc[2][j]), t3 = halves(acc[3][j]);
+    _MM_TRANSPOSE4_PS(t0, t1, t2, t3);
+    _mm_storeu_ps(out + 4 * j, _mm_add_ps(_mm_add_ps(t0, t2), _mm_add_ps(t1, t3)));
+  }
+}
+
+}  // namespace
+
+void ggml_dot_f16_tinyblas_tile__avx2(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
+                                      std::int64_t n, int c, float* out) {
+  switch (c) {
+    case 1: tinyblas_tile<1>(a, a_stride, b, b_stride, n, out); break;
+    case 2: tinyblas_tile<2>(a, a_stride, b, b_stride, n, out); break;
+    default: tinyblas_tile<3>(a, a_stride, b, b_stride, n, out); break;
+  }
 }
 
 // c activation rows (1..3) of one tile; Q4_1's min chain leaves registers for two.

@@ -186,8 +186,10 @@ float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n)
   return ggml_hsum8(acc);
 }
 
-void ggml_dot_f16_tinyblas4__ref(const float* a, std::int64_t stride, const float* b, std::int64_t n, float* out) {
-  for (int r = 0; r < 4; ++r) out[r] = ggml_dot_f16_tinyblas__ref(a + r * stride, b, n);
+void ggml_dot_f16_tinyblas_tile__ref(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
+                                     std::int64_t n, int c, float* out) {
+  for (int j = 0; j < c; ++j)
+    for (int r = 0; r < 4; ++r) out[j * 4 + r] = ggml_dot_f16_tinyblas__ref(a + r * a_stride, b + j * b_stride, n);
 }
 
 }  // namespace lowbit::kernels
