@@ -76,6 +76,7 @@ class Linear {
   ggml::Type type_ = ggml::Type::F32;
   ActivationRounding rounding_ = ActivationRounding::Exact;
   std::vector<float> weight_;      // decoded [rows, cols]
+  std::vector<std::uint16_t> half_weight_;  // GgmlCpu F16: the fp16 values tinyBLAS reads
   std::vector<float> bias_;        // empty or [rows]
   std::vector<float> block_mins_;  // Q4_1/Q5_1 only: per-32 block m, [rows, cols/32]
   std::vector<std::byte> blocks_;  // GgmlCpu with a ggml-order integer dot: the weight blocks

@@ -48,6 +48,12 @@ GgmlDotF16Fn ggml_dot_f16_tinyblas_kernel() {
   return fn;
 }
 
+GgmlDotF16TileHFn ggml_dot_f16_tinyblas_tile_h_kernel() {
+  static const GgmlDotF16TileHFn fn =
+      fast_kernels_enabled() ? ggml_dot_f16_tinyblas_tile_h__avx2 : ggml_dot_f16_tinyblas_tile_h__ref;
+  return fn;
+}
+
 GgmlDotF16TileFn ggml_dot_f16_tinyblas_tile_kernel() {
   static const GgmlDotF16TileFn fn =
       fast_kernels_enabled() ? ggml_dot_f16_tinyblas_tile__avx2 : ggml_dot_f16_tinyblas_tile__ref;
@@ -107,29 +113,43 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
   });
 }
 
-void ggml_mul_mat_tinyblas(const float* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y,
-                           int threads) {
-  const GgmlDotF16Fn dot = ggml_dot_f16_tinyblas_kernel();
-  const GgmlDotF16TileFn tile = ggml_dot_f16_tinyblas_tile_kernel();
+namespace {
+
+// 4 weight rows x 3 activation rows per tile, 24 activation rows at a time (the quantized
+// matmul's walk); a ragged last row runs as a tile of that row four times over.
+template <class W, class Tile>
+void tinyblas_rows(const W* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y, int threads,
+                   Tile tile) {
   if (rows * m * k < kParallelMinWork) threads = 1;
-  // The quantized matmul's walk (above): 4 weight rows x 3 activation rows per tile,
-  // 24 activation rows at a time, single dots for the ragged rows.
   parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
     float out[12];
     for (std::int64_t i0 = 0; i0 < m; i0 += 24) {
       const std::int64_t i1 = std::min(m, i0 + 24);
-      std::size_t r = r0;
-      for (; r + 4 <= r1; r += 4)
+      for (std::size_t r = r0; r < r1;) {
+        const std::size_t n_rows = r + 4 <= r1 ? 4 : 1;
         for (std::int64_t i = i0; i < i1; i += 3) {
           const int c = static_cast<int>(std::min<std::int64_t>(3, i1 - i));
-          tile(w + static_cast<std::int64_t>(r) * k, k, x + i * k, k, k, c, out);
+          tile(w + static_cast<std::int64_t>(r) * k, n_rows == 4 ? k : 0, x + i * k, k, k, c, out);
           for (int cc = 0; cc < c; ++cc)
-            for (std::size_t rr = 0; rr < 4; ++rr) y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[cc * 4 + rr];
+            for (std::size_t rr = 0; rr < n_rows; ++rr)
+              y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[cc * 4 + rr];
         }
-      for (; r < r1; ++r)
-        for (std::int64_t i = i0; i < i1; ++i) y[i * rows + static_cast<std::int64_t>(r)] = dot(w + static_cast<std::int64_t>(r) * k, x + i * k, k);
+        r += n_rows;
+      }
     }
   });
+}
+
+}  // namespace
+
+void ggml_mul_mat_tinyblas(const float* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y,
+                           int threads) {
+  tinyblas_rows(w, rows, x, m, k, y, threads, ggml_dot_f16_tinyblas_tile_kernel());
+}
+
+void ggml_mul_mat_tinyblas(const std::uint16_t* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k,
+                           float* y, int threads) {
+  tinyblas_rows(w, rows, x, m, k, y, threads, ggml_dot_f16_tinyblas_tile_h_kernel());
 }
 
 }  // namespace lowbit::kernels

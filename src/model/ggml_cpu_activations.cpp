@@ -10,6 +10,7 @@
 #include "formats/ggml_blocks.h"
 #include "formats/ggml_rows.h"
 #include "kernels/ggml_dot.h"
+#include "kernels/quant_rows.h"
 #include "lowbit/bf16.h"
 #include "lowbit/error.h"
 #include "lowbit/fp16.h"
@@ -57,9 +58,17 @@ void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t
     case ggml::Type::F32:
       for (std::int64_t i = 0; i < n; ++i) out[i] = x[i];
       return;
-    case ggml::Type::F16:
-      for (std::int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+    case ggml::Type::F16: {
+      // Through the vector casts (bit for bit the scalar codec) in L1-sized pieces.
+      const auto& casts = kernels::quant_rows();
+      std::uint16_t h[1024];
+      for (std::int64_t i = 0; i < n; i += 1024) {
+        const std::int64_t len = std::min<std::int64_t>(1024, n - i);
+        casts.fp32_to_fp16(x + i, len, h);
+        casts.fp16_to_fp32(h, len, out + i);
+      }
       return;
+    }
     case ggml::Type::BF16:
       for (std::int64_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
       return;

@@ -67,6 +67,10 @@ Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std:
       l.block_mins_[static_cast<std::size_t>(b)] = fp16_to_fp32(m);
     }
   }
+  if (rounding == ActivationRounding::GgmlCpu && type == ggml::Type::F16 && cols % 8 == 0) {
+    l.half_weight_.resize(static_cast<std::size_t>(rows * cols));
+    std::memcpy(l.half_weight_.data(), data.data(), data.size());
+  }
   l.weight_.resize(static_cast<std::size_t>(rows * cols));
   ggml::dequantize_pieces(type, data, l.weight_.data(), rows * cols, hardware_threads(), done);
   if (rounding == ActivationRounding::GgmlCpu) (void)model::ggml_vec_dot_type(type);  // fails early if unsupported
@@ -109,6 +113,7 @@ void Linear::set_weight_f32(std::vector<float> weight) {
   rounding_ = ActivationRounding::Exact;
   release(block_mins_);
   release(blocks_);
+  release(half_weight_);
 }
 
 void Linear::use_exact_f32() {
@@ -117,6 +122,7 @@ void Linear::use_exact_f32() {
   rounding_ = ActivationRounding::Exact;
   release(block_mins_);
   release(blocks_);
+  release(half_weight_);
 }
 
 void Linear::set_weight_rows(std::shared_ptr<const WeightRows> rows) {
@@ -128,6 +134,7 @@ void Linear::set_weight_rows(std::shared_ptr<const WeightRows> rows) {
   rounding_ = ActivationRounding::Exact;
   release(block_mins_);
   release(blocks_);
+  release(half_weight_);
   rows_form_ = std::move(rows);
 }
 
@@ -167,7 +174,11 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
       rounded.resize(static_cast<std::size_t>(m * cols_));
       model::ggml_round_activations(type_, x, m, cols_, rounded.data(), nullptr);
     }
-    kernels::ggml_mul_mat_tinyblas(weight_.data(), rows_, rounded.empty() ? x : rounded.data(), m, cols_, y, threads);
+    const float* xin = rounded.empty() ? x : rounded.data();
+    if (!half_weight_.empty())
+      kernels::ggml_mul_mat_tinyblas(half_weight_.data(), rows_, xin, m, cols_, y, threads);
+    else
+      kernels::ggml_mul_mat_tinyblas(weight_.data(), rows_, xin, m, cols_, y, threads);
     add_bias(y, m);
     return;
   }

@@ -292,8 +292,11 @@ float ggml_dot_f16_tinyblas__avx2(const float* a, const float* b, std::int64_t n
 
 namespace {
 
-template <int C>
-void tinyblas_tile(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride, std::int64_t n,
+__m256 widen(const float* p) { return _mm256_loadu_ps(p); }
+__m256 widen(const std::uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+template <int C, class A>
+void tinyblas_tile(const A* a, std::int64_t a_stride, const float* b, std::int64_t b_stride, std::int64_t n,
                    float* out) {
   __m256 acc[4][C];
   for (auto& row : acc)
@@ -302,7 +305,7 @@ void tinyblas_tile(const float* a, std::int64_t a_stride, const float* b, std::i
     __m256 bv[C];
     for (int j = 0; j < C; ++j) bv[j] = _mm256_loadu_ps(b + j * b_stride + i);
     for (int r = 0; r < 4; ++r) {
-      const __m256 av = _mm256_loadu_ps(a + r * a_stride + i);
+      const __m256 av = widen(a + r * a_stride + i);
       for (int j = 0; j < C; ++j) acc[r][j] = _mm256_fmadd_ps(av, bv[j], acc[r][j]);
     }
   }
@@ -316,15 +319,26 @@ void tinyblas_tile(const float* a, std::int64_t a_stride, const float* b, std::i
   }
 }
 
-}  // namespace
-
-void ggml_dot_f16_tinyblas_tile__avx2(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
-                                      std::int64_t n, int c, float* out) {
+template <class A>
+void tinyblas_tile_of(const A* a, std::int64_t a_stride, const float* b, std::int64_t b_stride, std::int64_t n, int c,
+                      float* out) {
   switch (c) {
     case 1: tinyblas_tile<1>(a, a_stride, b, b_stride, n, out); break;
     case 2: tinyblas_tile<2>(a, a_stride, b, b_stride, n, out); break;
     default: tinyblas_tile<3>(a, a_stride, b, b_stride, n, out); break;
   }
+}
+
+}  // namespace
+
+void ggml_dot_f16_tinyblas_tile__avx2(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
+                                      std::int64_t n, int c, float* out) {
+  tinyblas_tile_of(a, a_stride, b, b_stride, n, c, out);
+}
+
+void ggml_dot_f16_tinyblas_tile_h__avx2(const std::uint16_t* a, std::int64_t a_stride, const float* b,
+                                        std::int64_t b_stride, std::int64_t n, int c, float* out) {
+  tinyblas_tile_of(a, a_stride, b, b_stride, n, c, out);
 }
 
 // c activation rows (1..3) of one tile; Q4_1's min chain leaves registers for two.

@@ -1,6 +1,7 @@
 // Portable twins of ggml's x86 block dot products (see ggml_dot.h): the oracle the AVX2
 // kernels are compared with bit for bit, written lane by lane so the order is explicit.
 #include <cmath>
+#include <vector>
 #include <cstring>
 
 #include "formats/ggml_blocks.h"
@@ -184,6 +185,15 @@ float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n)
   for (std::int64_t i = 0; i < n; i += 8)
     for (int l = 0; l < 8; ++l) acc[l] = std::fma(a[i + l], b[i + l], acc[l]);
   return ggml_hsum8(acc);
+}
+
+void ggml_dot_f16_tinyblas_tile_h__ref(const std::uint16_t* a, std::int64_t a_stride, const float* b,
+                                       std::int64_t b_stride, std::int64_t n, int c, float* out) {
+  std::vector<float> row(static_cast<std::size_t>(n));
+  for (int r = 0; r < 4; ++r) {
+    for (std::int64_t i = 0; i < n; ++i) row[static_cast<std::size_t>(i)] = fp16_to_fp32(a[r * a_stride + i]);
+    for (int j = 0; j < c; ++j) out[j * 4 + r] = ggml_dot_f16_tinyblas__ref(row.data(), b + j * b_stride, n);
+  }
 }
 
 void ggml_dot_f16_tinyblas_tile__ref(const float* a, std::int64_t a_stride, const float* b, std::int64_t b_stride,
