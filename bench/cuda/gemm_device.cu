@@ -261,9 +261,9 @@ void probe(Timer& tm) {
   CHECK_CUDA(cudaFree(sink));
 }
 
-// One M = 1 call after warm-up, for a profiler (ncu -k regex:gemm_w4a16 -c 1 --launch-skip 3).
-// One M = 1 call on 8192 x 8192 (for ncu), on the default plan or the given one.
-void one_call(lowbit::cuda::W4A16Tuning tune = {}) {
+// One call of m rows on 8192 x 8192 after warm-up, for a profiler (ncu --launch-skip 3 -c 1),
+// on the default plan or the given one.
+void one_call(lowbit::cuda::W4A16Tuning tune = {}, int m = 1) {
   const int n = 8192, k = 8192;
   std::vector<std::uint8_t> codes(static_cast<std::size_t>(n) * k);
   std::vector<std::uint16_t> scales(static_cast<std::size_t>(n) * k / 128, 0x2000);
@@ -275,15 +275,15 @@ void one_call(lowbit::cuda::W4A16Tuning tune = {}) {
   CHECK_CUDA(cudaMalloc(&s, w.scales.size() * 2));
   CHECK_CUDA(cudaMemcpy(q, w.qweight.data(), w.qweight.size() * 4, cudaMemcpyHostToDevice));
   CHECK_CUDA(cudaMemcpy(s, w.scales.data(), w.scales.size() * 2, cudaMemcpyHostToDevice));
-  CHECK_CUDA(cudaMalloc(&x, k * 2));
-  CHECK_CUDA(cudaMalloc(&y, n * 2));
-  const std::size_t wsb = lowbit::cuda::gemm_w4a16_workspace_bytes(1, n, k);
+  CHECK_CUDA(cudaMalloc(&x, static_cast<std::size_t>(m) * k * 2));
+  CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * n * 2));
+  const std::size_t wsb = lowbit::cuda::gemm_w4a16_workspace_bytes(m, n, k, tune);
   CHECK_CUDA(cudaMalloc(&ws, wsb + 256));
   CHECK_CUDA(cudaMemset(ws, 0, wsb + 256));
-  fill_random<<<64, 256>>>(static_cast<__nv_bfloat16*>(x), k, 5);
+  fill_random<<<64, 256>>>(static_cast<__nv_bfloat16*>(x), static_cast<std::size_t>(m) * k, 5);
   const lowbit::cuda::W4A16View v{static_cast<std::uint32_t*>(q), static_cast<std::uint16_t*>(s), nullptr, n, k};
   for (int i = 0; i < 5; ++i)
-    CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, v, y, 1, ws, nullptr, tune));
+    CHECK_LOWBIT(lowbit::cuda::gemm_w4a16(lowbit::cuda::Half::BF16, x, v, y, m, ws, nullptr, tune));
   CHECK_CUDA(cudaDeviceSynchronize());
 }
 
@@ -296,9 +296,15 @@ std::vector<lowbit::cuda::W4A16Tuning> sweep_tunings() {
 }
 
 // big: only M >= 32, each row count swept over the tile kernel's plans, every plan checked.
-int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, bool big) {
+// mid: M = 8 .. 64, the cluster kernel's plans (warps, cluster size) beside the other two
+// kernels' defaults on the same rows, every plan checked.
+// table: every row count, the default plans only (no sweeps).
+int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, bool big, bool mid = false,
+              bool table = false) {
   const Shape shapes[] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
-  const std::vector<int> ms = big ? std::vector<int>{32, 64, 128, 256} : std::vector<int>{1, 2, 4, 8, 16, 32, 64, 128, 256};
+  const std::vector<int> ms = big   ? std::vector<int>{32, 64, 128, 256}
+                              : mid ? std::vector<int>{8, 16, 24, 32, 48, 64}
+                                    : std::vector<int>{1, 2, 4, 8, 16, 32, 64, 128, 256};
   int failures = 0;
   Rng rng{0x1234567ull};
   std::printf("\n%-12s %5s %4s | %9s %9s %9s | %7s %7s | %8s %6s\n", "W [out,in]", "M", "sym", "cublas_us",
@@ -462,7 +468,19 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, b
           }
           return true;
         };
-        if (m <= 16 && (m == 1 || m == 8 || m == 16 || sh.n == shapes[0].n)) {
+        if (mid) {
+          std::printf("    cluster sweep:");
+          if (m <= 16 && variant_ok({0, 0, 0, 0, 2})) std::printf(" gemv=%.1f", time_lowbit({0, 0, 0, 0, 2}));
+          if (variant_ok({0, 0, 0, 0, 1})) std::printf(" tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
+          for (const int np : {1, 2})
+            for (const int w : {4, 8})
+              for (const int sp : {1, 2, 4, 8}) {
+                const lowbit::cuda::W4A16Tuning tu{0, sp, 0, w, 4, np};
+                if (variant_ok(tu)) std::printf(" np%d/w%d/s%d=%.1f", np, w, sp, time_lowbit(tu));
+              }
+          std::printf("\n");
+        }
+        if (!mid && !table && m <= 16 && (m == 1 || m == 8 || m == 16 || sh.n == shapes[0].n)) {
           // The m <= 16 kernels' plans (register-streamed on symmetric weights only), beside the tile kernel forced onto the same rows.
           if (sym) std::printf("    m<=16 sweep: tiles=%.1f", time_lowbit({0, 0, 0, 0, 1}));
           for (const int np : {1, 2, 4})
@@ -485,7 +503,7 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, b
               }
           std::printf("\n");
         }
-        if (sym && (big || m == 1 || m == 16 || m == 64)) {
+        if (!mid && !table && sym && (big || m == 1 || m == 16 || m == 64)) {
           std::printf("    sweep:");
           for (const int sp : {1, 2, 4, 8, 16}) {
             if (big && !variant_ok({0, sp, 0, 0, 1})) continue;
@@ -620,12 +638,14 @@ int main(int argc, char** argv) {
   int failures = 0;
   if (only == "probe") probe(tm);
   if (only == "one") one_call();
+  if (only == "one-mid") one_call({}, 64);
   if (only == "one-bulk") {
     lowbit::cuda::W4A16Tuning tu{0, 0, 0, 8, 3, 2, 0, 0};
     tu.stages = 2;
     one_call(tu);
   }
-  if (only.empty() || only == "w4a16" || only == "w4a16-big") failures += run_w4a16(tm, blas, copy_gbs, csv, only == "w4a16-big");
+  if (only.empty() || only == "w4a16" || only == "w4a16-big" || only == "w4a16-mid" || only == "w4a16-table")
+    failures += run_w4a16(tm, blas, copy_gbs, csv, only == "w4a16-big", only == "w4a16-mid", only == "w4a16-table");
   if (only.empty() || only == "w8a8") failures += run_w8a8(tm, blas, csv);
   if (csv) std::fclose(csv);
   CHECK_CUBLAS(cublasDestroy(blas));

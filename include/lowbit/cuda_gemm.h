@@ -30,6 +30,9 @@ struct W4A16View {
 // per warp (np: 1, 2, 4), groups in flight per warp (unroll: 2, 4), activations staged in
 // shared memory (xs: 1 no, 2 yes). path 3: the m <= 16 product fed by bulk copies: tile
 // pairs per block (np: 1, 2), consumer warps (4, 8), stages in the shared-memory ring.
+// path 4: the cluster kernel (weights as mma's A, up to 8 batch chunks of 8 rows, K split
+// over a thread-block cluster; m <= 64): tile pairs per warp (np: 1, 2), warps per block
+// (4, 8), splits (blocks per cluster, 1..8). The default takes it for 16 < m <= 64.
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
   int path = 0, np = 0, unroll = 0, xs = 0;

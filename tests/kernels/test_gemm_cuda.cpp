@@ -51,7 +51,7 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
   // groups not a multiple of the warps (9), one and two batch chunks of 8 rows, full or not.
   for (const Case c : {Case{64, 128, 1}, Case{192, 512, 5}, Case{128, 384, 8}, Case{64, 1152, 3}, Case{448, 2048, 2},
                        Case{128, 2048, 7}, Case{192, 1152, 11}, Case{128, 2048, 16}, Case{256, 1024, 17},
-                       Case{64, 4096, 40}, Case{320, 1536, 70}})
+                       Case{64, 4096, 40}, Case{384, 2048, 40}, Case{256, 1152, 64}, Case{320, 1536, 70}})
     for (const Half t : {Half::BF16, Half::F16})
       for (const bool symmetric : {true, false}) {
         const std::int64_t groups = c.k / lowbit::kernels::kW4A16Group;
@@ -82,6 +82,24 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
         EXPECT_LT(relative_error(t, y, ref), 1e-2)
             << "n=" << c.n << " k=" << c.k << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16")
             << (symmetric ? " sym" : " asym");
+        // The cluster kernel (m <= 64): every block width (narrowed where n needs it), one
+        // block per cluster, clusters of 3 (groups not a multiple of it) and of 8 (some
+        // blocks with a single group), on row counts that fill no batch chunk exactly.
+        if (c.m <= 64)
+          for (const int np : {1, 2})
+            for (const int warps : {4, 8})
+              for (const int splits : {1, 3, 8}) {
+                if (splits > groups) continue;
+                lowbit::cuda::W4A16Tuning tu;
+                tu.path = 4;
+                tu.np = np;
+                tu.warps = warps;
+                tu.splits = splits;
+                const auto yc = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
+                EXPECT_LT(relative_error(t, yc, ref), 1e-2)
+                    << "cluster np" << np << "/w" << warps << "/s" << splits << " n=" << c.n << " k=" << c.k
+                    << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
+              }
         // The tile kernel's every plan (16-row tiles per block, tiles per warp, warps, K
         // splits) on rows that fill no block exactly.
         if (c.m > 16) {

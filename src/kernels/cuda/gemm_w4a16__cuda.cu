@@ -1,6 +1,7 @@
 // W4A16 matmul y = x . W^T for Hopper: int4 weights in lowbit's tile layout (lowbit/w4a16.h),
 // fp16/bf16 activations, group-128 fp16 scales, mma.sync m16n8k16 with fp32 accumulation.
-// m <= 16 goes to gemv_w4a16__cuda.cu; this kernel takes larger m (and m <= 16 on request).
+// m <= 16 goes to gemv_w4a16__cuda.cu, m <= 64 to gemm_w4a16_cluster__cuda.cu; this kernel
+// takes larger m (and any m on request).
 // A block's 4 or 8 warps own NT 8-column tiles each and share MT 16-row tiles of activations;
 // cp.async streams groups of 128 inputs through shared memory 4 deep; K splits across
 // blocks when the columns alone cannot fill the GPU.
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 
+#include "kernels/cuda/gemm_w4a16_cluster.h"
 #include "kernels/cuda/gemv_w4a16.h"
 #include "kernels/cuda/w4a16_half_ops.cuh"
 #include "lowbit/cuda_gemm.h"
@@ -307,6 +309,8 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
     return kBadShape;
   if (m <= detail::kGemvMaxRows && tune.path == 3)
     return detail::gemv_w4a16_bulk(t, x, w, y, m, tune.np, tune.warps, tune.stages, stream);
+  if (tune.path == 4 || (tune.path == 0 && m > detail::kGemvMaxRows && m <= detail::kClusterMaxRows))
+    return detail::gemm_w4a16_cluster(t, x, w, y, m, tune.np, tune.warps, tune.splits, stream);
   if (m <= detail::kGemvMaxRows && tune.path != 1)
     return detail::gemv_w4a16(t, x, w, y, m, tune.np, tune.warps, tune.unroll, tune.xs, stream);
   const Plan p = plan_for(m, w.n, w.k, tune);

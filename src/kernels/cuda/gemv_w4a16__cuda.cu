@@ -17,15 +17,6 @@ namespace {
 
 using kernels::kW4A16Group;
 
-// Weights are read once per call: keep them out of L1, which the activations share.
-__device__ __forceinline__ uint4 load_stream(const uint4* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
-
 // Block: NP tile pairs (16 NP output columns) x all of K, kWarps warps each taking a
 // contiguous share of the groups (lane layout: gemv_w4a16_group.cuh).
 // Activations in shared memory: row pitch K * 2 + 64 bytes, so rows g and g + 1, read by

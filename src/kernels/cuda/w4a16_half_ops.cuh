@@ -69,6 +69,15 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(gmem));
 }
 
+// Weights are read once per call: keep them out of L1, which the activations share.
+__device__ __forceinline__ uint4 load_stream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
 // Codes q of the pairs (2r, 2r + 1) of a tile word (lowbit/w4a16.h) as offset + q halves.
 // One LOP3 computes (w & mask) | magic only when one constant is in a register: written
 // in C++, both are immediates and ptxas emits two (a fifth of the m <= 16 kernels'
