@@ -107,10 +107,7 @@ __global__ void __launch_bounds__(W * 32) gemm_w4a16_cluster_kernel(const T* __r
   }
 
   float acc[NP][MB][4];
-#pragma unroll
-  for (int p = 0; p < NP; ++p)
-#pragma unroll
-    for (int b = 0; b < MB; ++b) acc[p][b][0] = acc[p][b][1] = acc[p][b][2] = acc[p][b][3] = 0.f;
+  gemv_zero(acc);
 
   for (int j = 0; j < groups; ++j) {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2));

@@ -58,10 +58,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_w4a16_kernel(const T* __rest
   }
 
   float acc[NP][MB][4];
-#pragma unroll
-  for (int p = 0; p < NP; ++p)
-#pragma unroll
-    for (int b = 0; b < MB; ++b) acc[p][b][0] = acc[p][b][1] = acc[p][b][2] = acc[p][b][3] = 0.f;
+  gemv_zero(acc);
 
   // Everything the U groups read is requested before any of it is used: the activations
   // (L2 hits) wait out the same latency as the weights (DRAM) instead of after them.

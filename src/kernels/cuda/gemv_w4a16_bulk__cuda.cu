@@ -94,10 +94,7 @@ __global__ void __launch_bounds__((G + 1) * 32) gemv_w4a16_bulk_kernel(const T* 
   __syncthreads();
 
   float acc[NP][MB][4];
-#pragma unroll
-  for (int p = 0; p < NP; ++p)
-#pragma unroll
-    for (int b = 0; b < MB; ++b) acc[p][b][0] = acc[p][b][1] = acc[p][b][2] = acc[p][b][3] = 0.f;
+  gemv_zero(acc);
 
   if (warp == G) {
     // Producer: stage j holds groups jG .. jG + ng - 1 of every tile of the block.

@@ -67,6 +67,15 @@ __device__ __forceinline__ void gemv_w4a16_group(float (&acc)[NP][MB][4], const 
   }
 }
 
+// The m <= 64 kernels' accumulators (tile pairs x batch chunks x mma's four), zeroed.
+template <int NP, int MB>
+__device__ __forceinline__ void gemv_zero(float (&acc)[NP][MB][4]) {
+#pragma unroll
+  for (int p = 0; p < NP; ++p)
+#pragma unroll
+    for (int b = 0; b < MB; ++b) acc[p][b][0] = acc[p][b][1] = acc[p][b][2] = acc[p][b][3] = 0.f;
+}
+
 // Floats of shared memory the end-of-block sum needs for kWarps warps' accumulators.
 template <int NP, int MB, int kWarps>
 constexpr int kGemvPartials = kWarps * NP * MB * 4 * 32;
