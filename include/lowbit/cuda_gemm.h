@@ -40,8 +40,9 @@ struct W4A16Tuning {
 };
 
 // Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and
-// their arrival counters; none for the m <= 16 kernel, which splits K inside a block). Zero it once before the first call: each call leaves the
-// counters at zero again.
+// their arrival counters; none for the m <= 64 kernels, which split K inside a block or a
+// cluster: 0). Zero it once before the first call: each call leaves the counters at zero
+// again.
 std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune = {});
 
 // y[m][n] = x[m][k] . W^T, x and y of type t, row-major, 16-byte aligned; 1 <= m.

@@ -294,10 +294,18 @@ int dispatch(const Plan& p, const void* x, const W4A16View& w, void* y, int m, v
   return dispatch_warps<T, 4>(p, x, w, y, m, workspace, s);
 }
 
+// Whether the call runs this file's tile kernel (the only one that needs a workspace) or
+// one of the m <= 64 kernels, which split K inside a block or a cluster.
+bool uses_tile_kernel(int m, W4A16Tuning tune) {
+  if (tune.path == 4) return false;
+  if (m <= detail::kGemvMaxRows) return tune.path == 1;
+  return !(tune.path == 0 && m <= detail::kClusterMaxRows);
+}
+
 }  // namespace
 
 std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
-  if (m < 1 || n % 64 != 0 || k % kW4A16Group != 0 || n <= 0 || k <= 0) return 0;
+  if (m < 1 || n % 64 != 0 || k % kW4A16Group != 0 || n <= 0 || k <= 0 || !uses_tile_kernel(m, tune)) return 0;
   const Plan p = plan_for(m, n, k, tune);
   return counters_bytes(m, n) + static_cast<std::size_t>(p.splits) * m * n * sizeof(float);
 }
@@ -307,12 +315,13 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
   if (m < 1 || w.n <= 0 || w.k <= 0 || w.n % 64 != 0 || w.k % kW4A16Group != 0 || w.n > (1 << 30) ||
       w.k > (1 << 30) || x == nullptr || y == nullptr || w.qweight == nullptr || w.scales == nullptr)
     return kBadShape;
-  if (m <= detail::kGemvMaxRows && tune.path == 3)
-    return detail::gemv_w4a16_bulk(t, x, w, y, m, tune.np, tune.warps, tune.stages, stream);
-  if (tune.path == 4 || (tune.path == 0 && m > detail::kGemvMaxRows && m <= detail::kClusterMaxRows))
-    return detail::gemm_w4a16_cluster(t, x, w, y, m, tune.np, tune.warps, tune.splits, stream);
-  if (m <= detail::kGemvMaxRows && tune.path != 1)
+  if (!uses_tile_kernel(m, tune)) {
+    if (m <= detail::kGemvMaxRows && tune.path == 3)
+      return detail::gemv_w4a16_bulk(t, x, w, y, m, tune.np, tune.warps, tune.stages, stream);
+    if (tune.path == 4 || m > detail::kGemvMaxRows)
+      return detail::gemm_w4a16_cluster(t, x, w, y, m, tune.np, tune.warps, tune.splits, stream);
     return detail::gemv_w4a16(t, x, w, y, m, tune.np, tune.warps, tune.unroll, tune.xs, stream);
+  }
   const Plan p = plan_for(m, w.n, w.k, tune);
   if (p.splits > 1 && workspace == nullptr) return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);
