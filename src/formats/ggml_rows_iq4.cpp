@@ -20,15 +20,15 @@ constexpr std::int8_t kValuesIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -
                                           1,    13,   25,  38,  53,  69,  89,  113};
 
 // Index of the level nearest to x; a tie between two levels goes to the upper one.
+// ggml binary-searches; the search's branches mispredict on every other weight and made
+// this function ~90 % of an IQ4 quantization. Counting the levels not above x gives the
+// same bracketing index without branches: ggml's `x <= val[0]` and `x >= val[15]` exits
+// fall out of the final comparison, and a NaN (every `x < val[i]` false) lands on 15 as
+// in ggml. The final comparison is ggml's own rounded one, so ties resolve identically.
 int best_index_int8(const std::int8_t* val, float x) {
-  if (x <= val[0]) return 0;
-  if (x >= val[15]) return 15;
-  int lo = 0, hi = 15;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (x < val[mid]) hi = mid; else lo = mid;
-  }
-  return x - val[hi - 1] < val[hi] - x ? hi - 1 : hi;
+  int lo = 0;
+  for (int i = 1; i < 15; ++i) lo += !(x < static_cast<float>(val[i]));
+  return x - static_cast<float>(val[lo]) < static_cast<float>(val[lo + 1]) - x ? lo : lo + 1;
 }
 
 constexpr float kGroupMaxEps = 1e-15f;  // ggml's GROUP_MAX_EPS: below it a block is zero
