@@ -9,25 +9,28 @@ build=$(mktemp -d)
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv || true
 nvcc --version | tail -1
 flags=(-std=c++20 -O3 -gencode=arch=compute_90a,code=sm_90a -Iinclude -Isrc)
-for k in gemm_w4a16 gemm_w4a16_cluster gemv_w4a16 gemv_w4a16_bulk gemm_w8a8; do
+for k in gemm_w4a16 gemm_w4a16_cluster gemv_w4a16 gemv_w4a16_bulk gemm_w8a8 gemm_w8a8_wgmma; do
   nvcc "${flags[@]}" -Xptxas -v -c src/kernels/cuda/${k}__cuda.cu -o "$build/$k.o" 2>> "$out/ptxas.txt" &
 done
 nvcc "${flags[@]}" -c src/kernels/w4a16_repack.cpp -o "$build/repack.o"
 wait
-nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemm_w4a16_cluster.o "$build"/gemv_w4a16.o "$build"/gemv_w4a16_bulk.o "$build"/gemm_w8a8.o \
+nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemm_w4a16_cluster.o "$build"/gemv_w4a16.o "$build"/gemv_w4a16_bulk.o "$build"/gemm_w8a8.o "$build"/gemm_w8a8_wgmma.o \
   "$build/repack.o" -lcublas -o "$build/gemm_device"
 # Modes: w4a16, w4a16-big (M >= 32 only, every tile-kernel plan checked and timed),
 # w4a16-mid (M = 8..64, every cluster-kernel plan checked and timed), w4a16-table (every
 # row count on the default plans, no sweeps), w8a8,
 # probe (launch cost and streaming-read floor), ncu; none: w4a16 and w8a8.
 if [ $# -eq 0 ]; then set -- ""; fi
-# ncu / ncu-bulk / ncu-mid: hardware counters of one W4A16 call at M = 1 on the default
-# plan / the bulk-copy kernel / M = 64 on the default plan (Firecracker machines; clocks
-# left alone); NCU_EXTRA adds ncu arguments (e.g. --metrics).
+# ncu / ncu-bulk / ncu-mid / ncu-w8a8: hardware counters of one W4A16 call at M = 1 on the
+# default plan / the bulk-copy kernel / M = 64 on the default plan, or of one W8A8 call at
+# M = 4096 on 8192 x 8192 (Firecracker machines; clocks left alone); NCU_EXTRA adds ncu
+# arguments (e.g. --metrics).
 for mode in "$@"; do
-  if [ "$mode" = ncu ] || [ "$mode" = ncu-bulk ] || [ "$mode" = ncu-mid ]; then
+  if [ "$mode" = ncu ] || [ "$mode" = ncu-bulk ] || [ "$mode" = ncu-mid ] || [ "$mode" = ncu-w8a8 ]; then
+    kernels=regex:gem._w4a16
+    [ "$mode" = ncu-w8a8 ] && kernels=regex:gemm_w8a8
     ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy \
-      --section MemoryWorkloadAnalysis --section SchedulerStats ${NCU_EXTRA:-} -k regex:gem._w4a16 --launch-skip 3 -c 1 \
+      --section MemoryWorkloadAnalysis --section SchedulerStats ${NCU_EXTRA:-} -k $kernels --launch-skip 3 -c 1 \
       "$build/gemm_device" "" "${mode/ncu/one}"
   else
     "$build/gemm_device" "$out/gemm_device${mode:+-$mode}.csv" "$mode"

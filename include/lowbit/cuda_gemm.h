@@ -51,12 +51,19 @@ std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4
 int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* workspace, void* stream,
                W4A16Tuning tune = {});
 
+// W8A8 plan overrides for benchmarks (0: the built-in choice). path 1 forces the mma.sync
+// kernel, 2 the wgmma kernel (k % 128 == 0 only); bn is the wgmma kernel's block width on
+// N (128 or 256).
+struct W8A8Tuning {
+  int path = 0, bn = 0;
+};
 // y[m][n] = sx[m] * sw[n] * (sum_j xq[m][j] * wq[n][j] - zx[m] * wsum[n]) for int8 xq
 // [m][k] and wq [n][k] (row-major, k % 64 == 0, n % 8 == 0), fp32 scales, the per-token
 // zero point zx (null: symmetric) and wsum[n] = sum_j wq[n][j] precomputed offline
-// (null when zx is). Output of type t.
+// (null when zx is). Output of type t. k % 128 == 0 runs on wgmma (sm_90a).
 int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
-              const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream);
+              const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream,
+              W8A8Tuning tune = {});
 
 // Host convenience for tests and tools: uploads x (fp16/bf16 bits, [m][k]) and the
 // weights, runs gemm_w4a16 on device 0 and returns y ([m][n], same type), or fails with
@@ -66,6 +73,7 @@ std::vector<std::uint16_t> gemm_w4a16_host(Half t, const std::uint16_t* x, const
 
 // The same for W8A8 with symmetric or per-token asymmetric activations (zx may be null).
 std::vector<std::uint16_t> gemm_w8a8_host(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx,
-                                          const std::int8_t* wq, const float* sw, int m, std::int64_t n, std::int64_t k);
+                                          const std::int8_t* wq, const float* sw, int m, std::int64_t n, std::int64_t k,
+                                          W8A8Tuning tune = {});
 
 }  // namespace lowbit::cuda

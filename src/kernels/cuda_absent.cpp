@@ -19,7 +19,7 @@ std::size_t gemm_w4a16_workspace_bytes(int, std::int64_t, std::int64_t, W4A16Tun
 int gemm_w4a16(Half, const void*, const W4A16View&, void*, int, void*, void*, W4A16Tuning) { return kNoCuda; }
 
 int gemm_w8a8(Half, const std::int8_t*, const float*, const std::int32_t*, const std::int8_t*, const float*,
-              const std::int32_t*, void*, int, std::int64_t, std::int64_t, void*) {
+              const std::int32_t*, void*, int, std::int64_t, std::int64_t, void*, W8A8Tuning) {
   return kNoCuda;
 }
 
@@ -28,7 +28,8 @@ std::vector<std::uint16_t> gemm_w4a16_host(Half, const std::uint16_t*, const ker
 }
 
 std::vector<std::uint16_t> gemm_w8a8_host(Half, const std::int8_t*, const float*, const std::int32_t*,
-                                          const std::int8_t*, const float*, int, std::int64_t, std::int64_t) {
+                                          const std::int8_t*, const float*, int, std::int64_t, std::int64_t,
+                                          W8A8Tuning) {
   fail("lowbit was built without CUDA: no W8A8 GPU matmul");
 }
 

@@ -149,7 +149,11 @@ TEST(CudaGemmW8A8, MatchesExactIntegerProductScaled) {
     std::int64_t n, k;
     int m;
   };
-  for (const Case c : {Case{8, 64, 1}, Case{136, 192, 7}, Case{256, 512, 130}, Case{200, 1024, 300}})
+  // k % 128 == 0 runs on wgmma by default: one K tile (fewer than the ring prefetches),
+  // two, and many; ragged m and n against both block widths. Each such case also runs
+  // on every plan: the mma.sync kernel, and wgmma with 128- and 256-column blocks.
+  for (const Case c : {Case{8, 64, 1}, Case{136, 192, 7}, Case{256, 512, 130}, Case{200, 1024, 300}, Case{264, 128, 129},
+                       Case{520, 256, 64}, Case{48, 1280, 3}})
     for (const bool asym : {false, true}) {
       std::vector<std::int8_t> xq(static_cast<std::size_t>(c.m * c.k)), wq(static_cast<std::size_t>(c.n * c.k));
       for (auto& v : xq) v = static_cast<std::int8_t>(i8(rng));
@@ -169,11 +173,22 @@ TEST(CudaGemmW8A8, MatchesExactIntegerProductScaled) {
           ref[static_cast<std::size_t>(r * c.n + o)] =
               static_cast<double>(sx[static_cast<std::size_t>(r)]) * sw[static_cast<std::size_t>(o)] * static_cast<double>(acc);
         }
-      for (const Half t : {Half::BF16, Half::F16}) {
-        const auto y = lowbit::cuda::gemm_w8a8_host(t, xq.data(), sx.data(), asym ? zx.data() : nullptr, wq.data(),
-                                                    sw.data(), c.m, c.n, c.k);
-        EXPECT_LT(relative_error(t, y, ref), 1e-2) << "n=" << c.n << " k=" << c.k << " m=" << c.m << (asym ? " asym" : " sym");
-      }
+      std::vector<lowbit::cuda::W8A8Tuning> plans = {{}};
+      if (c.k % 128 == 0) plans.insert(plans.end(), {{1, 0}, {2, 128}, {2, 256}});
+      for (const Half t : {Half::BF16, Half::F16})
+        for (const auto& plan : plans) {
+          const auto y = lowbit::cuda::gemm_w8a8_host(t, xq.data(), sx.data(), asym ? zx.data() : nullptr, wq.data(),
+                                                      sw.data(), c.m, c.n, c.k, plan);
+          // The sums are exact integers, so every output is the fp64 value up to the fp32
+          // epilogue (a few 2^-24) and one rounding to the half type (2^-9 for bf16): a
+          // per-element bound, which also catches a single misplaced output.
+          std::size_t bad = 0, first = 0;
+          for (std::size_t i = 0; i < ref.size(); ++i)
+            if (!(std::fabs(to_float(t, y[i]) - ref[i]) <= 0x1p-8 * std::fabs(ref[i]) + 0x1p-24) && bad++ == 0) first = i;
+          EXPECT_EQ(bad, 0u) << "n=" << c.n << " k=" << c.k << " m=" << c.m << (asym ? " asym" : " sym") << " path "
+                             << plan.path << " bn " << plan.bn << (t == Half::BF16 ? " bf16" : " fp16")
+                             << ", first bad output: row " << first / c.n << " col " << first % c.n;
+        }
     }
 }
 

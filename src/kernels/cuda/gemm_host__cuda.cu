@@ -59,7 +59,8 @@ std::vector<std::uint16_t> gemm_w4a16_host(Half t, const std::uint16_t* x, const
 }
 
 std::vector<std::uint16_t> gemm_w8a8_host(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx,
-                                          const std::int8_t* wq, const float* sw, int m, std::int64_t n, std::int64_t k) {
+                                          const std::int8_t* wq, const float* sw, int m, std::int64_t n, std::int64_t k,
+                                          W8A8Tuning tune) {
   const std::size_t mk = static_cast<std::size_t>(m) * static_cast<std::size_t>(k);
   const std::size_t nk = static_cast<std::size_t>(n) * static_cast<std::size_t>(k);
   const std::size_t mn = static_cast<std::size_t>(m) * static_cast<std::size_t>(n);
@@ -71,7 +72,7 @@ std::vector<std::uint16_t> gemm_w8a8_host(Half t, const std::int8_t* xq, const f
   Buffer dzx(static_cast<std::size_t>(m) * 4, zx), dws(wsum.size() * 4, wsum.data()), dy(mn * 2);
   check(cudaMemset(dy.p, 0xFF, mn * 2), "cudaMemset");
   check_rc(gemm_w8a8(t, dx.as<std::int8_t>(), dsx.as<float>(), zx ? dzx.as<std::int32_t>() : nullptr, dw.as<std::int8_t>(),
-                     dsw.as<float>(), zx ? dws.as<std::int32_t>() : nullptr, dy.p, m, n, k, nullptr),
+                     dsw.as<float>(), zx ? dws.as<std::int32_t>() : nullptr, dy.p, m, n, k, nullptr, tune),
            "gemm_w8a8");
   check(cudaDeviceSynchronize(), "gemm_w8a8");
   std::vector<std::uint16_t> y(mn);

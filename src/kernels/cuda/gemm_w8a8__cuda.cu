@@ -1,13 +1,16 @@
-// W8A8 matmul for Hopper: int8 activations x int8 weights -> int32 (mma.sync m16n8k32),
-// then y = sx[m] * sw[n] * (acc - zx[m] * wsum[n]) in one epilogue. Block tile 128 x 128,
-// K in steps of 64 through a 4-stage cp.async pipeline; 8 warps of 64 x 32 each. Both
-// operands are row-major [rows][k], so each lane reads 16 contiguous bytes per row.
+// W8A8 matmul for Hopper on mma.sync m16n8k32 (int8 x int8 -> int32, then y = sx[m] *
+// sw[n] * (acc - zx[m] * wsum[n]) in one epilogue): the path for k % 128 != 0 (or path 1);
+// gemm_w8a8 sends the rest to the wgmma kernel. Block tile 128 x 128, K in steps of 64
+// through a 4-stage cp.async pipeline; 8 warps of 64 x 32 each. Both operands are
+// row-major [rows][k], so each lane reads 16 contiguous bytes per row.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstring>
 
+#include "kernels/cuda/gemm_w8a8_ops.cuh"
+#include "kernels/cuda/gemm_w8a8_wgmma.h"
 #include "lowbit/cuda_gemm.h"
 
 namespace lowbit::cuda {
@@ -17,28 +20,11 @@ constexpr int kBM = 128, kBN = 128, kBK = 64, kStages = 4, kThreads = 256;
 constexpr int kTileBytes = kBM * kBK;  // A and B tiles are the same size
 constexpr int kSmemBytes = 2 * kStages * kTileBytes;
 
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  // src-size 0 fills the 16 bytes with zeros: rows past m or n contribute nothing.
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
-}
-
 __device__ __forceinline__ void mma_s8(int (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
       : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <class T>
-__device__ __forceinline__ void store2(T* p, float a, float b);
-template <>
-__device__ __forceinline__ void store2(__nv_bfloat16* p, float a, float b) {
-  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
-}
-template <>
-__device__ __forceinline__ void store2(__half* p, float a, float b) {
-  *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b);
 }
 
 // Lane (g, t) of mma's k32 step holds logical inputs 4t..4t+3 and 16+4t..16+4t+3; we give
@@ -64,9 +50,9 @@ __global__ void __launch_bounds__(kThreads) gemm_w8a8_kernel(const std::int8_t* 
     for (int c = threadIdx.x; c < kBM * kBK / 16; c += kThreads) {
       const int r = c / (kBK / 16), col = (c % (kBK / 16)) * 16;
       const int ra = bm + r, rb = bn + r;
-      cp_async16(sa + stage * kTileBytes + r * kBK + col, xq + static_cast<std::size_t>(ra < m ? ra : 0) * k + kb * kBK + col,
+      cp_async16_zfill(sa + stage * kTileBytes + r * kBK + col, xq + static_cast<std::size_t>(ra < m ? ra : 0) * k + kb * kBK + col,
                  ra < m);
-      cp_async16(sb + stage * kTileBytes + r * kBK + col, wq + static_cast<std::size_t>(rb < n ? rb : 0) * k + kb * kBK + col,
+      cp_async16_zfill(sb + stage * kTileBytes + r * kBK + col, wq + static_cast<std::size_t>(rb < n ? rb : 0) * k + kb * kBK + col,
                  rb < n);
     }
   };
@@ -111,27 +97,13 @@ __global__ void __launch_bounds__(kThreads) gemm_w8a8_kernel(const std::int8_t* 
   asm volatile("cp.async.wait_group 0;\n" ::);
 
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 4; ++i)
 #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int row = bm + wm * 64 + i * 16 + g + 8 * h;
-      if (row >= m) continue;
-      const float srow = sx[row];
-      const int zrow = zx ? zx[row] : 0;
+    for (int h = 0; h < 2; ++h)
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int col = bn + wn * 32 + j * 8 + 2 * t;
-        if (col >= n) continue;
-        int v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
-        if (zx) {
-          v0 -= zrow * wsum[col];
-          v1 -= zrow * wsum[col + 1];
-        }
-        store2(y + static_cast<std::size_t>(row) * n + col, srow * sw[col] * static_cast<float>(v0),
-               srow * sw[col + 1] * static_cast<float>(v1));
-      }
-    }
-  }
+      for (int j = 0; j < 4; ++j)
+        store_w8a8_pair(y, bm + wm * 64 + i * 16 + g + 8 * h, bn + wn * 32 + j * 8 + 2 * t, acc[i][j][2 * h],
+                        acc[i][j][2 * h + 1], m, n, sx, zx, sw, wsum);
 }
 
 template <class T>
@@ -152,12 +124,18 @@ int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const
 }  // namespace
 
 int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
-              const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream) {
+              const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream,
+              W8A8Tuning tune) {
   if (m < 1 || n <= 0 || k <= 0 || n % 8 != 0 || k % kBK != 0 || n > (1 << 30) || k > (1 << 30) || !xq || !sx || !wq ||
-      !sw || !y || (zx && !wsum))
+      !sw || !y || (zx && !wsum) || tune.path < 0 || tune.path > 2 || (tune.bn != 0 && tune.bn != 128 && tune.bn != 256))
     return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);
   const int ni = static_cast<int>(n), ki = static_cast<int>(k);
+  const bool wgmma = tune.path == 2 || (tune.path == 0 && ki % detail::kW8A8WgmmaK == 0);
+  if (wgmma) {
+    if (ki % detail::kW8A8WgmmaK != 0) return kBadShape;
+    return detail::gemm_w8a8_wgmma(t, xq, sx, zx, wq, sw, wsum, y, m, ni, ki, tune.bn, s);
+  }
   return t == Half::BF16 ? launch<__nv_bfloat16>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s)
                          : launch<__half>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s);
 }
