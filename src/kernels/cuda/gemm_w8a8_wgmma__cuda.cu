@@ -18,7 +18,7 @@ constexpr int kBM = 128, kBK = kW8A8WgmmaK, kThreads = 256;
 constexpr int kRingBytes = 220 * 1024;  // the stages share at most this much shared memory
 
 // A stage holds 128 bytes of K (one 128-byte swizzled row) for the block's 128 activation
-// and BN weight rows. (Measured and not kept, bench/cuda/w8a8_notes.md: 64-byte stages,
+// and BN weight rows. (Measured and not kept, bench/cuda/w4a16_notes.md: 64-byte stages,
 // twice as many for the same bytes, were slower, the per-stage barrier then costing twice
 // as often; retiring each stage's MMAs before the next barrier, which frees one more
 // stage for copies, changed nothing.)
