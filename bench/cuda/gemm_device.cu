@@ -561,10 +561,11 @@ int run_w8a8(Timer& tm, cublasHandle_t blas, std::FILE* csv) {
   Rng rng{0xABCDEFull};
   // Plans: the default, then each kernel forced (mma.sync; wgmma with 128- and 256-column
   // blocks), every one checked against the fp64 reference before it is timed.
-  const lowbit::cuda::W8A8Tuning plans[] = {{}, {1, 0}, {2, 128}, {2, 256}};
+  const lowbit::cuda::W8A8Tuning plans[] = {{}, {1, 0}, {2, 128}, {2, 256}, {3, 128}, {3, 256}};
   constexpr int kPlans = sizeof(plans) / sizeof(plans[0]);
-  std::printf("\n%-12s %5s %5s | %9s %9s %9s | %7s | %8s %8s | %8s %8s %8s\n", "W [out,in]", "M", "zx",
-              "cublas_us", "lowbit_us", "rel_err", "x_i8", "cub_TOPS", "lb_TOPS", "mma_us", "wg_n128", "wg_n256");
+  std::printf("\n%-12s %5s %5s | %9s %9s %9s | %7s | %8s %8s | %8s %8s %8s %8s %8s\n", "W [out,in]", "M", "zx",
+              "cublas_us", "lowbit_us", "rel_err", "x_i8", "cub_TOPS", "lb_TOPS", "mma_us", "wg_n128", "wg_n256",
+              "tma_n128", "tma_n256");
   for (const Shape sh : shapes) {
     const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k;
     std::int8_t* wq;
@@ -638,9 +639,9 @@ int run_w8a8(Timer& tm, cublasHandle_t blas, std::FILE* csv) {
       cublas_us = 0.5 * (cublas_us + tm.median_us(5, 20, cublas));
       const double us = plan_us[0];
       const double ops = 2.0 * m * static_cast<double>(nk);
-      std::printf("%5dx%-6d %5d %5s | %9.2f %9.2f %9.2e | %7.2f | %8.1f %8.1f | %8.2f %8.2f %8.2f %s\n", sh.n, sh.k,
-                  m, "both", cublas_us, us, rel_worst, cublas_us / us, ops / cublas_us / 1e6, ops / us / 1e6, plan_us[1],
-                  plan_us[2], plan_us[3], ok ? "" : "FAIL");
+      std::printf("%5dx%-6d %5d %5s | %9.2f %9.2f %9.2e | %7.2f | %8.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %s\n",
+                  sh.n, sh.k, m, "both", cublas_us, us, rel_worst, cublas_us / us, ops / cublas_us / 1e6, ops / us / 1e6,
+                  plan_us[1], plan_us[2], plan_us[3], plan_us[4], plan_us[5], ok ? "" : "FAIL");
       if (csv)
         std::fprintf(csv, "w8a8,%d,%d,%d,asym,%.3f,%.3f,%.3e,0,0,0,0,%d\n", sh.n, sh.k, m, cublas_us, us, rel_worst,
                      ok ? 1 : 0);

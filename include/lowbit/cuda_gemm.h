@@ -52,15 +52,15 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
                W4A16Tuning tune = {});
 
 // W8A8 plan overrides for benchmarks (0: the built-in choice). path 1 forces the mma.sync
-// kernel, 2 the wgmma kernel (k % 128 == 0 only); bn is the wgmma kernel's block width on
-// N (128 or 256).
+// kernel, 2 the wgmma kernel fed by cp.async, 3 the wgmma kernel fed by the tensor copy
+// engine (2 and 3: k % 128 == 0 only); bn is a wgmma kernel's block width on N (128 or 256).
 struct W8A8Tuning {
   int path = 0, bn = 0;
 };
 // y[m][n] = sx[m] * sw[n] * (sum_j xq[m][j] * wq[n][j] - zx[m] * wsum[n]) for int8 xq
 // [m][k] and wq [n][k] (row-major, k % 64 == 0, n % 8 == 0), fp32 scales, the per-token
 // zero point zx (null: symmetric) and wsum[n] = sum_j wq[n][j] precomputed offline
-// (null when zx is). Output of type t. k % 128 == 0 runs on wgmma (sm_90a).
+// (null when zx is). Output of type t. k % 128 == 0 runs on wgmma fed by TMA (sm_90a).
 int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
               const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream,
               W8A8Tuning tune = {});

@@ -1,6 +1,6 @@
 // W8A8 matmul for Hopper on mma.sync m16n8k32 (int8 x int8 -> int32, then y = sx[m] *
 // sw[n] * (acc - zx[m] * wsum[n]) in one epilogue): the path for k % 128 != 0 (or path 1);
-// gemm_w8a8 sends the rest to the wgmma kernel. Block tile 128 x 128, K in steps of 64
+// gemm_w8a8 sends the rest to the wgmma kernels. Block tile 128 x 128, K in steps of 64
 // through a 4-stage cp.async pipeline; 8 warps of 64 x 32 each. Both operands are
 // row-major [rows][k], so each lane reads 16 contiguous bytes per row.
 #include <cuda_bf16.h>
@@ -127,14 +127,17 @@ int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t
               const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream,
               W8A8Tuning tune) {
   if (m < 1 || n <= 0 || k <= 0 || n % 8 != 0 || k % kBK != 0 || n > (1 << 30) || k > (1 << 30) || !xq || !sx || !wq ||
-      !sw || !y || (zx && !wsum) || tune.path < 0 || tune.path > 2 || (tune.bn != 0 && tune.bn != 128 && tune.bn != 256))
+      !sw || !y || (zx && !wsum) || tune.path < 0 || tune.path > 3 || (tune.bn != 0 && tune.bn != 128 && tune.bn != 256))
     return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);
   const int ni = static_cast<int>(n), ki = static_cast<int>(k);
-  const bool wgmma = tune.path == 2 || (tune.path == 0 && ki % detail::kW8A8WgmmaK == 0);
+  const bool wgmma = tune.path >= 2 || (tune.path == 0 && ki % detail::kW8A8WgmmaK == 0);
   if (wgmma) {
     if (ki % detail::kW8A8WgmmaK != 0) return kBadShape;
-    return detail::gemm_w8a8_wgmma(t, xq, sx, zx, wq, sw, wsum, y, m, ni, ki, tune.bn, s);
+    // The TMA-fed kernel by default: faster at every M >= 256 measured, mixed below
+    // (bench/cuda/w4a16_notes.md, "W8A8 on wgmma").
+    return tune.path == 2 ? detail::gemm_w8a8_wgmma(t, xq, sx, zx, wq, sw, wsum, y, m, ni, ki, tune.bn, s)
+                          : detail::gemm_w8a8_tma(t, xq, sx, zx, wq, sw, wsum, y, m, ni, ki, tune.bn, s);
   }
   return t == Half::BF16 ? launch<__nv_bfloat16>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s)
                          : launch<__half>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s);
