@@ -1,9 +1,12 @@
 // Chooses ggml-order block dot kernels by weight type and CPU, and runs them as a matmul
 // over threads: output rows are split in fixed blocks and each output is one dot product.
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "kernels/ggml_dot.h"
 #include "kernels/quant_rows.h"
+#include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
 
 namespace lowbit::kernels {
@@ -92,19 +95,33 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
     return;
   }
   if (rows * m * k < kParallelMinWork) threads = 1;
-  // Threads take whole 4-row tiles; 24 activation rows at a time stay in L2 while a
-  // thread's weight rows stream past them, three at a time through each tile.
+  // Every activation block's scale decoded once, block-major, so a tile loads its
+  // activations' scales as one vector (8 floats of slack past the end).
+  const std::int64_t nb = k / 32;
+  const std::size_t x_block_bytes = x_row_bytes / static_cast<std::size_t>(nb);
+  std::vector<float> xd(static_cast<std::size_t>(nb * m + 8), 0.f);
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t ib = 0; ib < nb; ++ib) {
+      std::uint16_t d;  // every ggml activation block (Q8_0, Q8_1) starts with its fp16 scale
+      std::memcpy(&d, x + static_cast<std::size_t>(i) * x_row_bytes + static_cast<std::size_t>(ib) * x_block_bytes, 2);
+      xd[static_cast<std::size_t>(ib * m + i)] = fp16_to_fp32(d);
+    }
+  constexpr std::size_t kR = kGgmlTileRows;
+  // Threads take whole tiles; 24 activation rows at a time stay in L2 while a thread's
+  // weight rows stream past them, kGgmlTileCols at a time through each tile.
   parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
-    float out[12];
+    float out[kGgmlTileRows * kGgmlTileCols];
     for (std::int64_t i0 = 0; i0 < m; i0 += 24) {
       const std::int64_t i1 = std::min(m, i0 + 24);
       std::size_t r = r0;
-      for (; r + 4 <= r1; r += 4)
-        for (std::int64_t i = i0; i < i1; i += 3) {
-          const int c = static_cast<int>(std::min<std::int64_t>(3, i1 - i));
-          tile(w + r * row_bytes, row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, x_row_bytes, k, c, out);
+      for (; r + kR <= r1; r += kR)
+        for (std::int64_t i = i0; i < i1; i += kGgmlTileCols) {
+          const int c = static_cast<int>(std::min<std::int64_t>(kGgmlTileCols, i1 - i));
+          tile(w + r * row_bytes, row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, x_row_bytes, xd.data() + i, m,
+               k, c, out);
           for (int cc = 0; cc < c; ++cc)
-            for (std::size_t rr = 0; rr < 4; ++rr) y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[cc * 4 + rr];
+            for (std::size_t rr = 0; rr < kR; ++rr)
+              y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[static_cast<std::size_t>(cc) * kR + rr];
         }
       for (; r < r1; ++r)
         for (std::int64_t i = i0; i < i1; ++i)

@@ -1,7 +1,7 @@
-// The 4 x 3 register tiles of ggml_mul_mat give every output exactly the reference single
-// dot (bit for bit), for ragged rows (tails run single dots), odd activation counts,
-// rows at byte offset 2 (off vector alignment, on the blocks' fp16 alignment) and 1 or 2
-// threads.
+// The register tiles of ggml_mul_mat (kGgmlTileRows x kGgmlTileCols) give every output
+// exactly the reference single dot (bit for bit), for ragged rows (tails run single
+// dots), odd activation counts, rows at byte offset 2 (off vector alignment, on the
+// blocks' fp16 alignment) and 1 or 2 threads.
 #include <gtest/gtest.h>
 
 #include <cstring>

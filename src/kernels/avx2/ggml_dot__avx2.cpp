@@ -2,6 +2,7 @@
 // reference twins, so results are identical bit for bit; compiled with -mavx2 -mfma -mf16c.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -33,10 +34,11 @@ float fold(__m256 acc) {
   return ggml_hsum8(a);
 }
 
-// Register tiles: 4 weight rows x 1..3 activation rows per pass, so each weight block is
-// unpacked once for every activation and each activation block loaded once for four rows;
-// every output keeps the single dot's own lanes, fmas and fold, so a tile equals the dots
-// it replaces bit for bit.
+// Register tiles: kGgmlTileRows weight rows x 1..kGgmlTileCols activation rows per pass
+// (1 x 8: eight accumulators and the operands fit the 16 ymm registers, and each weight
+// block is unpacked once for eight activations, which Q5_0's bit spreading needs most;
+// 4 x 3 unpacked it for three and spilled); every output keeps the single dot's own
+// lanes, fmas and fold, so a tile equals the dots it replaces bit for bit.
 // Signed weight codes of block ib of a Q4_0 or Q8_0 row.
 template <class Block>
 __m256i codes(const Block& b);
@@ -72,34 +74,33 @@ template <class Block>
 using ActivationBlock = std::conditional_t<kHasMin<Block>, ggml::block_q8_1, ggml::block_q8_0>;
 
 template <class Block, int C>
-void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes, std::int64_t n,
-          float* out) {
+void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes, const float* xd,
+          std::int64_t xd_stride, std::int64_t n, float* out) {
+  constexpr int R = kGgmlTileRows;
   using XBlock = ActivationBlock<Block>;
-  const Block* a[4];
+  const Block* a[R];
   const XBlock* b[C];
-  for (int r = 0; r < 4; ++r) a[r] = reinterpret_cast<const Block*>(w + static_cast<std::size_t>(r) * w_row_bytes);
+  for (int r = 0; r < R; ++r) a[r] = reinterpret_cast<const Block*>(w + static_cast<std::size_t>(r) * w_row_bytes);
   for (int c = 0; c < C; ++c) b[c] = reinterpret_cast<const XBlock*>(x + static_cast<std::size_t>(c) * x_row_bytes);
-  __m256 acc[4][C];
+  __m256 acc[R][C];
   for (auto& row : acc)
     for (auto& v : row) v = _mm256_setzero_ps();
-  [[maybe_unused]] __m128 summs[4][C];
+  [[maybe_unused]] __m128 summs[R][C];
   if constexpr (kHasMin<Block>)
     for (auto& row : summs)
       for (auto& v : row) v = _mm_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
   for (std::int64_t ib = 0; ib < n / 32; ++ib) {
-    // The tile's d_w * d_x products, four rows per multiply, each then broadcast from
-    // memory: the same roundings as a scalar product per output, without a multiply on
-    // the vector ports per output.
-    alignas(16) float dd[C][4];
-    const __m128 da = _mm_cvtph_ps(_mm_setr_epi16(static_cast<short>(a[0][ib].d), static_cast<short>(a[1][ib].d),
-                                                  static_cast<short>(a[2][ib].d), static_cast<short>(a[3][ib].d), 0, 0, 0,
-                                                  0));
-    for (int c = 0; c < C; ++c) _mm_store_ps(dd[c], _mm_mul_ps(da, _mm_set1_ps(half(b[c][ib].d))));
-    for (int r = 0; r < 4; ++r) {
-      // The same block four rows down (the next tile's): rows are short (a few hundred
+    // The tile's d_w * d_x products, one multiply per weight row for all its activations
+    // (their scales come decoded, xd), each then broadcast from memory: the same
+    // roundings as a scalar product per output, without a multiply per output.
+    alignas(32) float dd[R][8];
+    const __m256 dx = _mm256_loadu_ps(xd + ib * xd_stride);
+    for (int r = 0; r < R; ++r) _mm256_store_ps(dd[r], _mm256_mul_ps(_mm256_set1_ps(half(a[r][ib].d)), dx));
+    for (int r = 0; r < R; ++r) {
+      // The same block R rows down (the next tile's): rows are short (a few hundred
       // bytes in small models), too short for the hardware prefetcher to ramp up within.
-      _mm_prefetch(reinterpret_cast<const char*>(a[r] + ib) + 4 * w_row_bytes, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(a[r] + ib) + R * w_row_bytes, _MM_HINT_T0);
       if constexpr (kHasMin<Block>) {
         const __m256i ua = nibbles(a[r][ib].qs);
         const __m128 ma = _mm_set_ss(half(a[r][ib].m));
@@ -107,7 +108,7 @@ void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::
           summs[r][c] = _mm_fmadd_ss(ma, _mm_set_ss(half(b[c][ib].s)), summs[r][c]);
           const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][ib].qs));
           const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, qb));
-          acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[c][r]), _mm256_cvtepi32_ps(p), acc[r][c]);
+          acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[r][c]), _mm256_cvtepi32_ps(p), acc[r][c]);
         }
       } else {
         const __m256i qa = codes(a[r][ib]);
@@ -115,15 +116,15 @@ void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::
         for (int c = 0; c < C; ++c) {
           const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][ib].qs));
           const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, _mm256_sign_epi8(qb, qa)));
-          acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[c][r]), _mm256_cvtepi32_ps(p), acc[r][c]);
+          acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[r][c]), _mm256_cvtepi32_ps(p), acc[r][c]);
         }
       }
     }
   }
   for (int c = 0; c < C; ++c)
-    for (int r = 0; r < 4; ++r) {
-      out[c * 4 + r] = fold(acc[r][c]);
-      if constexpr (kHasMin<Block>) out[c * 4 + r] += _mm_cvtss_f32(summs[r][c]);
+    for (int r = 0; r < R; ++r) {
+      out[c * R + r] = fold(acc[r][c]);
+      if constexpr (kHasMin<Block>) out[c * R + r] += _mm_cvtss_f32(summs[r][c]);
     }
 }
 
@@ -341,40 +342,49 @@ void ggml_dot_f16_tinyblas_tile_h__avx2(const std::uint16_t* a, std::int64_t a_s
   tinyblas_tile_of(a, a_stride, b, b_stride, n, c, out);
 }
 
-// c activation rows (1..3) of one tile; Q4_1's min chain leaves registers for two.
+// c activation rows (1..kGgmlTileCols) of one tile, in register tiles of up to
+// kGgmlTileCols (Q4_1's min chain leaves registers for three).
 template <class Block>
-void tile_of(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes, std::int64_t n,
-             int c, float* out) {
-  if (c == 3 && !kHasMin<Block>) {
-    tile<Block, 3>(w, w_row_bytes, x, x_row_bytes, n, out);
-  } else if (c == 3) {
-    tile<Block, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
-    tile<Block, 1>(w, w_row_bytes, x + 2 * x_row_bytes, x_row_bytes, n, out + 8);
-  } else if (c == 2) {
-    tile<Block, 2>(w, w_row_bytes, x, x_row_bytes, n, out);
-  } else {
-    tile<Block, 1>(w, w_row_bytes, x, x_row_bytes, n, out);
+void tile_of(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes,
+             const float* xd, std::int64_t xd_stride, std::int64_t n, int c, float* out) {
+  constexpr int kMax = kHasMin<Block> ? 3 : kGgmlTileCols;
+  for (int c0 = 0; c0 < c; c0 += kMax) {
+    const int cc = std::min(kMax, c - c0);
+    const std::byte* xc = x + static_cast<std::size_t>(c0) * x_row_bytes;
+    float* o = out + c0 * kGgmlTileRows;
+    switch (cc) {
+      case 1: tile<Block, 1>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 2: tile<Block, 2>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 3: tile<Block, 3>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 4: tile<Block, std::min(4, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 5: tile<Block, std::min(5, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      default: tile<Block, kMax>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+    }
   }
 }
 
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  tile_of<ggml::block_q4_0>(w, w_row_bytes, x, x_row_bytes, n, c, out);
+                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   int c, float* out) {
+  tile_of<ggml::block_q4_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
 }
 
 void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  tile_of<ggml::block_q4_1>(w, w_row_bytes, x, x_row_bytes, n, c, out);
+                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   int c, float* out) {
+  tile_of<ggml::block_q4_1>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
 }
 
 void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  tile_of<ggml::block_q5_0>(w, w_row_bytes, x, x_row_bytes, n, c, out);
+                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   int c, float* out) {
+  tile_of<ggml::block_q5_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
 }
 
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, std::int64_t n, int c, float* out) {
-  tile_of<ggml::block_q8_0>(w, w_row_bytes, x, x_row_bytes, n, c, out);
+                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   int c, float* out) {
+  tile_of<ggml::block_q8_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
 }
 
 }  // namespace lowbit::kernels
