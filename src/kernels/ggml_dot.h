@@ -80,27 +80,29 @@ inline float ggml_hsum8(const float* a) {
   return (t0 + t2) + (t1 + t3);
 }
 
-// A register tile: out[c * kGgmlTileRows + r] = dot(weight row r, activation row c) for r
-// < kGgmlTileRows and c < `c` (1..kGgmlTileCols), rows w_row_bytes / x_row_bytes apart,
-// each equal bit for bit to the single dot. xd[ib * xd_stride + c] is activation row c's
-// block ib scale decoded to fp32, readable 8 floats past the tile's last row. The
-// reference tile is those single reference dots.
-constexpr int kGgmlTileRows = 1, kGgmlTileCols = 8;
+// A register tile: out[c * rows + r] = dot(weight row r, activation row c) for r < rows
+// and c < `c`, rows w_row_bytes / x_row_bytes apart, each equal bit for bit to the single
+// dot: rows 1 with c 1..kGgmlTileCols (batches), or rows kGgmlGemvRows with c 1..2 (one or
+// two activations: four rows keep four independent fma chains where one row would wait on
+// one). xd[ib * xd_stride + c] is activation row c's block ib scale decoded to fp32,
+// readable 8 floats past the tile's last row. The reference tile is those single
+// reference dots.
+constexpr int kGgmlTileCols = 8, kGgmlGemvRows = 4;
 using GgmlDotTileFn = void (*)(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                               int c, float* out);
+                               int rows, int c, float* out);
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out);
+                                   int rows, int c, float* out);
 void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out);
+                                   int rows, int c, float* out);
 void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out);
+                                   int rows, int c, float* out);
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out);
+                                   int rows, int c, float* out);
 // The AVX2 tile for weight type t when fast kernels are on, else null (single dots).
 GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t);
 
@@ -113,7 +115,7 @@ GgmlDotFn ggml_dot_kernel_for_batch(ggml::Type t, std::int64_t m, bool reference
 
 // y[i][r] = dot(weight row r, activation row i) for i < m, r < rows; weight rows are
 // row_bytes apart, activation rows x_row_bytes apart. Each output is one dot product (in
-// kGgmlTileRows x kGgmlTileCols tiles where `tile` is set), so results do not depend on `threads`.
+// register tiles where `tile` is set), so results do not depend on `threads`.
 void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
                   std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads,
                   GgmlDotTileFn tile = nullptr);

@@ -106,19 +106,22 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
       std::memcpy(&d, x + static_cast<std::size_t>(i) * x_row_bytes + static_cast<std::size_t>(ib) * x_block_bytes, 2);
       xd[static_cast<std::size_t>(ib * m + i)] = fp16_to_fp32(d);
     }
-  constexpr std::size_t kR = kGgmlTileRows;
+  // One or two activations (generation): four weight rows per tile; batches: one row
+  // against up to eight activations.
+  const std::size_t kR = m <= 2 ? kGgmlGemvRows : 1;
+  const std::int64_t kC = m <= 2 ? m : kGgmlTileCols;
   // Threads take whole tiles; 24 activation rows at a time stay in L2 while a thread's
-  // weight rows stream past them, kGgmlTileCols at a time through each tile.
+  // weight rows stream past them, kC at a time through each tile.
   parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
-    float out[kGgmlTileRows * kGgmlTileCols];
+    float out[kGgmlTileCols];
     for (std::int64_t i0 = 0; i0 < m; i0 += 24) {
       const std::int64_t i1 = std::min(m, i0 + 24);
       std::size_t r = r0;
       for (; r + kR <= r1; r += kR)
-        for (std::int64_t i = i0; i < i1; i += kGgmlTileCols) {
-          const int c = static_cast<int>(std::min<std::int64_t>(kGgmlTileCols, i1 - i));
+        for (std::int64_t i = i0; i < i1; i += kC) {
+          const int c = static_cast<int>(std::min<std::int64_t>(kC, i1 - i));
           tile(w + r * row_bytes, row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, x_row_bytes, xd.data() + i, m,
-               k, c, out);
+               k, static_cast<int>(kR), c, out);
           for (int cc = 0; cc < c; ++cc)
             for (std::size_t rr = 0; rr < kR; ++rr)
               y[(i + cc) * rows + static_cast<std::int64_t>(r + rr)] = out[static_cast<std::size_t>(cc) * kR + rr];

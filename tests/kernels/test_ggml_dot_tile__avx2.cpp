@@ -1,7 +1,7 @@
-// The register tiles of ggml_mul_mat (kGgmlTileRows x kGgmlTileCols) give every output
-// exactly the reference single dot (bit for bit), for ragged rows (tails run single
-// dots), odd activation counts, rows at byte offset 2 (off vector alignment, on the
-// blocks' fp16 alignment) and 1 or 2 threads.
+// The register tiles of ggml_mul_mat (1 x 8 weight rows x activations, 4 x 1..2 for one
+// or two activations) give every output exactly the reference single dot (bit for bit),
+// for ragged rows (tails run single dots), odd activation counts, rows at byte offset 2
+// (off vector alignment, on the blocks' fp16 alignment) and 1 or 2 threads.
 #include <gtest/gtest.h>
 
 #include <cstring>

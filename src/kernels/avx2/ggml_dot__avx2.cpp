@@ -36,11 +36,11 @@ float fold(__m256 acc) {
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-// Register tiles: kGgmlTileRows weight rows x 1..kGgmlTileCols activation rows per pass
-// (1 x 8: eight accumulators and the operands fit the 16 ymm registers, and each weight
-// block is unpacked once for eight activations, which Q5_0's bit spreading needs most;
-// 4 x 3 unpacked it for three and spilled); every output keeps the single dot's own
-// lanes, fmas and fold, so a tile equals the dots it replaces bit for bit.
+// Register tiles: 1 weight row x 1..8 activation rows per pass (eight accumulators and
+// the operands fit the 16 ymm registers, and each weight block is unpacked once for eight
+// activations, which Q5_0's bit spreading needs most; 4 x 3 unpacked it for three and
+// spilled), or 4 rows x 1..2 activations for generation; every output keeps the single
+// dot's own lanes, fmas and fold, so a tile equals the dots it replaces bit for bit.
 // Signed weight codes of block ib of a Q4_0 or Q8_0 row.
 template <class Block>
 __m256i codes(const Block& b);
@@ -75,10 +75,9 @@ constexpr bool kHasMin = std::is_same_v<Block, ggml::block_q4_1>;
 template <class Block>
 using ActivationBlock = std::conditional_t<kHasMin<Block>, ggml::block_q8_1, ggml::block_q8_0>;
 
-template <class Block, int C>
+template <class Block, int R, int C>
 void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes, const float* xd,
           std::int64_t xd_stride, std::int64_t n, float* out) {
-  constexpr int R = kGgmlTileRows;
   using XBlock = ActivationBlock<Block>;
   const Block* a[R];
   const XBlock* b[C];
@@ -344,49 +343,56 @@ void ggml_dot_f16_tinyblas_tile_h__avx2(const std::uint16_t* a, std::int64_t a_s
   tinyblas_tile_of(a, a_stride, b, b_stride, n, c, out);
 }
 
-// c activation rows (1..kGgmlTileCols) of one tile, in register tiles of up to
-// kGgmlTileCols (Q4_1's min chain leaves registers for three).
+// c activation rows of one tile on `rows` weight rows (1: c up to 8, in register tiles of
+// up to eight, three for Q4_1 whose min chain needs registers; 4: c up to 2).
 template <class Block>
 void tile_of(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes,
-             const float* xd, std::int64_t xd_stride, std::int64_t n, int c, float* out) {
+             const float* xd, std::int64_t xd_stride, std::int64_t n, int rows, int c, float* out) {
+  if (rows == kGgmlGemvRows) {
+    if (c == 2) tile<Block, kGgmlGemvRows, 2>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, out);
+    else tile<Block, kGgmlGemvRows, 1>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, out);
+    return;
+  }
   constexpr int kMax = kHasMin<Block> ? 3 : kGgmlTileCols;
   for (int c0 = 0; c0 < c; c0 += kMax) {
     const int cc = std::min(kMax, c - c0);
     const std::byte* xc = x + static_cast<std::size_t>(c0) * x_row_bytes;
-    float* o = out + c0 * kGgmlTileRows;
+    float* o = out + c0;
     switch (cc) {
-      case 1: tile<Block, 1>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 2: tile<Block, 2>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 3: tile<Block, 3>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 4: tile<Block, std::min(4, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 5: tile<Block, std::min(5, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      default: tile<Block, kMax>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 1: tile<Block, 1, 1>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 2: tile<Block, 1, 2>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 3: tile<Block, 1, 3>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 4: tile<Block, 1, std::min(4, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 5: tile<Block, 1, std::min(5, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 6: tile<Block, 1, std::min(6, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 7: tile<Block, 1, std::min(7, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      default: tile<Block, 1, kMax>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
     }
   }
 }
 
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out) {
-  tile_of<ggml::block_q4_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
+                                   int rows, int c, float* out) {
+  tile_of<ggml::block_q4_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
 }
 
 void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out) {
-  tile_of<ggml::block_q4_1>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
+                                   int rows, int c, float* out) {
+  tile_of<ggml::block_q4_1>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
 }
 
 void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out) {
-  tile_of<ggml::block_q5_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
+                                   int rows, int c, float* out) {
+  tile_of<ggml::block_q5_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
 }
 
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
                                    std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int c, float* out) {
-  tile_of<ggml::block_q8_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, c, out);
+                                   int rows, int c, float* out) {
+  tile_of<ggml::block_q8_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
 }
 
 }  // namespace lowbit::kernels
