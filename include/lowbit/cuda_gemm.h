@@ -57,8 +57,13 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
 struct W8A8Tuning {
   int path = 0, bn = 0;
 };
+// The longest K a W8A8 call takes: the int32 sums, zero-point term included, are exact as
+// long as the true value fits, |sum_j (xq - zx) * wq| <= k * 255 * 128 < 2^31 (wrapping
+// int32 arithmetic lands on it whatever the intermediate steps do); docs/numerics.md.
+constexpr std::int64_t kW8A8MaxK = 65536;
 // y[m][n] = sx[m] * sw[n] * (sum_j xq[m][j] * wq[n][j] - zx[m] * wsum[n]) for int8 xq
-// [m][k] and wq [n][k] (row-major, k % 64 == 0, n % 8 == 0), fp32 scales, the per-token
+// [m][k] and wq [n][k] (row-major, k % 64 == 0, k <= kW8A8MaxK, n % 8 == 0), zx in
+// [-128, 127], fp32 scales, the per-token
 // zero point zx (null: symmetric) and wsum[n] = sum_j wq[n][j] precomputed offline
 // (null when zx is). Output of type t. k % 128 == 0 runs on wgmma fed by TMA (sm_90a).
 int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,

@@ -126,7 +126,7 @@ int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const
 int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
               const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream,
               W8A8Tuning tune) {
-  if (m < 1 || n <= 0 || k <= 0 || n % 8 != 0 || k % kBK != 0 || n > (1 << 30) || k > (1 << 30) || !xq || !sx || !wq ||
+  if (m < 1 || n <= 0 || k <= 0 || n % 8 != 0 || k % kBK != 0 || n > (1 << 30) || k > kW8A8MaxK || !xq || !sx || !wq ||
       !sw || !y || (zx && !wsum) || tune.path < 0 || tune.path > 3 || (tune.bn != 0 && tune.bn != 128 && tune.bn != 256))
     return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);
