@@ -96,9 +96,9 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
   }
   if (rows * m * k < kParallelMinWork) threads = 1;
   // Every activation block's scale decoded once, block-major, so a tile loads its
-  // activations' scales as one vector (8 floats of slack past the end).
+  // activations' scales as one vector (8 floats of slack past the end). (k = 0: no blocks.)
   const std::int64_t nb = k / 32;
-  const std::size_t x_block_bytes = x_row_bytes / static_cast<std::size_t>(nb);
+  const std::size_t x_block_bytes = nb > 0 ? x_row_bytes / static_cast<std::size_t>(nb) : 0;
   std::vector<float> xd(static_cast<std::size_t>(nb * m + 8), 0.f);
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t ib = 0; ib < nb; ++ib) {
