@@ -288,7 +288,9 @@ void one_call(lowbit::cuda::W4A16Tuning tune = {}, int m = 1) {
 }
 
 // One W8A8 call of m rows on 8192 x 8192 (symmetric, default plan) after warm-up, for ncu.
-void one_w8a8_call(int m) {
+// Five W8A8 calls at 8192 x 8192 (lowbit's default plan, or cuBLAS int8 when blas is
+// given), for a profiler to pick one.
+void one_w8a8_call(int m, cublasHandle_t blas = nullptr) {
   const int n = 8192, k = 8192;
   std::int8_t *xq, *wq;
   float *sx, *sw;
@@ -302,9 +304,20 @@ void one_w8a8_call(int m) {
   fill_int8<<<1024, 256>>>(wq, static_cast<std::size_t>(n) * k, 4);
   fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
   fill_scale<<<64, 256>>>(sw, n, 6, 1e-3f, 1e-3f);
+  std::int32_t* c32 = nullptr;
+  if (blas) CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * n * 4));
+  const int one = 1, zero = 0;
   for (int i = 0; i < 5; ++i)
-    CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr));
+    if (blas)
+      CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, wq, CUDA_R_8I, k, xq, CUDA_R_8I, k, &zero,
+                                c32, CUDA_R_32I, n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+    else
+      CHECK_LOWBIT(
+          lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr));
   CHECK_CUDA(cudaDeviceSynchronize());
+  for (void* p : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
+                  static_cast<void*>(c32)})
+    if (p) CHECK_CUDA(cudaFree(p));
 }
 
 std::vector<lowbit::cuda::W4A16Tuning> sweep_tunings() {
@@ -559,13 +572,14 @@ int run_w8a8(Timer& tm, cublasHandle_t blas, std::FILE* csv) {
   const int ms[] = {1, 16, 64, 256, 512, 1024, 2048, 4096};
   int failures = 0;
   Rng rng{0xABCDEFull};
-  // Plans: the default, then each kernel forced (mma.sync; wgmma with 128- and 256-column
+  // Plans: the default, then each kernel forced (mma.sync; wgmma fed by cp.async, by TMA,
+  // by TMA persistent, each TMA schedule also in 2-block clusters; 128- and 256-column
   // blocks), every one checked against the fp64 reference before it is timed.
-  const lowbit::cuda::W8A8Tuning plans[] = {{}, {1, 0}, {2, 128}, {2, 256}, {3, 128}, {3, 256}};
+  const lowbit::cuda::W8A8Tuning plans[] = {{}, {1, 0}, {2, 128}, {2, 256}, {3, 128}, {3, 256}, {4, 128}, {4, 256}, {5, 128}, {5, 256}, {6, 128}, {6, 256}};
   constexpr int kPlans = sizeof(plans) / sizeof(plans[0]);
-  std::printf("\n%-12s %5s %5s | %9s %9s %9s | %7s | %8s %8s | %8s %8s %8s %8s %8s\n", "W [out,in]", "M", "zx",
-              "cublas_us", "lowbit_us", "rel_err", "x_i8", "cub_TOPS", "lb_TOPS", "mma_us", "wg_n128", "wg_n256",
-              "tma_n128", "tma_n256");
+  std::printf("\n%-12s %5s %5s | %9s %9s %9s | %7s | %8s %8s | %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "W [out,in]", "M",
+              "zx", "cublas_us", "lowbit_us", "rel_err", "x_i8", "cub_TOPS", "lb_TOPS", "mma_us", "wg_n128", "wg_n256",
+              "tma_n128", "tma_n256", "ptma_128", "ptma_256", "cl_n128", "cl_n256", "pcl_128", "pcl_256");
   for (const Shape sh : shapes) {
     const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k;
     std::int8_t* wq;
@@ -639,9 +653,10 @@ int run_w8a8(Timer& tm, cublasHandle_t blas, std::FILE* csv) {
       cublas_us = 0.5 * (cublas_us + tm.median_us(5, 20, cublas));
       const double us = plan_us[0];
       const double ops = 2.0 * m * static_cast<double>(nk);
-      std::printf("%5dx%-6d %5d %5s | %9.2f %9.2f %9.2e | %7.2f | %8.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %s\n",
-                  sh.n, sh.k, m, "both", cublas_us, us, rel_worst, cublas_us / us, ops / cublas_us / 1e6, ops / us / 1e6,
-                  plan_us[1], plan_us[2], plan_us[3], plan_us[4], plan_us[5], ok ? "" : "FAIL");
+      std::printf(
+          "%5dx%-6d %5d %5s | %9.2f %9.2f %9.2e | %7.2f | %8.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %s\n",
+          sh.n, sh.k, m, "both", cublas_us, us, rel_worst, cublas_us / us, ops / cublas_us / 1e6, ops / us / 1e6,
+          plan_us[1], plan_us[2], plan_us[3], plan_us[4], plan_us[5], plan_us[6], plan_us[7], plan_us[8], plan_us[9], plan_us[10], plan_us[11], ok ? "" : "FAIL");
       if (csv)
         std::fprintf(csv, "w8a8,%d,%d,%d,asym,%.3f,%.3f,%.3e,0,0,0,0,%d\n", sh.n, sh.k, m, cublas_us, us, rel_worst,
                      ok ? 1 : 0);
@@ -679,6 +694,7 @@ int main(int argc, char** argv) {
   if (only == "one") one_call();
   if (only == "one-mid") one_call({}, 64);
   if (only == "one-w8a8") one_w8a8_call(4096);
+  if (only == "one-w8a8-cublas") one_w8a8_call(4096, blas);
   if (only == "one-bulk") {
     lowbit::cuda::W4A16Tuning tu{0, 0, 0, 8, 3, 2, 0, 0};
     tu.stages = 2;

@@ -21,16 +21,19 @@ nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemm
 # row count on the default plans, no sweeps), w8a8,
 # probe (launch cost and streaming-read floor), ncu; none: w4a16 and w8a8.
 if [ $# -eq 0 ]; then set -- ""; fi
-# ncu / ncu-bulk / ncu-mid / ncu-w8a8: hardware counters of one W4A16 call at M = 1 on the
-# default plan / the bulk-copy kernel / M = 64 on the default plan, or of one W8A8 call at
-# M = 4096 on 8192 x 8192 (Firecracker machines; clocks left alone); NCU_EXTRA adds ncu
-# arguments (e.g. --metrics).
+# ncu / ncu-bulk / ncu-mid / ncu-w8a8 / ncu-w8a8-cublas: hardware counters of one W4A16
+# call at M = 1 on the default plan / the bulk-copy kernel / M = 64 on the default plan, or
+# of one W8A8 call at M = 4096 on 8192 x 8192, lowbit's or cuBLAS's (Firecracker machines;
+# clocks left alone); NCU_EXTRA adds ncu arguments (e.g. --metrics).
 for mode in "$@"; do
-  if [ "$mode" = ncu ] || [ "$mode" = ncu-bulk ] || [ "$mode" = ncu-mid ] || [ "$mode" = ncu-w8a8 ]; then
+  if [ "$mode" = ncu ] || [ "$mode" = ncu-bulk ] || [ "$mode" = ncu-mid ] || [ "${mode%-cublas}" = ncu-w8a8 ]; then
     kernels=regex:gem._w4a16
     [ "$mode" = ncu-w8a8 ] && kernels=regex:gemm_w8a8
+    [ "$mode" = ncu-w8a8-cublas ] && kernels='regex:sm90|xmma|cutlass|gemm'
+    # (LaunchStats shows the peer's grid, block, cluster and shared memory.)
     ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy \
-      --section MemoryWorkloadAnalysis --section SchedulerStats ${NCU_EXTRA:-} -k $kernels --launch-skip 3 -c 1 \
+      --section MemoryWorkloadAnalysis --section SchedulerStats --section LaunchStats \
+      --section ComputeWorkloadAnalysis ${NCU_EXTRA:-} -k $kernels --launch-skip 3 -c 1 \
       "$build/gemm_device" "" "${mode/ncu/one}"
   else
     "$build/gemm_device" "$out/gemm_device${mode:+-$mode}.csv" "$mode"

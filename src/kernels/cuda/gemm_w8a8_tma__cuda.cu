@@ -3,11 +3,14 @@
 // specialized. One warpgroup only issues copies (one thread, two TMA per stage, 40
 // registers); two consumer warpgroups of 64 rows wait on a stage's mbarrier, multiply, and
 // release it on another, so no block-wide barrier and no per-thread copy issue sits
-// between one stage's MMAs and the next.
+// between one stage's MMAs and the next. Persistent schedules walk tiles, a block per
+// multiprocessor, the producer filling the next tile's stages while the last is written.
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+
+#include <algorithm>
 
 #include "kernels/cuda/gemm_w8a8_ops.cuh"
 #include "kernels/cuda/gemm_w8a8_wgmma.h"
@@ -59,74 +62,132 @@ __device__ __forceinline__ void tma_load(std::uint32_t dst, const CUtensorMap* m
       : "memory");
 }
 
-template <class T, int BN>
+// The same box into this shared-memory offset of every block in cta_mask, counted on the
+// mbarrier at the same offset in each.
+__device__ __forceinline__ void tma_load_multicast(std::uint32_t dst, const CUtensorMap* map, int c0, int c1,
+                                                   std::uint32_t bar, std::uint16_t cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, "
+      "%3}], [%4], %5;\n" ::"r"(dst),
+      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar), "h"(cta_mask)
+      : "memory");
+}
+// Arrives on the mbarrier at this shared-memory offset in cluster block `block`.
+__device__ __forceinline__ void mbar_arrive_remote(std::uint32_t bar, unsigned block) {
+  std::uint32_t remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(bar), "r"(block));
+  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
+}
+__device__ __forceinline__ unsigned cluster_rank() {
+  unsigned r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
+// In a 2-block cluster (kCluster) the two blocks take row tiles bm, bm + 128 of one column
+// tile: each loads half of the weight tile and the tensor copy engine multicasts it into
+// both, halving the weight bytes each block pulls from L2, as cuBLAS's int8 kernel does
+// (2-block clusters, bench/cuda/w4a16_notes.md). A stage is then refilled only once the
+// consumers of both blocks have released it.
+template <class T, int BN, bool kCluster>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_w8a8_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant__ CUtensorMap map_w,
                          const float* __restrict__ sx, const std::int32_t* __restrict__ zx,
                          const float* __restrict__ sw, const std::int32_t* __restrict__ wsum, T* __restrict__ y, int m,
                          int n, int k) {
   using R = TmaRing<BN>;
+  constexpr int kBlocks = kCluster ? 2 : 1, kWRows = BN / kBlocks;  // weight rows this block loads
   extern __shared__ __align__(16) std::int8_t smem_raw[];
   const std::uint32_t raw = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw));
   const std::uint32_t ring = (raw + 1023) & ~1023u;
   const std::uint32_t full = ring + R::kStages * R::kStageBytes, empty = full + 8 * R::kStages;
   const int wg = threadIdx.x / 128;
-  int bm, bn;
-  banded_tile<kBM, BN>(m, n, bm, bn);
-  const int ktiles = k / kBK;
+  const int tiles = ((m + kBM - 1) / kBM) * ((n + BN - 1) / BN), ktiles = k / kBK;
+  const unsigned rank = kCluster ? cluster_rank() : 0;
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < R::kStages; ++s) {
-      mbar_init(full + 8 * s, 1);   // the producer's arrive, plus the copies' bytes
-      mbar_init(empty + 8 * s, 2);  // one arrive per consumer warpgroup
+      mbar_init(full + 8 * s, 1);              // the producer's arrive, plus the copies' bytes
+      mbar_init(empty + 8 * s, 2 * kBlocks);  // one arrive per consumer warpgroup of the cluster
     }
   }
-  __syncthreads();
+  if constexpr (kCluster) {
+    // The peer arrives on these barriers and copies into this ring: both blocks' barriers
+    // must be initialized, and seen to be, before either block's first copy.
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    cluster_sync();
+  } else {
+    __syncthreads();
+  }
 
+  // The block's tiles are blockIdx.x + seq * gridDim.x (a cluster's two blocks get a pair
+  // of tiles sharing the column tile), passing ring stage it = seq * ktiles + kt, so the
+  // ring and its barrier phases run on from one tile into the next.
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (threadIdx.x == 0) {
-      for (int kt = 0; kt < ktiles; ++kt) {
-        const int s = kt % R::kStages;
-        // The stage's previous tile (kt - kStages) must have been released by both consumers.
-        if (kt >= R::kStages) mbar_wait(empty + 8 * s, ((kt / R::kStages) & 1) ^ 1);
-        mbar_expect_tx(full + 8 * s, R::kStageBytes);
-        const std::uint32_t a = ring + s * R::kStageBytes;
-        tma_load(a, &map_x, kt * kBK, bm, full + 8 * s);
-        tma_load(a + R::kABytes, &map_w, kt * kBK, bn, full + 8 * s);
+      int it = 0;
+      for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
+        int bm, bn;
+        banded_tile<kBM, BN>(tile, m, n, bm, bn);
+        for (int kt = 0; kt < ktiles; ++kt, ++it) {
+          const int s = it % R::kStages;
+          // The stage's previous use (it - kStages) must have been released by its readers.
+          if (it >= R::kStages) mbar_wait(empty + 8 * s, ((it / R::kStages) & 1) ^ 1);
+          mbar_expect_tx(full + 8 * s, R::kStageBytes);
+          const std::uint32_t a = ring + s * R::kStageBytes, b = a + R::kABytes + rank * kWRows * kBK;
+          tma_load(a, &map_x, kt * kBK, bm, full + 8 * s);
+          if constexpr (kCluster)
+            tma_load_multicast(b, &map_w, kt * kBK, bn + static_cast<int>(rank) * kWRows, full + 8 * s, 0x3);
+          else
+            tma_load(b, &map_w, kt * kBK, bn, full + 8 * s);
+        }
       }
     }
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
-    const int c = wg - 1, tid = threadIdx.x % 128, warp = tid / 32, lane = tid % 32;
-    int acc[BN / 2];
+    const int c = wg - 1, tid = threadIdx.x % 128;
+    // Releases stage s to this block's producer and, in a cluster, to the peer's, whose
+    // multicast half also lands here.
+    const auto release = [&](int s) {
+      if (tid != 0) return;
+      mbar_arrive(empty + 8 * s);
+      if constexpr (kCluster) mbar_arrive_remote(empty + 8 * s, rank ^ 1);
+    };
+    int it = 0;
+    for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
+      int bm, bn;
+      banded_tile<kBM, BN>(tile, m, n, bm, bn);
+      int acc[BN / 2];
 #pragma unroll
-    for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-    for (int kt = 0; kt < ktiles; ++kt) {
-      const int s = kt % R::kStages;
-      mbar_wait(full + 8 * s, (kt / R::kStages) & 1);
-      const std::uint32_t a = ring + s * R::kStageBytes + c * 64 * kBK, b = ring + s * R::kStageBytes + R::kABytes;
+      for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+      for (int kt = 0; kt < ktiles; ++kt, ++it) {
+        const int s = it % R::kStages;
+        mbar_wait(full + 8 * s, (it / R::kStages) & 1);
+        const std::uint32_t a = ring + s * R::kStageBytes + c * 64 * kBK, b = ring + s * R::kStageBytes + R::kABytes;
+        fence_acc(acc);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+        for (int ks = 0; ks < kBK / 32; ++ks) wgmma_s8<BN>(acc, smem_desc(a + 32 * ks), smem_desc(b + 32 * ks));
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        // The group of stage it - 1 has retired: that stage goes back to the producer.
+        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+        fence_acc(acc);
+        if (kt > 0) release((it - 1) % R::kStages);
+      }
+      asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
       fence_acc(acc);
-      asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#pragma unroll
-      for (int ks = 0; ks < kBK / 32; ++ks) wgmma_s8<BN>(acc, smem_desc(a + 32 * ks), smem_desc(b + 32 * ks));
-      asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-      // The group of tile kt - 1 has retired: its stage goes back to the producer.
-      asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-      fence_acc(acc);
-      if (kt > 0 && tid == 0) mbar_arrive(empty + 8 * ((kt - 1) % R::kStages));
-    }
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-    fence_acc(acc);
-
-    const int g = lane / 4, t = lane % 4, row0 = bm + c * 64 + warp * 16 + g;
-#pragma unroll
-    for (int j = 0; j < BN / 8; ++j) {
-      const int col = bn + 8 * j + 2 * t;
-      store_w8a8_pair(y, row0, col, acc[4 * j], acc[4 * j + 1], m, n, sx, zx, sw, wsum);
-      store_w8a8_pair(y, row0 + 8, col, acc[4 * j + 2], acc[4 * j + 3], m, n, sx, zx, sw, wsum);
+      // The tile's last stage is free before the epilogue, so the producer runs ahead into
+      // the next tile while this one is written.
+      release((it - 1) % R::kStages);
+      store_wgmma_acc<T, BN>(y, acc, bm + c * 64, bn, m, n, sx, zx, sw, wsum);
     }
   }
+  // No block leaves while its peer may still arrive on its barriers.
+  if constexpr (kCluster) cluster_sync();
 }
 
 using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
@@ -147,47 +208,98 @@ EncodeTiled encode_tiled() {
 }
 
 // rows x k int8, row-major, read in boxes of box_rows x 128 bytes landing 128-byte swizzled.
-bool int8_rows_map(CUtensorMap* map, const std::int8_t* p, int rows, int k, int box_rows) {
+// A map is a pure function of these four values, so the last few are kept per thread:
+// encoding costs about a microsecond, a tenth of a small call.
+const CUtensorMap* int8_rows_map(const std::int8_t* p, int rows, int k, int box_rows) {
+  struct Entry {
+    const std::int8_t* p = nullptr;
+    int rows = 0, k = 0, box = 0;
+    CUtensorMap map;
+  };
+  constexpr int kEntries = 8;
+  thread_local Entry cache[kEntries];
+  thread_local int next = 0;
+  for (const Entry& e : cache)
+    if (e.p == p && e.rows == rows && e.k == k && e.box == box_rows) return &e.map;
   const EncodeTiled fn = encode_tiled();
-  if (!fn) return false;
+  if (!fn) return nullptr;
+  Entry& e = cache[next];
   const cuuint64_t dims[2] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(rows)};
   const cuuint64_t strides[1] = {static_cast<cuuint64_t>(k)};
   const cuuint32_t box[2] = {static_cast<cuuint32_t>(kBK), static_cast<cuuint32_t>(box_rows)};
   const cuuint32_t elem[2] = {1, 1};
-  return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<std::int8_t*>(p), dims, strides, box, elem,
-            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+  e.p = nullptr;  // invalid until encoded
+  if (fn(&e.map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<std::int8_t*>(p), dims, strides, box, elem,
+         CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+    return nullptr;
+  e.p = p;
+  e.rows = rows;
+  e.k = k;
+  e.box = box_rows;
+  next = (next + 1) % kEntries;
+  return &e.map;
 }
 
-template <class T, int BN>
-int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq, const float* sw,
-           const std::int32_t* wsum, void* y, int m, int n, int k, cudaStream_t s) {
-  constexpr int smem = TmaRing<BN>::kSmemBytes;
-  static bool configured = false;
-  if (!configured) {
-    const cudaError_t e =
-        cudaFuncSetAttribute(gemm_w8a8_tma_kernel<T, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (e != cudaSuccess) return static_cast<int>(e);
-    configured = true;
+// Multiprocessors of the current device, read once per device.
+int sm_count() {
+  constexpr int kDevices = 64;
+  static int counts[kDevices] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kDevices) return 132;
+  if (counts[dev] == 0) {
+    int c = 0;
+    if (cudaDeviceGetAttribute(&c, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || c <= 0) return 132;
+    counts[dev] = c;
   }
-  CUtensorMap map_x, map_w;
-  if (!int8_rows_map(&map_x, xq, m, k, kBM) || !int8_rows_map(&map_w, wq, n, k, BN))
-    return static_cast<int>(cudaErrorNotSupported);
-  const unsigned grid = static_cast<unsigned>((n + BN - 1) / BN) * static_cast<unsigned>((m + kBM - 1) / kBM);
-  gemm_w8a8_tma_kernel<T, BN><<<grid, kThreads, smem, s>>>(map_x, map_w, sx, zx, sw, wsum, static_cast<T*>(y), m, n, k);
-  return static_cast<int>(cudaGetLastError());
+  return counts[dev];
+}
+
+template <class T, int BN, bool kCluster>
+int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq, const float* sw,
+           const std::int32_t* wsum, void* y, int m, int n, int k, bool persistent, cudaStream_t s) {
+  constexpr int smem = TmaRing<BN>::kSmemBytes;
+  const auto kernel = gemm_w8a8_tma_kernel<T, BN, kCluster>;
+  static const cudaError_t configured = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  if (configured != cudaSuccess) return static_cast<int>(configured);
+  const CUtensorMap* map_x = int8_rows_map(xq, m, k, kBM);
+  const CUtensorMap* map_w = map_x ? int8_rows_map(wq, n, k, kCluster ? BN / 2 : BN) : nullptr;
+  if (!map_w) return static_cast<int>(cudaErrorNotSupported);
+  const int tiles = ((n + BN - 1) / BN) * ((m + kBM - 1) / kBM);
+  // A cluster's blocks walk pairs of tiles, so a persistent grid stays even.
+  const int blocks = persistent ? std::min(tiles, sm_count() / 2 * 2) : tiles;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>(blocks));
+  cfg.blockDim = dim3(kThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute cluster[1];
+  cluster[0].id = cudaLaunchAttributeClusterDimension;
+  cluster[0].val.clusterDim.x = kCluster ? 2 : 1;
+  cluster[0].val.clusterDim.y = 1;
+  cluster[0].val.clusterDim.z = 1;
+  cfg.attrs = cluster;
+  cfg.numAttrs = 1;
+  return static_cast<int>(
+      cudaLaunchKernelEx(&cfg, kernel, *map_x, *map_w, sx, zx, sw, wsum, static_cast<T*>(y), m, n, k));
 }
 
 }  // namespace
 
 int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
-                  const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, cudaStream_t s) {
-  if (bn == 0) bn = static_cast<long long>((n + 255) / 256) * ((m + kBM - 1) / kBM) >= 100 ? 256 : 128;
-  if (t == Half::BF16)
-    return bn == 128 ? launch<__nv_bfloat16, 128>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s)
-                     : launch<__nv_bfloat16, 256>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s);
-  return bn == 128 ? launch<__half, 128>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s)
-                   : launch<__half, 256>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s);
+                  const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, TmaSchedule sched,
+                  cudaStream_t s) {
+  const bool persistent = sched == TmaSchedule::kPersistent || sched == TmaSchedule::kClusterPersistent;
+  // Clusters pair row tiles of one column tile: an even count of row tiles keeps every
+  // band's pairs in one column (banded_tile); otherwise the plain kernel runs.
+  const bool cluster = (sched == TmaSchedule::kCluster || sched == TmaSchedule::kClusterPersistent) &&
+                       ((m + kBM - 1) / kBM) % 2 == 0;
+  return with_type_and_bn(t, bn, m, n, [&](auto type, auto width) {
+    using Ty = decltype(type);
+    constexpr int kBN = decltype(width)::value;
+    return cluster ? launch<Ty, kBN, true>(xq, sx, zx, wq, sw, wsum, y, m, n, k, persistent, s)
+                   : launch<Ty, kBN, false>(xq, sx, zx, wq, sw, wsum, y, m, n, k, persistent, s);
+  });
 }
 
 }  // namespace lowbit::cuda::detail

@@ -41,9 +41,9 @@ __global__ void __launch_bounds__(kThreads, 1)
                            int n, int k) {
   extern __shared__ __align__(16) std::int8_t smem_raw[];
   std::int8_t* smem = smem_raw + ((1024 - (static_cast<unsigned>(__cvta_generic_to_shared(smem_raw)) & 1023)) & 1023);
-  const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
+  const int tid = threadIdx.x, wg = tid / 128;
   int bm, bn;
-  banded_tile<kBM, BN>(m, n, bm, bn);
+  banded_tile<kBM, BN>(static_cast<int>(blockIdx.x), m, n, bm, bn);
   using R = Ring<BN>;
   const int ktiles = k / kBK;
 
@@ -96,28 +96,16 @@ __global__ void __launch_bounds__(kThreads, 1)
   fence_acc(acc);
   asm volatile("cp.async.wait_group 0;\n" ::);
 
-  // Accumulator fragment of m64nN: registers 4j..4j+3 hold columns 8j + 2t, +1 of rows g
-  // and g + 8 of the warp's 16 rows (g = lane / 4, t = lane % 4).
-  const int g = lane / 4, t = lane % 4, row0 = bm + wg * 64 + warp * 16 + g;
-#pragma unroll
-  for (int j = 0; j < BN / 8; ++j) {
-    const int col = bn + 8 * j + 2 * t;
-    store_w8a8_pair(y, row0, col, acc[4 * j], acc[4 * j + 1], m, n, sx, zx, sw, wsum);
-    store_w8a8_pair(y, row0 + 8, col, acc[4 * j + 2], acc[4 * j + 3], m, n, sx, zx, sw, wsum);
-  }
+  store_wgmma_acc<T, BN>(y, acc, bm + wg * 64, bn, m, n, sx, zx, sw, wsum);
 }
 
 template <class T, int BN>
 int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq, const float* sw,
            const std::int32_t* wsum, void* y, int m, int n, int k, cudaStream_t s) {
   constexpr int smem = Ring<BN>::kSmemBytes;
-  static bool configured = false;
-  if (!configured) {
-    const cudaError_t e =
-        cudaFuncSetAttribute(gemm_w8a8_wgmma_kernel<T, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (e != cudaSuccess) return static_cast<int>(e);
-    configured = true;
-  }
+  static const cudaError_t configured =
+      cudaFuncSetAttribute(gemm_w8a8_wgmma_kernel<T, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  if (configured != cudaSuccess) return static_cast<int>(configured);
   const unsigned grid = static_cast<unsigned>((n + BN - 1) / BN) * static_cast<unsigned>((m + kBM - 1) / kBM);
   gemm_w8a8_wgmma_kernel<T, BN><<<grid, kThreads, smem, s>>>(xq, sx, zx, wq, sw, wsum, static_cast<T*>(y), m, n, k);
   return static_cast<int>(cudaGetLastError());
@@ -127,17 +115,9 @@ int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const
 
 int gemm_w8a8_wgmma(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
                     const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, cudaStream_t s) {
-  if (bn == 0) {
-    // The wide block reads each activation tile once per 256 columns, but needs enough
-    // blocks to fill the machine (132 SMs on an H100, one block each).
-    const long long wide_blocks = static_cast<long long>((n + 255) / 256) * ((m + kBM - 1) / kBM);
-    bn = wide_blocks >= 100 ? 256 : 128;
-  }
-  if (t == Half::BF16)
-    return bn == 128 ? launch<__nv_bfloat16, 128>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s)
-                     : launch<__nv_bfloat16, 256>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s);
-  return bn == 128 ? launch<__half, 128>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s)
-                   : launch<__half, 256>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s);
+  return with_type_and_bn(t, bn, m, n, [&](auto type, auto width) {
+    return launch<decltype(type), decltype(width)::value>(xq, sx, zx, wq, sw, wsum, y, m, n, k, s);
+  });
 }
 
 }  // namespace lowbit::cuda::detail

@@ -1,9 +1,17 @@
 // The pieces both wgmma W8A8 kernels share: the shared-memory matrix descriptor of a
 // K-major int8 operand in the 128-byte swizzle, wgmma.m64nNk32.s32.s8.s8 for N = 128 and
-// 256 with both operands in shared memory, the register fence around them, and the
-// blocks' walk over the output.
+// 256 with both operands in shared memory, the register fence around them, the tiles'
+// walk over the output, the epilogue of a warpgroup's accumulators and the host's choice
+// of output type and block width.
 #pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstdint>
+#include <type_traits>
+
+#include "kernels/cuda/gemm_w8a8_ops.cuh"
+#include "lowbit/cuda_gemm.h"
 
 namespace lowbit::cuda::detail {
 
@@ -80,16 +88,16 @@ __device__ __forceinline__ void wgmma_s8<256>(int (&d)[128], std::uint64_t a, st
       : "l"(a), "l"(b), "n"(1));
 }
 
-// The output tile (first row, first column) of this block: blocks walk the output in bands
-// of 8 row tiles, down each column of the band first, so the blocks running at once share
-// few activation and weight tiles and meet in L2 instead of each wave streaming the whole
+// The output tile (first row, first column) numbered tile: tiles are walked in bands of 8
+// row tiles, down each column of the band first, so the tiles in flight at once share few
+// activation and weight tiles and meet in L2 instead of each wave streaming the whole
 // weight from memory.
 template <int BM, int BN>
-__device__ __forceinline__ void banded_tile(int m, int n, int& bm, int& bn) {
+__device__ __forceinline__ void banded_tile(int tile, int m, int n, int& bm, int& bn) {
   constexpr int kBand = 8;
   const int tiles_m = (m + BM - 1) / BM, tiles_n = (n + BN - 1) / BN;
-  const int band = static_cast<int>(blockIdx.x) / (kBand * tiles_n), first = band * kBand;
-  const int band_rows = min(tiles_m - first, kBand), in_band = static_cast<int>(blockIdx.x) % (kBand * tiles_n);
+  const int band = tile / (kBand * tiles_n), first = band * kBand;
+  const int band_rows = min(tiles_m - first, kBand), in_band = tile % (kBand * tiles_n);
   bm = (first + in_band % band_rows) * BM;
   bn = (in_band / band_rows) * BN;
 }
@@ -100,6 +108,41 @@ template <int N>
 __device__ __forceinline__ void fence_acc(int (&d)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i) asm volatile("" : "+r"(d[i])::"memory");
+}
+
+// Writes a warpgroup's 64 x BN accumulators (rows row0.., columns bn..) as outputs. The
+// m64nN fragment: registers 4j..4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the
+// warp's 16 rows (g = lane / 4, t = lane % 4).
+template <class T, int BN>
+__device__ __forceinline__ void store_wgmma_acc(T* __restrict__ y, const int (&acc)[BN / 2], int row0, int bn, int m,
+                                                int n, const float* __restrict__ sx,
+                                                const std::int32_t* __restrict__ zx, const float* __restrict__ sw,
+                                                const std::int32_t* __restrict__ wsum) {
+  const int tid = static_cast<int>(threadIdx.x) % 128, lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int row = row0 + (tid / 32) * 16 + g;
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int col = bn + 8 * j + 2 * t;
+    store_w8a8_pair(y, row, col, acc[4 * j], acc[4 * j + 1], m, n, sx, zx, sw, wsum);
+    store_w8a8_pair(y, row + 8, col, acc[4 * j + 2], acc[4 * j + 3], m, n, sx, zx, sw, wsum);
+  }
+}
+
+// The block width when none is asked for: the wide block reads each activation tile once
+// per 256 columns, but needs enough tiles to fill the machine (132 SMs, one block each).
+inline int wgmma_default_bn(int m, int n) {
+  return static_cast<long long>((n + 255) / 256) * ((m + 127) / 128) >= 100 ? 256 : 128;
+}
+
+// Calls launch(T{}, std::integral_constant<int, BN>{}) for the output type t and block
+// width bn (0: the default), so each kernel's host side instantiates its four variants.
+template <class Launch>
+int with_type_and_bn(Half t, int bn, int m, int n, Launch&& launch) {
+  using N128 = std::integral_constant<int, 128>;
+  using N256 = std::integral_constant<int, 256>;
+  if (bn == 0) bn = wgmma_default_bn(m, n);
+  if (t == Half::BF16) return bn == 128 ? launch(__nv_bfloat16{}, N128{}) : launch(__nv_bfloat16{}, N256{});
+  return bn == 128 ? launch(__half{}, N128{}) : launch(__half{}, N256{});
 }
 
 }  // namespace lowbit::cuda::detail
