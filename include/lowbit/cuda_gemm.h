@@ -53,10 +53,8 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
 
 // W8A8 plan overrides for benchmarks (0: the built-in choice). path 1 forces the mma.sync
 // kernel, 2 the wgmma kernel fed by cp.async, 3 the wgmma kernel fed by the tensor copy
-// engine, one block per tile, 4 that kernel persistent (one block per multiprocessor), 5
-// and 6 the same two in 2-block clusters sharing each weight tile by multicast (when the
-// row tiles pair up; 2-6: k % 128 == 0 only); bn is a wgmma kernel's block width on N
-// (128 or 256).
+// engine, one block per tile, 4 that kernel persistent, one block per multiprocessor (2-4:
+// k % 128 == 0 only); bn is a wgmma kernel's block width on N (128 or 256).
 struct W8A8Tuning {
   int path = 0, bn = 0;
 };

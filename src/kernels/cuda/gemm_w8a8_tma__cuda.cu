@@ -62,70 +62,31 @@ __device__ __forceinline__ void tma_load(std::uint32_t dst, const CUtensorMap* m
       : "memory");
 }
 
-// The same box into this shared-memory offset of every block in cta_mask, counted on the
-// mbarrier at the same offset in each.
-__device__ __forceinline__ void tma_load_multicast(std::uint32_t dst, const CUtensorMap* map, int c0, int c1,
-                                                   std::uint32_t bar, std::uint16_t cta_mask) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, "
-      "%3}], [%4], %5;\n" ::"r"(dst),
-      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar), "h"(cta_mask)
-      : "memory");
-}
-// Arrives on the mbarrier at this shared-memory offset in cluster block `block`.
-__device__ __forceinline__ void mbar_arrive_remote(std::uint32_t bar, unsigned block) {
-  std::uint32_t remote;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(bar), "r"(block));
-  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];\n" ::"r"(remote) : "memory");
-}
-__device__ __forceinline__ unsigned cluster_rank() {
-  unsigned r;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-  return r;
-}
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-}
-
-// In a 2-block cluster (kCluster) the two blocks take row tiles bm, bm + 128 of one column
-// tile: each loads half of the weight tile and the tensor copy engine multicasts it into
-// both, halving the weight bytes each block pulls from L2, as cuBLAS's int8 kernel does
-// (2-block clusters, bench/cuda/w4a16_notes.md). A stage is then refilled only once the
-// consumers of both blocks have released it.
-template <class T, int BN, bool kCluster>
+template <class T, int BN>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_w8a8_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant__ CUtensorMap map_w,
                          const float* __restrict__ sx, const std::int32_t* __restrict__ zx,
                          const float* __restrict__ sw, const std::int32_t* __restrict__ wsum, T* __restrict__ y, int m,
                          int n, int k) {
   using R = TmaRing<BN>;
-  constexpr int kBlocks = kCluster ? 2 : 1, kWRows = BN / kBlocks;  // weight rows this block loads
   extern __shared__ __align__(16) std::int8_t smem_raw[];
   const std::uint32_t raw = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw));
   const std::uint32_t ring = (raw + 1023) & ~1023u;
   const std::uint32_t full = ring + R::kStages * R::kStageBytes, empty = full + 8 * R::kStages;
   const int wg = threadIdx.x / 128;
   const int tiles = ((m + kBM - 1) / kBM) * ((n + BN - 1) / BN), ktiles = k / kBK;
-  const unsigned rank = kCluster ? cluster_rank() : 0;
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < R::kStages; ++s) {
-      mbar_init(full + 8 * s, 1);              // the producer's arrive, plus the copies' bytes
-      mbar_init(empty + 8 * s, 2 * kBlocks);  // one arrive per consumer warpgroup of the cluster
+      mbar_init(full + 8 * s, 1);   // the producer's arrive, plus the copies' bytes
+      mbar_init(empty + 8 * s, 2);  // one arrive per consumer warpgroup
     }
   }
-  if constexpr (kCluster) {
-    // The peer arrives on these barriers and copies into this ring: both blocks' barriers
-    // must be initialized, and seen to be, before either block's first copy.
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    cluster_sync();
-  } else {
-    __syncthreads();
-  }
+  __syncthreads();
 
-  // The block's tiles are blockIdx.x + seq * gridDim.x (a cluster's two blocks get a pair
-  // of tiles sharing the column tile), passing ring stage it = seq * ktiles + kt, so the
-  // ring and its barrier phases run on from one tile into the next.
+  // The block's tiles are blockIdx.x + seq * gridDim.x; both roles count the ring stages
+  // they pass (it) across tiles, so the ring and its barrier phases run on from one tile
+  // into the next.
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (threadIdx.x == 0) {
@@ -138,24 +99,17 @@ __global__ void __launch_bounds__(kThreads, 1)
           // The stage's previous use (it - kStages) must have been released by its readers.
           if (it >= R::kStages) mbar_wait(empty + 8 * s, ((it / R::kStages) & 1) ^ 1);
           mbar_expect_tx(full + 8 * s, R::kStageBytes);
-          const std::uint32_t a = ring + s * R::kStageBytes, b = a + R::kABytes + rank * kWRows * kBK;
+          const std::uint32_t a = ring + s * R::kStageBytes;
           tma_load(a, &map_x, kt * kBK, bm, full + 8 * s);
-          if constexpr (kCluster)
-            tma_load_multicast(b, &map_w, kt * kBK, bn + static_cast<int>(rank) * kWRows, full + 8 * s, 0x3);
-          else
-            tma_load(b, &map_w, kt * kBK, bn, full + 8 * s);
+          tma_load(a + R::kABytes, &map_w, kt * kBK, bn, full + 8 * s);
         }
       }
     }
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
     const int c = wg - 1, tid = threadIdx.x % 128;
-    // Releases stage s to this block's producer and, in a cluster, to the peer's, whose
-    // multicast half also lands here.
     const auto release = [&](int s) {
-      if (tid != 0) return;
-      mbar_arrive(empty + 8 * s);
-      if constexpr (kCluster) mbar_arrive_remote(empty + 8 * s, rank ^ 1);
+      if (tid == 0) mbar_arrive(empty + 8 * s);
     };
     int it = 0;
     for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
@@ -186,8 +140,6 @@ __global__ void __launch_bounds__(kThreads, 1)
       store_wgmma_acc<T, BN>(y, acc, bm + c * 64, bn, m, n, sx, zx, sw, wsum);
     }
   }
-  // No block leaves while its peer may still arrive on its barriers.
-  if constexpr (kCluster) cluster_sync();
 }
 
 using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
@@ -255,50 +207,36 @@ int sm_count() {
   return counts[dev];
 }
 
-template <class T, int BN, bool kCluster>
+template <class T, int BN>
 int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq, const float* sw,
            const std::int32_t* wsum, void* y, int m, int n, int k, bool persistent, cudaStream_t s) {
   constexpr int smem = TmaRing<BN>::kSmemBytes;
-  const auto kernel = gemm_w8a8_tma_kernel<T, BN, kCluster>;
-  static const cudaError_t configured = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  static const cudaError_t configured =
+      cudaFuncSetAttribute(gemm_w8a8_tma_kernel<T, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (configured != cudaSuccess) return static_cast<int>(configured);
   const CUtensorMap* map_x = int8_rows_map(xq, m, k, kBM);
-  const CUtensorMap* map_w = map_x ? int8_rows_map(wq, n, k, kCluster ? BN / 2 : BN) : nullptr;
+  const CUtensorMap* map_w = map_x ? int8_rows_map(wq, n, k, BN) : nullptr;
   if (!map_w) return static_cast<int>(cudaErrorNotSupported);
   const int tiles = ((n + BN - 1) / BN) * ((m + kBM - 1) / kBM);
-  // A cluster's blocks walk pairs of tiles, so a persistent grid stays even.
-  const int blocks = persistent ? std::min(tiles, sm_count() / 2 * 2) : tiles;
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(static_cast<unsigned>(blocks));
-  cfg.blockDim = dim3(kThreads);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute cluster[1];
-  cluster[0].id = cudaLaunchAttributeClusterDimension;
-  cluster[0].val.clusterDim.x = kCluster ? 2 : 1;
-  cluster[0].val.clusterDim.y = 1;
-  cluster[0].val.clusterDim.z = 1;
-  cfg.attrs = cluster;
-  cfg.numAttrs = 1;
-  return static_cast<int>(
-      cudaLaunchKernelEx(&cfg, kernel, *map_x, *map_w, sx, zx, sw, wsum, static_cast<T*>(y), m, n, k));
+  const unsigned grid = static_cast<unsigned>(persistent ? std::min(tiles, sm_count()) : tiles);
+  gemm_w8a8_tma_kernel<T, BN>
+      <<<grid, kThreads, smem, s>>>(*map_x, *map_w, sx, zx, sw, wsum, static_cast<T*>(y), m, n, k);
+  return static_cast<int>(cudaGetLastError());
 }
 
 }  // namespace
 
 int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
-                  const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, TmaSchedule sched,
+                  const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, int persistent,
                   cudaStream_t s) {
-  const bool persistent = sched == TmaSchedule::kPersistent || sched == TmaSchedule::kClusterPersistent;
-  // Clusters pair row tiles of one column tile: an even count of row tiles keeps every
-  // band's pairs in one column (banded_tile); otherwise the plain kernel runs.
-  const bool cluster = (sched == TmaSchedule::kCluster || sched == TmaSchedule::kClusterPersistent) &&
-                       ((m + kBM - 1) / kBM) % 2 == 0;
   return with_type_and_bn(t, bn, m, n, [&](auto type, auto width) {
-    using Ty = decltype(type);
     constexpr int kBN = decltype(width)::value;
-    return cluster ? launch<Ty, kBN, true>(xq, sx, zx, wq, sw, wsum, y, m, n, k, persistent, s)
-                   : launch<Ty, kBN, false>(xq, sx, zx, wq, sw, wsum, y, m, n, k, persistent, s);
+    // Persistent blocks save each later tile's launch and prologue (the producer fills its
+    // stages during the last tile's epilogue): 2-4 % at M = 4096 (about 8 tiles per
+    // multiprocessor) on the H200, within noise at 4, so the default takes it from 6 on.
+    const long long tiles = static_cast<long long>((n + kBN - 1) / kBN) * ((m + kBM - 1) / kBM);
+    const bool walk = persistent > 0 || (persistent < 0 && tiles >= 6LL * sm_count());
+    return launch<decltype(type), kBN>(xq, sx, zx, wq, sw, wsum, y, m, n, k, walk, s);
   });
 }
 

@@ -15,11 +15,10 @@ constexpr int kW8A8WgmmaK = 128;  // one 128-byte swizzled row of K per ring sta
 // bn: the block's width on N (128 or 256; 0 picks by how many blocks the grid gets).
 int gemm_w8a8_wgmma(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
                     const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, cudaStream_t s);
-// How the TMA kernel's blocks take tiles: one block per tile or one per multiprocessor
-// walking the tiles; alone, or in 2-block clusters sharing the weight tile by multicast.
-enum class TmaSchedule { kPerTile, kPersistent, kCluster, kClusterPersistent };
+// persistent 1: one block per multiprocessor walking the tiles; 0: one block per tile;
+// -1: the first when there are many tiles per multiprocessor.
 int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
-                  const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, TmaSchedule sched,
+                  const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, int persistent,
                   cudaStream_t s);
 
 }  // namespace lowbit::cuda::detail
