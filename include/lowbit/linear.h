@@ -1,7 +1,8 @@
 // A Linear layer as the runtime sees it: weight rows [out, in] in whatever format the
 // checkpoint stores (fp32/fp16/bf16, any ggml block type, lowbit's own codes), an
 // optional bias, and y = x W^T + b. The reference path decodes the weight once to fp32
-// and runs an fp32 matmul; fast quantized kernels (issue 7) plug in behind forward().
+// and runs an fp32 matmul; a ggml weight with a fast integer dot (issue 7) keeps only its
+// blocks and decodes to fp32 on request.
 #pragma once
 
 #include <cstddef>
@@ -62,10 +63,14 @@ class Linear {
   std::int64_t rows() const { return rows_; }
   std::int64_t cols() const { return cols_; }
   ggml::Type type() const { return type_; }
-  // The fp32 weight; fails for a compact weight (use decoded_weight()).
+  // The fp32 weight; fails for a compact weight or one held as ggml blocks (use
+  // decoded_weight(), or use_exact_f32() first).
   std::span<const float> weight_f32() const;
   // The weight as fp32 whatever holds it (a copy).
   std::vector<float> decoded_weight() const;
+  // Rows r0..r1-1 as fp32 into out (row-major), whatever holds them: an embedding lookup
+  // in a tied output weight.
+  void decode_rows(std::int64_t r0, std::int64_t r1, float* out) const;
   const WeightRows* compact() const { return rows_form_.get(); }
   std::span<const float> bias() const { return bias_; }
   bool empty() const { return rows_ == 0; }
@@ -75,7 +80,7 @@ class Linear {
   std::int64_t rows_ = 0, cols_ = 0;
   ggml::Type type_ = ggml::Type::F32;
   ActivationRounding rounding_ = ActivationRounding::Exact;
-  std::vector<float> weight_;      // decoded [rows, cols]
+  std::vector<float> weight_;      // decoded [rows, cols]; empty while blocks_ is the weight
   std::vector<std::uint16_t> half_weight_;  // GgmlCpu F16: the fp16 values tinyBLAS reads
   std::vector<float> bias_;        // empty or [rows]
   std::vector<float> block_mins_;  // Q4_1/Q5_1 only: per-32 block m, [rows, cols/32]

@@ -35,6 +35,21 @@ struct block_q4_K { std::uint16_t d, dmin; std::uint8_t scales[K_SCALE_SIZE]; st
 static_assert(sizeof(block_q4_K) == 144);
 struct block_q5_K { std::uint16_t d, dmin; std::uint8_t scales[K_SCALE_SIZE]; std::uint8_t qh[QK_K / 8]; std::uint8_t qs[QK_K / 2]; };
 static_assert(sizeof(block_q5_K) == 176);
+// The 12-byte scale packing (get_scale_min's inverse): sub-blocks 0..3 keep sc in bytes
+// 0..3 and m in bytes 4..7 (low 6 bits); sub-blocks 4..7 keep their low nibbles in bytes
+// 8..11 and their top two bits in the spare bits 6..7 of bytes 0..3 (sc) and 4..7 (m).
+// ls/lm are <= 63, and sub-blocks go in order 0..7 (4..7 OR into bytes 0..7).
+inline void put_scale_min(std::uint8_t* q, int j, std::uint8_t ls, std::uint8_t lm) {
+  if (j < 4) {
+    q[j] = ls;
+    q[j + 4] = lm;
+  } else {
+    q[j + 4] = static_cast<std::uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+    q[j - 4] = static_cast<std::uint8_t>(q[j - 4] | ((ls >> 4) << 6));
+    q[j] = static_cast<std::uint8_t>(q[j] | ((lm >> 4) << 6));
+  }
+}
+
 // llama.cpp's get_scale_min_k4: sub-block j's 6-bit scale and min from Q4_K/Q5_K's 12
 // packed bytes.
 inline void get_scale_min(int j, const std::uint8_t* q, std::uint8_t& d, std::uint8_t& m) {

@@ -15,20 +15,6 @@ namespace lowbit::ggml {
 
 namespace {
 
-// The 12-byte scale packing: sub-blocks 0..3 keep sc in bytes 0..3 and m in bytes 4..7
-// (low 6 bits); sub-blocks 4..7 keep their low nibbles in bytes 8..11 and their top two
-// bits in the spare bits 6..7 of bytes 0..3 (sc) and 4..7 (m). ls/lm are <= 63.
-void put_scale_min(std::uint8_t* q, int j, std::uint8_t ls, std::uint8_t lm) {
-  if (j < 4) {
-    q[j] = ls;
-    q[j + 4] = lm;
-  } else {
-    q[j + 4] = static_cast<std::uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-    q[j - 4] = static_cast<std::uint8_t>(q[j - 4] | ((ls >> 4) << 6));
-    q[j] = static_cast<std::uint8_t>(q[j] | ((lm >> 4) << 6));
-  }
-}
-
 // What the two types share, by code width: nmax is 15 (Q4_K) or 31 (Q5_K); the ref
 // search steps are (-1, 0.1, 20) for Q4_K and (-0.5, 0.1, 15) for Q5_K.
 struct Geometry {

@@ -101,7 +101,7 @@ void round_decoder_to_hf_checkpoint(DecoderModel& model, const PtqResult& r) {
   }
   round16(model.output_norm());
   Linear& head = model.output();
-  std::vector<float> w(head.weight_f32().begin(), head.weight_f32().end());
+  std::vector<float> w = head.decoded_weight();
   round16(w);
   head.set_weight_f32(std::move(w));
   round16(model.token_embd_untied());

@@ -51,6 +51,11 @@ bool ggml_x8_by_default(ggml::Type t);
 std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> rows_data, std::int64_t rows,
                                       std::int64_t cols);
 
+// Row `row` of panels made by ggml_repack_x8 back in ggml's layout (cols / block size
+// blocks into out): the inverse of the repack for one row, so a weight held in panels can
+// still be decoded by ggml's own row decoder.
+void ggml_x8_row(ggml::Type t, const std::byte* panels, std::int64_t cols, std::int64_t row, std::byte* out);
+
 // An activation block as the tiles read it: Q8_0's codes, its scale widened to fp32 and
 // 8 * sum(codes), the offset term of Q4_0's unsigned nibbles.
 struct GgmlX8Activation {

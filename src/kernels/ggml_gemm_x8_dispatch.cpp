@@ -79,6 +79,35 @@ std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> r
   return out;
 }
 
+void ggml_x8_row(ggml::Type t, const std::byte* panels, std::int64_t cols, std::int64_t row, std::byte* out) {
+  const std::int64_t nb = cols / ggml::traits(t).block_size, p = row / 8;
+  const int r = static_cast<int>(row % 8);
+  if (t == ggml::Type::Q4_K) {
+    const auto* in = reinterpret_cast<const block_q4_Kx8*>(panels) + p * nb;
+    auto* o = reinterpret_cast<ggml::block_q4_K*>(out);
+    for (std::int64_t ib = 0; ib < nb; ++ib) {
+      ggml::block_q4_K& dst = o[ib];
+      dst.d = in[ib].d[r];
+      dst.dmin = in[ib].dmin[r];
+      std::memset(dst.scales, 0, sizeof(dst.scales));
+      for (int s = 0; s < 8; ++s) ggml::put_scale_min(dst.scales, s, in[ib].scales[8 * s + r], in[ib].mins[8 * s + r]);
+      for (int j = 0; j < 4; ++j)
+        for (int k = 0; k < 8; ++k) std::memcpy(dst.qs + 32 * j + 4 * k, in[ib].qs + 256 * j + 32 * k + 4 * r, 4);
+    }
+    return;
+  }
+  if (t != ggml::Type::Q4_0 && t != ggml::Type::Q8_0) fail("ggml_x8_row: ", ggml::traits(t).name, " has no panels");
+  const std::size_t in_block = ggml::traits(t).type_size;
+  const std::size_t panel_block = t == ggml::Type::Q4_0 ? sizeof(block_q4_0x8) : sizeof(block_q8_0x8);
+  const int pieces = t == ggml::Type::Q4_0 ? 4 : 8;
+  for (std::int64_t ib = 0; ib < nb; ++ib) {
+    const std::byte* src = panels + panel_block * static_cast<std::size_t>(p * nb + ib);
+    std::byte* dst = out + in_block * static_cast<std::size_t>(ib);
+    std::memcpy(dst, src + 2 * r, 2);
+    for (int k = 0; k < pieces; ++k) std::memcpy(dst + 2 + 4 * k, src + 16 + 32 * k + 4 * r, 4);
+  }
+}
+
 std::vector<GgmlX8Activation> ggml_x8_activations(const std::byte* x, std::size_t x_row_bytes, std::int64_t m,
                                                   std::int64_t k) {
   const std::int64_t nb = k / 32;

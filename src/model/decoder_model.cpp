@@ -90,14 +90,19 @@ DecoderModel DecoderModel::load(const std::filesystem::path& path, bool map_laye
 
 void DecoderModel::embed(std::span<const std::int32_t> tokens, float* h) const {
   const std::int64_t d = cfg_.n_embd;
-  const float* table = tied_ ? output_.weight_f32().data() : tok_embd_.data();
   // Gemma scales embeddings by sqrt(n_embd) (ggml_scale with sqrtf in gemma3.cpp).
   const float scale = cfg_.gemma ? std::sqrt(static_cast<float>(d)) : 1.0f;
   for (std::size_t t = 0; t < tokens.size(); ++t) {
     const std::int32_t id = tokens[t];
     if (id < 0 || id >= cfg_.n_vocab) fail("token id ", id, " at position ", t, " is outside the vocabulary of ", cfg_.n_vocab);
-    const float* row = table + static_cast<std::int64_t>(id) * d;
-    for (std::int64_t j = 0; j < d; ++j) h[static_cast<std::int64_t>(t) * d + j] = cfg_.gemma ? row[j] * scale : row[j];
+    float* row = h + static_cast<std::int64_t>(t) * d;
+    // A tied table is the output weight, decoded row by row (ggml's get_rows).
+    if (tied_)
+      output_.decode_rows(id, id + 1, row);
+    else
+      std::memcpy(row, tok_embd_.data() + static_cast<std::int64_t>(id) * d, static_cast<std::size_t>(d) * sizeof(float));
+    if (cfg_.gemma)
+      for (std::int64_t j = 0; j < d; ++j) row[j] *= scale;
   }
 }
 

@@ -71,9 +71,15 @@ Linear Linear::from_ggml(std::string name, ggml::Type type, std::span<const std:
     l.half_weight_.resize(static_cast<std::size_t>(rows * cols));
     std::memcpy(l.half_weight_.data(), data.data(), data.size());
   }
+  if (rounding == ActivationRounding::GgmlCpu) (void)model::ggml_vec_dot_type(type);  // fails early if unsupported
+  if (keep_blocks) {
+    // The blocks are the weight; an fp32 copy (four times a Q8_0 file) is decoded only if
+    // use_exact_f32() or decoded_weight() asks for it.
+    if (done) done(data);
+    return l;
+  }
   l.weight_.resize(static_cast<std::size_t>(rows * cols));
   ggml::dequantize_pieces(type, data, l.weight_.data(), rows * cols, hardware_threads(), done);
-  if (rounding == ActivationRounding::GgmlCpu) (void)model::ggml_vec_dot_type(type);  // fails early if unsupported
   return l;
 }
 
@@ -118,6 +124,7 @@ void Linear::set_weight_f32(std::vector<float> weight) {
 
 void Linear::use_exact_f32() {
   if (rows_form_) return;  // decoded to fp32 and run with fp32 activations already
+  if (weight_.empty() && !blocks_.empty()) weight_ = decoded_weight();
   type_ = ggml::Type::F32;
   rounding_ = ActivationRounding::Exact;
   release(block_mins_);
@@ -140,10 +147,43 @@ void Linear::set_weight_rows(std::shared_ptr<const WeightRows> rows) {
 
 std::span<const float> Linear::weight_f32() const {
   if (rows_form_) fail(name_, ": the weight is held compact; decode it with decoded_weight()");
+  if (weight_.empty() && !blocks_.empty())
+    fail(name_, ": the weight is held as ", ggml::traits(type_).name, " blocks; decode it with decoded_weight()");
   return weight_;
 }
 
-std::vector<float> Linear::decoded_weight() const { return rows_form_ ? decode_all(*rows_form_) : weight_; }
+std::vector<float> Linear::decoded_weight() const {
+  if (rows_form_) return decode_all(*rows_form_);
+  if (!weight_.empty() || blocks_.empty()) return weight_;
+  std::vector<float> w(static_cast<std::size_t>(rows_ * cols_));
+  parallel_for(static_cast<std::size_t>(rows_), hardware_threads(), 64, [&](std::size_t b, std::size_t e) {
+    decode_rows(static_cast<std::int64_t>(b), static_cast<std::int64_t>(e), w.data() + b * static_cast<std::size_t>(cols_));
+  });
+  return w;
+}
+
+void Linear::decode_rows(std::int64_t r0, std::int64_t r1, float* out) const {
+  if (r0 < 0 || r1 > rows_ || r0 > r1) fail(name_, ": rows ", r0, "..", r1, " of ", rows_);
+  const auto c = static_cast<std::size_t>(cols_);
+  if (rows_form_) {
+    rows_form_->decode(r0, r1, out);
+  } else if (!weight_.empty() || blocks_.empty()) {
+    std::memcpy(out, weight_.data() + static_cast<std::size_t>(r0) * c, static_cast<std::size_t>(r1 - r0) * c * sizeof(float));
+  } else {
+    // The same row decoder the fp32 copy came from, on the row's blocks (rebuilt from
+    // its panel first), so every value has the same bits.
+    const std::size_t row_bytes = ggml::row_size(type_, cols_).value_or(0);
+    std::vector<std::byte> row(panels_x8_ ? row_bytes : 0);
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const std::byte* src = blocks_.data() + static_cast<std::size_t>(r) * row_bytes;
+      if (panels_x8_) {
+        kernels::ggml_x8_row(type_, blocks_.data(), cols_, r, row.data());
+        src = row.data();
+      }
+      ggml::traits(type_).to_float(src, out + static_cast<std::size_t>(r - r0) * c, cols_);
+    }
+  }
+}
 
 void Linear::set_activation_quant(std::optional<calib::ActivationQuantizer> q) {
   if (q && (!blocks_.empty() || type_ != ggml::Type::F32))

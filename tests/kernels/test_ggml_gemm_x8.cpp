@@ -241,3 +241,24 @@ TEST(GgmlGemmX8, WithinRoundingBoundOfFp64Product) {
       }
   }
 }
+
+// ggml_x8_row undoes the repack: every row of panels made from arbitrary bytes (every bit
+// of Q4_K's 12 scale bytes carries a scale or min bit, so any pattern round-trips) comes
+// back byte for byte.
+TEST(GgmlGemmX8, RowFromPanelsIsTheOriginalRow) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0, ggml::Type::Q4_K}) {
+    const std::int64_t rows = 16, cols = 3 * 256;
+    const std::size_t row_bytes = ggml::row_size(t, cols).value();
+    std::vector<std::byte> w(row_bytes * rows);
+    for (auto& b : w) b = static_cast<std::byte>(byte(rng));
+    const auto panels = kernels::ggml_repack_x8(t, w, rows, cols);
+    std::vector<std::byte> row(row_bytes);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      kernels::ggml_x8_row(t, panels.data(), cols, r, row.data());
+      EXPECT_EQ(std::memcmp(row.data(), w.data() + static_cast<std::size_t>(r) * row_bytes, row_bytes), 0)
+          << ggml::traits(t).name << " row " << r;
+    }
+  }
+}

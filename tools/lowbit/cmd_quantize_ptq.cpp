@@ -248,7 +248,7 @@ void run_quantize_ptq(const PtqArgs& a) {
       return x;
     };
     Linear& head = model.output();
-    head.set_weight_f32(round_trip(head.name(), {head.weight_f32().begin(), head.weight_f32().end()}, head.cols()));
+    head.set_weight_f32(round_trip(head.name(), head.decoded_weight(), head.cols()));
     if (auto& e = model.token_embd_untied(); !e.empty()) e = round_trip("token_embd.weight", e, head.cols());
   }
   if (to_hf) round_decoder_to_hf_checkpoint(model, r);
