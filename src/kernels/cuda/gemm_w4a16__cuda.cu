@@ -13,6 +13,7 @@
 
 #include "kernels/cuda/gemm_w4a16_cluster.h"
 #include "kernels/cuda/gemv_w4a16.h"
+#include "kernels/cuda/multiprocessors.cuh"
 #include "kernels/cuda/w4a16_half_ops.cuh"
 #include "lowbit/cuda_gemm.h"
 #include "lowbit/w4a16.h"
@@ -40,17 +41,6 @@ struct Plan {
   int mt = 1, nt = 4, warps = 4, splits = 1, colblocks = 0, mchunks = 0;
 };
 
-// The current device's multiprocessor count (132 on an H100 SXM or H200), read once.
-int multiprocessors() {
-  static const int n = [] {
-    int dev = 0, count = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-      return 132;
-    return count > 0 ? count : 132;
-  }();
-  return n;
-}
-
 int stage_bytes(int mt, int nt, int warps) { return mt * 16 * kRowBytes + warps * nt * 512; }
 
 Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
@@ -76,7 +66,7 @@ Plan plan_for(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
   // keeping at least 8 groups so its 4-stage pipeline runs full most of the time.
   const int kt = static_cast<int>(k / kW4A16Group);
   const int base = p.colblocks * p.mchunks;
-  const int want = (multiprocessors() * 3 + base - 1) / base;
+  const int want = (detail::multiprocessors() * 3 + base - 1) / base;
   p.splits = std::max(1, std::min(want, kt / 8));
   if (tune.splits > 0) p.splits = std::min(tune.splits, kt);
   return p;

@@ -14,6 +14,7 @@
 
 #include "kernels/cuda/gemm_w8a8_ops.cuh"
 #include "kernels/cuda/gemm_w8a8_wgmma.h"
+#include "kernels/cuda/multiprocessors.cuh"
 #include "kernels/cuda/wgmma_s8.cuh"
 
 namespace lowbit::cuda::detail {
@@ -160,8 +161,8 @@ EncodeTiled encode_tiled() {
 }
 
 // rows x k int8, row-major, read in boxes of box_rows x 128 bytes landing 128-byte swizzled.
-// A map is a pure function of these four values, so the last few are kept per thread:
-// encoding costs about a microsecond, a tenth of a small call.
+// A map is a pure function of these four values, so the last few are kept per thread
+// rather than asking the driver to encode two maps on every call.
 const CUtensorMap* int8_rows_map(const std::int8_t* p, int rows, int k, int box_rows) {
   struct Entry {
     const std::int8_t* p = nullptr;
@@ -193,20 +194,6 @@ const CUtensorMap* int8_rows_map(const std::int8_t* p, int rows, int k, int box_
   return &e.map;
 }
 
-// Multiprocessors of the current device, read once per device.
-int sm_count() {
-  constexpr int kDevices = 64;
-  static int counts[kDevices] = {};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= kDevices) return 132;
-  if (counts[dev] == 0) {
-    int c = 0;
-    if (cudaDeviceGetAttribute(&c, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || c <= 0) return 132;
-    counts[dev] = c;
-  }
-  return counts[dev];
-}
-
 template <class T, int BN>
 int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq, const float* sw,
            const std::int32_t* wsum, void* y, int m, int n, int k, bool persistent, cudaStream_t s) {
@@ -218,7 +205,7 @@ int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const
   const CUtensorMap* map_w = map_x ? int8_rows_map(wq, n, k, BN) : nullptr;
   if (!map_w) return static_cast<int>(cudaErrorNotSupported);
   const int tiles = ((n + BN - 1) / BN) * ((m + kBM - 1) / kBM);
-  const unsigned grid = static_cast<unsigned>(persistent ? std::min(tiles, sm_count()) : tiles);
+  const unsigned grid = static_cast<unsigned>(persistent ? std::min(tiles, multiprocessors()) : tiles);
   gemm_w8a8_tma_kernel<T, BN>
       <<<grid, kThreads, smem, s>>>(*map_x, *map_w, sx, zx, sw, wsum, static_cast<T*>(y), m, n, k);
   return static_cast<int>(cudaGetLastError());
@@ -235,7 +222,7 @@ int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int
     // stages during the last tile's epilogue): 2-4 % at M = 4096 (about 8 tiles per
     // multiprocessor) on the H200, within noise at 4, so the default takes it from 6 on.
     const long long tiles = static_cast<long long>((n + kBN - 1) / kBN) * ((m + kBM - 1) / kBM);
-    const bool walk = persistent > 0 || (persistent < 0 && tiles >= 6LL * sm_count());
+    const bool walk = persistent > 0 || (persistent < 0 && tiles >= 6LL * multiprocessors());
     return launch<decltype(type), kBN>(xq, sx, zx, wq, sw, wsum, y, m, n, k, walk, s);
   });
 }
