@@ -50,7 +50,8 @@ print("|---|---:|---:|---:|---:|---:|")
 for t in ["Q4_0", "Q4_K_M", "Q8_0"]:
     lbs, lls = runs(f"lowbit-{t}"), runs(f"llama-{t}")
     lb, ll = lbs[0], lls[0]
-    lbt = statistics.median(x["tokens_per_second"] for x in lbs)
+    # Forward passes alone on both sides (the peer times llama_decode, not its scoring).
+    lbt = statistics.median(x["forward_tokens_per_second"] for x in lbs)
     llt = statistics.median(lb["chunks"] * lb["ctx"] / x["decode_seconds"] for x in lls)
     print(f"| {t} | {lb['ppl']:.4f} | {ll['ppl']:.4f} | {lbt:.1f} | {llt:.1f} | {lbt / llt:.2f} |")
 print()

@@ -43,6 +43,9 @@ struct PerplexityResult {
   std::int64_t text_tokens = 0, scored = 0;
   double seconds = 0;          // model evaluation time (tokenization excluded)
   double tokens_per_second = 0;  // prompt-processing rate over all evaluated tokens
+  // The forward passes alone, without scoring the logits: what a timer around llama.cpp's
+  // llama_decode measures, so prompt rates compare like with like.
+  double forward_seconds = 0, forward_tokens_per_second = 0;
   std::vector<double> running_ppl;  // after each chunk, like llama-perplexity's [i]x.xxxx
   std::optional<KldStats> kld;
   std::string to_json() const;

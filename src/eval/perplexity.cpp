@@ -167,22 +167,30 @@ PerplexityResult perplexity(const DecoderModel& model, const Tokenizer& tok, std
     save->write(&h.n_chunk, 4);
     save->write(tokens.data(), static_cast<std::size_t>(n_chunk) * static_cast<std::size_t>(n_ctx) * 4);
   }
-  double nll = 0, nll2 = 0;
+  double nll = 0, nll2 = 0, forward = 0;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::uint16_t> rows;
   for (int c = 0; c < n_chunk; ++c) {
     const auto begin = tokens.begin() + static_cast<std::ptrdiff_t>(c) * n_ctx;
+    const auto tf = std::chrono::steady_clock::now();
     const auto logits = eval_chunk(model, tok, std::vector<std::int32_t>(begin, begin + n_ctx), first, threads);
+    forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - tf).count();
     const std::int32_t* next = tokens.data() + static_cast<std::ptrdiff_t>(c) * n_ctx + first + 1;
     const int n_scored = n_ctx - 1 - first;
     if (save) rows.assign(static_cast<std::size_t>(n_scored * h.row_u16()), 0);
-    for (int i = 0; i < n_scored; ++i) {
-      const float* row = logits.data() + static_cast<std::int64_t>(i) * nv;
-      const double v = save
-                           ? eval::compress_log_probs(row, h.n_vocab, rows.data() + static_cast<std::int64_t>(i) * h.row_u16(), next[i])
-                           : nll_of(row, nv, next[i]);
-      nll += v;
-      nll2 += v * v;
+    // Each position's NLL on the threads, then summed in position order: the same sums
+    // whatever the thread count.
+    std::vector<double> v(static_cast<std::size_t>(n_scored));
+    parallel_for(v.size(), threads, 1, [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) {
+        const float* row = logits.data() + static_cast<std::int64_t>(i) * nv;
+        v[i] = save ? eval::compress_log_probs(row, h.n_vocab, rows.data() + i * h.row_u16(), next[i])
+                    : nll_of(row, nv, next[i]);
+      }
+    });
+    for (const double x : v) {
+      nll += x;
+      nll2 += x * x;
     }
     if (save) save->write(rows.data(), rows.size() * 2);
     r.scored += n_scored;
@@ -191,6 +199,8 @@ PerplexityResult perplexity(const DecoderModel& model, const Tokenizer& tok, std
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.tokens_per_second = r.seconds > 0 ? static_cast<double>(n_chunk) * n_ctx / r.seconds : 0;
+  r.forward_seconds = forward;
+  r.forward_tokens_per_second = forward > 0 ? static_cast<double>(n_chunk) * n_ctx / forward : 0;
   finish_ppl(r, nll, nll2);
   if (save) save->commit();
   return r;
@@ -240,6 +250,7 @@ std::string PerplexityResult::to_json() const {
                       {"ctx", ctx},       {"chunks", chunks},
                       {"text_tokens", text_tokens}, {"scored", scored},
                       {"seconds", seconds}, {"tokens_per_second", tokens_per_second},
+                      {"forward_seconds", forward_seconds}, {"forward_tokens_per_second", forward_tokens_per_second},
                       {"running_ppl", running_ppl}};
   if (kld) {
     j["kld"] = {{"positions", kld->positions}, {"mean", kld->mean}, {"uncertainty", kld->uncertainty},

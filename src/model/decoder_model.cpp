@@ -10,6 +10,7 @@
 #include "lowbit/decoder.h"
 #include "lowbit/error.h"
 #include "lowbit/gguf_model.h"
+#include "lowbit/parallel.h"
 #include "model/decoder_ops.h"
 #include "model/rope.h"
 
@@ -184,22 +185,26 @@ void DecoderModel::ffn_block(int il, const float* x, std::int64_t T, float* out,
   std::vector<float> g(static_cast<std::size_t>(T * c.n_ff)), u(g.size());
   run(L.w_gate, x, g.data());
   run(L.w_up, x, u.data());
-  std::size_t i = 0;
-  if (c.ggml_numerics && !c.gemma) {
-    // ggml_v_silu's exp on eight lanes at a time (bit for bit the scalar silu_ggml).
-    const auto expf8 = kernels::ggml_expf8_kernel();
-    for (; i + 8 <= g.size(); i += 8) {
-      float d[8], e[8];
-      for (int l = 0; l < 8; ++l) d[l] = 0.0f - g[i + l];
-      expf8(d, e);
-      for (int l = 0; l < 8; ++l) g[i + l] = g[i + l] / (1.0f + e[l]) * u[i + l];
+  // The gate on the threads in chunks of whole eight-lane groups (elementwise: the same
+  // bits on any thread count); on one thread it would be the serial tenth of a prompt pass.
+  const auto expf8 = kernels::ggml_expf8_kernel();
+  parallel_for(g.size(), g.size() >= 4096 ? threads : 1, 8, [&](std::size_t b, std::size_t e) {
+    std::size_t i = b;
+    if (c.ggml_numerics && !c.gemma) {
+      // ggml_v_silu's exp on eight lanes at a time (bit for bit the scalar silu_ggml).
+      for (; i + 8 <= e; i += 8) {
+        float d[8], x[8];
+        for (int l = 0; l < 8; ++l) d[l] = 0.0f - g[i + l];
+        expf8(d, x);
+        for (int l = 0; l < 8; ++l) g[i + l] = g[i + l] / (1.0f + x[l]) * u[i + l];
+      }
     }
-  }
-  for (; i < g.size(); ++i) {
-    const float a = c.gemma ? (c.ggml_numerics ? model::gelu_ggml(g[i]) : model::gelu_tanh(g[i]))
-                            : (c.ggml_numerics ? model::silu_ggml(g[i]) : model::silu(g[i]));
-    g[i] = a * u[i];
-  }
+    for (; i < e; ++i) {
+      const float a = c.gemma ? (c.ggml_numerics ? model::gelu_ggml(g[i]) : model::gelu_tanh(g[i]))
+                              : (c.ggml_numerics ? model::silu_ggml(g[i]) : model::silu(g[i]));
+      g[i] = a * u[i];
+    }
+  });
   run(L.w_down, g.data(), out);
 }
 
