@@ -15,6 +15,7 @@
 #include "kernels/cuda/gemm_w8a8_ops.cuh"
 #include "kernels/cuda/gemm_w8a8_wgmma.h"
 #include "kernels/cuda/multiprocessors.cuh"
+#include "kernels/cuda/tma.cuh"
 #include "kernels/cuda/wgmma_s8.cuh"
 
 namespace lowbit::cuda::detail {
@@ -31,37 +32,6 @@ struct TmaRing {
   // swizzle atoms to 1024 bytes.
   static constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStages * 8 + 1024;
 };
-
-__device__ __forceinline__ void mbar_init(std::uint32_t bar, unsigned count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-__device__ __forceinline__ void mbar_expect_tx(std::uint32_t bar, unsigned bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(std::uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-// Returns once the barrier's phase of this parity has completed.
-__device__ __forceinline__ void mbar_wait(std::uint32_t bar, unsigned parity) {
-  unsigned done = 0;
-  do {
-    asm volatile(
-        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(bar), "r"(parity)
-        : "memory");
-  } while (!done);
-}
-// A box of the 2-D tensor map at (inner coordinate c0 = k, outer c1 = row) into shared
-// memory, counted on the mbarrier; rows past the tensor's end arrive as zeros.
-__device__ __forceinline__ void tma_load(std::uint32_t dst, const CUtensorMap* map, int c0, int c1,
-                                         std::uint32_t bar) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
-          dst),
-      "l"(reinterpret_cast<std::uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
-      : "memory");
-}
 
 template <class T, int BN>
 __global__ void __launch_bounds__(kThreads, 1)
@@ -143,55 +113,19 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
-using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
-                                 const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
-                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-
-// The driver's tensor-map encoder through the runtime (no link against libcuda).
-EncodeTiled encode_tiled() {
-  static const EncodeTiled fn = [] {
-    void* p = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess)
-      return EncodeTiled{nullptr};
-    return reinterpret_cast<EncodeTiled>(p);
-  }();
-  return fn;
-}
-
 // rows x k int8, row-major, read in boxes of box_rows x 128 bytes landing 128-byte swizzled.
-// A map is a pure function of these four values, so the last few are kept per thread
-// rather than asking the driver to encode two maps on every call.
 const CUtensorMap* int8_rows_map(const std::int8_t* p, int rows, int k, int box_rows) {
-  struct Entry {
-    const std::int8_t* p = nullptr;
-    int rows = 0, k = 0, box = 0;
-    CUtensorMap map;
-  };
-  constexpr int kEntries = 8;
-  thread_local Entry cache[kEntries];
-  thread_local int next = 0;
-  for (const Entry& e : cache)
-    if (e.p == p && e.rows == rows && e.k == k && e.box == box_rows) return &e.map;
-  const EncodeTiled fn = encode_tiled();
-  if (!fn) return nullptr;
-  Entry& e = cache[next];
-  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(rows)};
-  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(k)};
-  const cuuint32_t box[2] = {static_cast<cuuint32_t>(kBK), static_cast<cuuint32_t>(box_rows)};
-  const cuuint32_t elem[2] = {1, 1};
-  e.p = nullptr;  // invalid until encoded
-  if (fn(&e.map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<std::int8_t*>(p), dims, strides, box, elem,
-         CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
-    return nullptr;
-  e.p = p;
-  e.rows = rows;
-  e.k = k;
-  e.box = box_rows;
-  next = (next + 1) % kEntries;
-  return &e.map;
+  return cached_tensor_map(TmaKey{p, rows, k, box_rows, 0}, [&](CUtensorMap* map) {
+    const EncodeTiled fn = encode_tiled();
+    if (!fn) return CUDA_ERROR_NOT_SUPPORTED;
+    const cuuint64_t dims[2] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(rows)};
+    const cuuint64_t strides[1] = {static_cast<cuuint64_t>(k)};
+    const cuuint32_t box[2] = {static_cast<cuuint32_t>(kBK), static_cast<cuuint32_t>(box_rows)};
+    const cuuint32_t elem[2] = {1, 1};
+    return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<std::int8_t*>(p), dims, strides, box, elem,
+              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  });
 }
 
 template <class T, int BN>
