@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lowbit/cuda_gemm.h"
@@ -511,6 +512,18 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, b
                 const lowbit::cuda::W4A16Tuning tu{0, sp, 0, w, 4, np};
                 if (variant_ok(tu)) std::printf(" np%d/w%d/s%d=%.1f", np, w, sp, time_lowbit(tu));
               }
+          std::printf("\n");
+        }
+        if (table && m >= 32) {
+          // The wgmma kernel beside the default: its own default plan, then K splits and
+          // ring depths, every plan checked first.
+          std::printf("    wgmma:");
+          for (const auto& [sp, stg] : {std::pair{0, 0}, std::pair{1, 0}, std::pair{2, 0}, std::pair{4, 0},
+                                        std::pair{8, 0}, std::pair{0, 3}, std::pair{0, 6}}) {
+            lowbit::cuda::W4A16Tuning tu{0, sp, 0, 0, 5};
+            tu.stages = stg;
+            if (variant_ok(tu)) std::printf(" s%d/st%d=%.1f", sp, stg, time_lowbit(tu));
+          }
           std::printf("\n");
         }
         if (!mid && !table && m <= 16 && (m == 1 || m == 8 || m == 16 || sh.n == shapes[0].n)) {

@@ -9,12 +9,12 @@ build=$(mktemp -d)
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv || true
 nvcc --version | tail -1
 flags=(-std=c++20 -O3 -gencode=arch=compute_90a,code=sm_90a -Iinclude -Isrc)
-for k in gemm_w4a16 gemm_w4a16_cluster gemv_w4a16 gemv_w4a16_bulk gemm_w8a8 gemm_w8a8_wgmma gemm_w8a8_tma; do
+for k in gemm_w4a16 gemm_w4a16_cluster gemm_w4a16_wgmma gemv_w4a16 gemv_w4a16_bulk gemm_w8a8 gemm_w8a8_wgmma gemm_w8a8_tma; do
   nvcc "${flags[@]}" -Xptxas -v -c src/kernels/cuda/${k}__cuda.cu -o "$build/$k.o" 2>> "$out/ptxas.txt" &
 done
 nvcc "${flags[@]}" -c src/kernels/w4a16_repack.cpp -o "$build/repack.o"
 wait
-nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemm_w4a16_cluster.o "$build"/gemv_w4a16.o "$build"/gemv_w4a16_bulk.o "$build"/gemm_w8a8.o "$build"/gemm_w8a8_wgmma.o "$build"/gemm_w8a8_tma.o \
+nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemm_w4a16_cluster.o "$build"/gemm_w4a16_wgmma.o "$build"/gemv_w4a16.o "$build"/gemv_w4a16_bulk.o "$build"/gemm_w8a8.o "$build"/gemm_w8a8_wgmma.o "$build"/gemm_w8a8_tma.o \
   "$build/repack.o" -lcublas -o "$build/gemm_device"
 # Modes: w4a16, w4a16-big (M >= 32 only, every tile-kernel plan checked and timed),
 # w4a16-mid (M = 8..64, every cluster-kernel plan checked and timed), w4a16-table (every

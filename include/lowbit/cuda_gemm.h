@@ -32,7 +32,12 @@ struct W4A16View {
 // pairs per block (np: 1, 2), consumer warps (4, 8), stages in the shared-memory ring.
 // path 4: the cluster kernel (weights as mma's A, up to 8 batch chunks of 8 rows, K split
 // over a thread-block cluster; m <= 64): tile pairs per warp (np: 1, 2), warps per block
-// (4, 8), splits (blocks per cluster, 1..8). The default takes it for 16 < m <= 64.
+// (4, 8), splits (blocks per cluster, 1..8). The default takes it for 16 < m <= 32 when
+// n < 8192.
+// path 5: the wgmma kernel (weights dequantized into the MMA's A registers, activations
+// fed by the tensor copy engine; rows in chunks of 64, 128 or 256, K split over a cluster):
+// splits (blocks per cluster, 1..8), stages in the ring. The default takes it for m > 32,
+// and for m > 16 when n >= 8192.
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
   int path = 0, np = 0, unroll = 0, xs = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 #include <tuple>
+#include <utility>
 
 #include "lowbit/bf16.h"
 #include "lowbit/cuda_device.h"
@@ -51,7 +52,8 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
   // groups not a multiple of the warps (9), one and two batch chunks of 8 rows, full or not.
   for (const Case c : {Case{64, 128, 1}, Case{192, 512, 5}, Case{128, 384, 8}, Case{64, 1152, 3}, Case{448, 2048, 2},
                        Case{128, 2048, 7}, Case{192, 1152, 11}, Case{128, 2048, 16}, Case{256, 1024, 17},
-                       Case{64, 4096, 40}, Case{384, 2048, 40}, Case{256, 1152, 64}, Case{320, 1536, 70}})
+                       Case{64, 4096, 40}, Case{384, 2048, 40}, Case{256, 1152, 64}, Case{320, 1536, 70},
+                       Case{192, 1024, 130}, Case{128, 640, 300}})
     for (const Half t : {Half::BF16, Half::F16})
       for (const bool symmetric : {true, false}) {
         const std::int64_t groups = c.k / lowbit::kernels::kW4A16Group;
@@ -100,6 +102,23 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
                     << "cluster np" << np << "/w" << warps << "/s" << splits << " n=" << c.n << " k=" << c.k
                     << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
               }
+        // The wgmma kernel (rows in chunks of 64, 128 or 256, the last one short; n not a
+        // multiple of its 128-column blocks at 64 / 192 / 320): its default plan, one block
+        // per cluster, clusters of 3 (groups not a multiple of it) and of 8 (some blocks
+        // with a single group), and a ring of two stages reused many times.
+        if (c.m > 16)
+          for (const auto& [splits, stages] :
+               {std::pair{0, 0}, std::pair{1, 0}, std::pair{3, 0}, std::pair{8, 0}, std::pair{1, 2}}) {
+            if (splits > groups) continue;
+            lowbit::cuda::W4A16Tuning tu;
+            tu.path = 5;
+            tu.splits = splits;
+            tu.stages = stages;
+            const auto yw = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
+            EXPECT_LT(relative_error(t, yw, ref), 1e-2)
+                << "wgmma s" << splits << "/stages" << stages << " n=" << c.n << " k=" << c.k << " m=" << c.m
+                << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
+          }
         // The tile kernel's every plan (16-row tiles per block, tiles per warp, warps, K
         // splits) on rows that fill no block exactly.
         if (c.m > 16) {

@@ -1,7 +1,7 @@
 // W4A16 matmul y = x . W^T for Hopper: int4 weights in lowbit's tile layout (lowbit/w4a16.h),
 // fp16/bf16 activations, group-128 fp16 scales, mma.sync m16n8k16 with fp32 accumulation.
-// m <= 16 goes to gemv_w4a16__cuda.cu, m <= 64 to gemm_w4a16_cluster__cuda.cu; this kernel
-// takes larger m (and any m on request).
+// m <= 16 goes to gemv_w4a16__cuda.cu, larger m to gemm_w4a16_wgmma__cuda.cu (or, up to 32
+// rows on narrow weights, to gemm_w4a16_cluster__cuda.cu); this kernel takes any m on request.
 // A block's 4 or 8 warps own NT 8-column tiles each and share MT 16-row tiles of activations;
 // cp.async streams groups of 128 inputs through shared memory 4 deep; K splits across
 // blocks when the columns alone cannot fill the GPU.
@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/gemm_w4a16_cluster.h"
+#include "kernels/cuda/gemm_w4a16_wgmma.h"
 #include "kernels/cuda/gemv_w4a16.h"
 #include "kernels/cuda/multiprocessors.cuh"
 #include "kernels/cuda/w4a16_half_ops.cuh"
@@ -284,10 +285,20 @@ int dispatch(const Plan& p, const void* x, const W4A16View& w, void* y, int m, v
   return dispatch_warps<T, 4>(p, x, w, y, m, workspace, s);
 }
 
+// Whether the default plan (or path 5) takes the wgmma kernel: past 32 rows on every
+// shape the H200 sweep measured (M = 64: 29 / 29 / 44 us against the cluster kernel's 47 /
+// 47 / 53 on 8192x8192 / 14336x4096 / 4096x14336; the tile kernel 2-4x slower at 128 and
+// 256), and from 17 rows where the columns fill 64 or more of its 128-column blocks (M =
+// 32: 29 us against 34 on 8192x8192; 42 against 30 on 4096x14336).
+bool uses_wgmma_kernel(int m, std::int64_t n, W4A16Tuning tune) {
+  if (tune.path != 0) return tune.path == 5;
+  return m > 2 * detail::kGemvMaxRows || (m > detail::kGemvMaxRows && n >= 8192);
+}
+
 // Whether the call runs this file's tile kernel (the only one that needs a workspace) or
-// one of the m <= 64 kernels, which split K inside a block or a cluster.
-bool uses_tile_kernel(int m, W4A16Tuning tune) {
-  if (tune.path == 4) return false;
+// one of the others, which split K inside a block or a cluster.
+bool uses_tile_kernel(int m, std::int64_t n, W4A16Tuning tune) {
+  if (tune.path == 4 || uses_wgmma_kernel(m, n, tune)) return false;
   if (m <= detail::kGemvMaxRows) return tune.path == 1;
   return !(tune.path == 0 && m <= detail::kClusterMaxRows);
 }
@@ -295,7 +306,7 @@ bool uses_tile_kernel(int m, W4A16Tuning tune) {
 }  // namespace
 
 std::size_t gemm_w4a16_workspace_bytes(int m, std::int64_t n, std::int64_t k, W4A16Tuning tune) {
-  if (m < 1 || n % 64 != 0 || k % kW4A16Group != 0 || n <= 0 || k <= 0 || !uses_tile_kernel(m, tune)) return 0;
+  if (m < 1 || n % 64 != 0 || k % kW4A16Group != 0 || n <= 0 || k <= 0 || !uses_tile_kernel(m, n, tune)) return 0;
   const Plan p = plan_for(m, n, k, tune);
   return counters_bytes(m, n) + static_cast<std::size_t>(p.splits) * m * n * sizeof(float);
 }
@@ -305,7 +316,8 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
   if (m < 1 || w.n <= 0 || w.k <= 0 || w.n % 64 != 0 || w.k % kW4A16Group != 0 || w.n > (1 << 30) ||
       w.k > (1 << 30) || x == nullptr || y == nullptr || w.qweight == nullptr || w.scales == nullptr)
     return kBadShape;
-  if (!uses_tile_kernel(m, tune)) {
+  if (!uses_tile_kernel(m, w.n, tune)) {
+    if (uses_wgmma_kernel(m, w.n, tune)) return detail::gemm_w4a16_wgmma(t, x, w, y, m, tune.splits, tune.stages, stream);
     if (m <= detail::kGemvMaxRows && tune.path == 3)
       return detail::gemv_w4a16_bulk(t, x, w, y, m, tune.np, tune.warps, tune.stages, stream);
     if (tune.path == 4 || m > detail::kGemvMaxRows)

@@ -1,0 +1,341 @@
+// W4A16 on Hopper's warpgroup MMA (sm_90a): the weights, dequantized in registers, are
+// wgmma's A operand (64 output columns per consumer warpgroup), the activations its B
+// operand, straight from the tensor copy engine in their natural order. One producer thread
+// fills a ring of K groups (activations, weight tiles, scales); K splits across the blocks
+// of a thread-block cluster and is summed in distributed shared memory, in rank order.
+#include <cooperative_groups.h>
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cuda/gemm_w4a16_wgmma.h"
+#include "kernels/cuda/gemv_w4a16_group.cuh"
+#include "kernels/cuda/multiprocessors.cuh"
+#include "kernels/cuda/tma.cuh"
+#include "kernels/cuda/w4a16_half_ops.cuh"
+#include "kernels/cuda/wgmma_rs_half.cuh"
+#include "kernels/cuda/wgmma_s8.cuh"
+#include "lowbit/w4a16.h"
+
+namespace lowbit::cuda::detail {
+namespace {
+
+namespace cg = cooperative_groups;
+using kernels::kW4A16Group;
+
+constexpr int kBN = 128;  // output columns per block: two consumer warpgroups of 64
+constexpr int kTiles = kBN / 8;
+constexpr int kThreads = 384;
+constexpr int kMaxSmem = 227 * 1024;
+constexpr int kPartStride = kBN + 4;  // floats per batch row of the partial sums (banks)
+
+// A ring stage holds one group of 128 inputs: the MP activation rows as two 128-byte
+// swizzled halves of K (64 inputs each), the block's 16 weight tiles (512 bytes each) and
+// their fp16 scales (16 bytes a tile).
+template <int MP>
+struct Stage {
+  static constexpr int kActBytes = MP * kW4A16Group * 2, kWBytes = kTiles * 512, kSBytes = kTiles * 16;
+  static constexpr int kTx = kActBytes + kWBytes + kSBytes;  // bytes the copies deliver
+  static constexpr int kBytes = (kTx + 1023) / 1024 * 1024;
+  static constexpr int kPartBytes = MP * kPartStride * 4;
+  // Blocks per multiprocessor the register split is made for (two at MP = 64 spilled).
+  static constexpr int kBlocksPerSm = 1;
+  // setmaxnreg moves registers within the block's launch-time pool (the cap times 384
+  // threads: 80 or 168 each) and an increase waits until the pool has them, forever if it
+  // never will: what the producer gives up is all the consumers may take.
+  static constexpr int kEntryRegs = kBlocksPerSm == 2 ? 80 : 168, kProducerRegs = kBlocksPerSm == 2 ? 32 : 40;
+  static constexpr int kConsumerRegs = kEntryRegs + (kEntryRegs - kProducerRegs) / 2;
+  static_assert(kConsumerRegs % 8 == 0 && kConsumerRegs <= 256, "setmaxnreg takes multiples of 8 up to 256");
+  static int smem_bytes(int stages) { return std::max(stages * kBytes, kPartBytes) + 2 * stages * 8 + 1024; }
+};
+
+template <int N>
+__device__ __forceinline__ void fence_regs(float (&d)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+template <int N>
+__device__ __forceinline__ void fence_regs(std::uint32_t (&d)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) asm volatile("" : "+r"(d[i][j])::"memory");
+}
+
+__device__ __forceinline__ uint4 lds128(std::uint32_t addr) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(addr));
+  return v;
+}
+__device__ __forceinline__ std::uint32_t lds16(std::uint32_t addr) {
+  unsigned short v;
+  asm volatile("ld.shared.u16 %0, [%1];\n" : "=h"(v) : "r"(addr));
+  return v;
+}
+
+// Lane (g, t) of warp w of consumer warpgroup c holds A rows g and g + 8 of the warp's 16:
+// output columns 64c + 16w + g of tile 2(4c + w) and 8 more of the next tile. Step s of a
+// group (inputs 16s .. 16s + 15 in B's natural order) needs, per tile, inputs 16s + 2t + {0,
+// 1} and + {8, 9}: words 2(s % 2) and 2(s % 2) + 1 of the tile lane (g, s / 2) holds, each at
+// nibbles t and t + 4 (lowbit/w4a16.h), so every lane reads the four 16-byte pieces of its
+// column and takes one pair from each word.
+template <class T, int MP>
+__global__ void __launch_bounds__(kThreads, Stage<MP>::kBlocksPerSm)
+    gemm_w4a16_wgmma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant__ CUtensorMap map_w,
+                            const __grid_constant__ CUtensorMap map_s, const std::uint32_t* __restrict__ zeros,
+                            T* __restrict__ y, int m, int n, int kt, int stages) {
+  using Ops = HalfOps<T>;
+  using S = Stage<MP>;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  cg::cluster_group cluster = cg::this_cluster();
+  const int splits = static_cast<int>(cluster.num_blocks()), rank = static_cast<int>(cluster.block_rank());
+  const std::uint32_t raw = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw));
+  const std::uint32_t ring = (raw + 1023) & ~1023u;
+  const std::uint32_t full = ring + max(stages * S::kBytes, S::kPartBytes), empty = full + 8 * stages;
+  const int wg = threadIdx.x / 128;
+  const int tile0 = blockIdx.x * kTiles, m0 = blockIdx.z * MP;
+  const int kb_begin = static_cast<int>(static_cast<long long>(rank) * kt / splits);
+  const int groups = static_cast<int>(static_cast<long long>(rank + 1) * kt / splits) - kb_begin;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < stages; ++s) {
+      mbar_init(full + 8 * s, 1);   // the producer's arrive, plus the copies' bytes
+      mbar_init(empty + 8 * s, 2);  // one arrive per consumer warpgroup
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  float* part = reinterpret_cast<float*>(smem_raw + (ring - raw));
+  const int c = wg - 1, w4 = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  if (wg == 0) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(S::kProducerRegs));
+    if (threadIdx.x == 0)
+      for (int j = 0; j < groups; ++j) {
+        const int s = j % stages, kb = kb_begin + j;
+        // The stage's previous use (j - stages) must have been released by both consumers.
+        if (j >= stages) mbar_wait(empty + 8 * s, ((j / stages) & 1) ^ 1);
+        mbar_expect_tx(full + 8 * s, S::kTx);
+        const std::uint32_t st = ring + s * S::kBytes;
+        tma_load(st, &map_x, kb * kW4A16Group, m0, full + 8 * s);
+        tma_load(st + MP * 128, &map_x, kb * kW4A16Group + 64, m0, full + 8 * s);
+        tma_load_4d(st + S::kActBytes, &map_w, 0, 0, kb, tile0, full + 8 * s);
+        tma_load(st + S::kActBytes + S::kWBytes, &map_s, kb * 8, tile0, full + 8 * s);
+      }
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(S::kConsumerRegs));
+    float acc[MP / 2];
+#pragma unroll
+    for (int i = 0; i < MP / 2; ++i) acc[i] = 0.f;
+    const int ti0 = 2 * (4 * c + w4), ti1 = ti0 + 1;  // the warp's two tiles in the block
+    // Piece (g, u) of tile ti: ring row R = 4 ti + g / 2, chunk (4 (g % 2) + u) ^ (R % 8).
+    const auto piece = [&](int ti, int u) {
+      const int row = 4 * ti + g / 2;
+      return row * 128 + (((4 * (g % 2) + u) ^ (row % 8)) * 16);
+    };
+    // Zero points two groups ahead: the words come from global memory, not the ring.
+    std::uint32_t zw[3][2] = {{0x88888888u, 0x88888888u}, {0x88888888u, 0x88888888u}, {0x88888888u, 0x88888888u}};
+    const auto zero_word = [&](int j, int ti) {
+      const int tile = tile0 + ti;
+      return tile < n / 8 ? __ldg(zeros + static_cast<std::size_t>(tile) * kt + kb_begin + j) : 0x88888888u;
+    };
+    if (zeros != nullptr)
+      for (int j = 0; j < 2 && j < groups; ++j) zw[j][0] = zero_word(j, ti0), zw[j][1] = zero_word(j, ti1);
+    std::uint32_t a[8][4];  // the group's eight steps of four registers
+    for (int j = 0; j < groups; ++j) {
+      const int s = j % stages;
+      if (zeros != nullptr && j + 2 < groups) zw[2][0] = zero_word(j + 2, ti0), zw[2][1] = zero_word(j + 2, ti1);
+      mbar_wait(full + 8 * s, (j / stages) & 1);
+      const std::uint32_t st = ring + s * S::kBytes, wt = st + S::kActBytes, sc = wt + S::kWBytes;
+      const std::uint32_t ss0 = Ops::pair_from_fp16(static_cast<std::uint16_t>(lds16(sc + (ti0 * 8 + g) * 2)));
+      const std::uint32_t ss1 = Ops::pair_from_fp16(static_cast<std::uint16_t>(lds16(sc + (ti1 * 8 + g) * 2)));
+      const std::uint32_t zz0 = Ops::kMagic | (((zw[0][0] >> (4 * g)) & 15u) * 0x00010001u);
+      const std::uint32_t zz1 = Ops::kMagic | (((zw[0][1] >> (4 * g)) & 15u) * 0x00010001u);
+      uint4 w0[4], w1[4];
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        w0[u] = lds128(wt + piece(ti0, u));
+        w1[u] = lds128(wt + piece(ti1, u));
+      }
+      // ptxas serializes every MMA (C7513) if registers an MMA reads are written while any
+      // MMA is in flight, so the last group retires first: its stage goes back, and the
+      // other consumer warpgroup's MMAs keep the tensor cores busy meanwhile.
+      asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+      fence_regs(a);
+      if (j > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * ((j - 1) % stages));
+#pragma unroll
+      for (int step = 0; step < 8; ++step) {
+        const int u = step / 2, v = step % 2;
+        a[step][0] = Ops::dequant(w4_pair<T>(word_of(w0[u], 2 * v), 4 * t), zz0, ss0);
+        a[step][1] = Ops::dequant(w4_pair<T>(word_of(w1[u], 2 * v), 4 * t), zz1, ss1);
+        a[step][2] = Ops::dequant(w4_pair<T>(word_of(w0[u], 2 * v + 1), 4 * t), zz0, ss0);
+        a[step][3] = Ops::dequant(w4_pair<T>(word_of(w1[u], 2 * v + 1), 4 * t), zz1, ss1);
+      }
+      // B of step s: K half s / 4, 32 bytes per step inside it. Operands are pinned before
+      // the fence, or the compiler sinks their arithmetic between the MMAs (C7513 again).
+      std::uint64_t desc[8];
+#pragma unroll
+      for (int step = 0; step < 8; ++step) {
+        desc[step] = smem_desc(st + (step / 4) * MP * 128 + (step % 4) * 32);
+        asm volatile("" : "+l"(desc[step])::"memory");
+      }
+      fence_regs(a);
+      fence_regs(acc);
+      asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+      for (int step = 0; step < 8; ++step) WgmmaRs<T, MP>::mma(acc, a[step], desc[step]);
+      asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+      fence_regs(acc);
+#pragma unroll
+      for (int i = 0; i < 2; ++i) zw[0][i] = zw[1][i], zw[1][i] = zw[2][i];
+    }
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    fence_regs(acc);
+    fence_regs(a);
+    // Once both consumers' last MMAs have read the ring (named barrier 1, the 256 consumer
+    // threads), it holds this block's partial sums, batch row r at r * kPartStride.
+    // Accumulator 4i + e: column 16w + g + 8 (e / 2) of the warpgroup's 64, batch row
+    // 8i + 2t + e % 2.
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+#pragma unroll
+    for (int i = 0; i < MP / 8; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        part[(8 * i + 2 * t + (e & 1)) * kPartStride + 64 * c + 16 * w4 + g + 8 * (e >> 1)] = acc[4 * i + e];
+  }
+  cluster.sync();
+  const int rows = min(MP, m - m0), elems = rows * kBN;
+  const int e_end = static_cast<int>(static_cast<long long>(rank + 1) * elems / splits);
+  for (int e = static_cast<int>(static_cast<long long>(rank) * elems / splits) + threadIdx.x; e < e_end; e += kThreads) {
+    const int r = e / kBN, col = e % kBN;
+    float v = 0.f;
+    for (int k = 0; k < splits; ++k) v += cluster.map_shared_rank(part, k)[r * kPartStride + col];
+    if (tile0 * 8 + col < n) y[static_cast<std::size_t>(m0 + r) * n + tile0 * 8 + col] = Ops::from_float(v);
+  }
+  // No block may leave while another still reads its shared memory.
+  cluster.sync();
+}
+
+// x: m x k halves, read in boxes of MP rows x 64 inputs (128 bytes), 128-byte swizzled as
+// wgmma's K-major B expects; rows past m arrive as zeros.
+const CUtensorMap* activation_map(const void* x, int m, std::int64_t k, int mp) {
+  return cached_tensor_map(TmaKey{x, m, k, mp, 1}, [&](CUtensorMap* map) {
+    const EncodeTiled fn = encode_tiled();
+    if (!fn) return CUDA_ERROR_NOT_SUPPORTED;
+    const cuuint64_t dims[2] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(m)};
+    const cuuint64_t strides[1] = {static_cast<cuuint64_t>(k) * 2};
+    const cuuint32_t box[2] = {64, static_cast<cuuint32_t>(mp)}, elem[2] = {1, 1};
+    return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, const_cast<void*>(x), dims, strides, box, elem,
+              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  });
+}
+
+// The weight tiles (n / 8 x k / 128 of 512 bytes, tile-major) as rows of 128 bytes, four
+// per tile, boxes of one group of 16 tiles, 128-byte swizzled: 16-byte chunk c of ring row
+// R lands at chunk c ^ (R % 8), which spreads the eight pieces a quarter-warp reads over
+// all banks. (Rows of 128 bytes keep the copy engine at full rate: an earlier 5-D view
+// that moved 16-byte pieces one by one ran at a third of the speed.)
+const CUtensorMap* weight_map(const std::uint32_t* q, std::int64_t n, std::int64_t k) {
+  return cached_tensor_map(TmaKey{q, n, k, 0, 2}, [&](CUtensorMap* map) {
+    const EncodeTiled fn = encode_tiled();
+    if (!fn) return CUDA_ERROR_NOT_SUPPORTED;
+    const auto tiles = static_cast<cuuint64_t>(n / 8), kt = static_cast<cuuint64_t>(k / kW4A16Group);
+    const cuuint64_t dims[4] = {32, 4, kt, tiles};
+    const cuuint64_t strides[3] = {128, 512, kt * 512};
+    const cuuint32_t box[4] = {32, 4, 1, kTiles}, elem[4] = {1, 1, 1, 1};
+    return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT32, 4, const_cast<std::uint32_t*>(q), dims, strides, box, elem,
+              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  });
+}
+
+// fp16 scales [n / 8][k / 128][8] as rows of one tile's groups: boxes of 8 scales x 16 tiles.
+const CUtensorMap* scale_map(const std::uint16_t* s, std::int64_t n, std::int64_t k) {
+  return cached_tensor_map(TmaKey{s, n, k, 0, 3}, [&](CUtensorMap* map) {
+    const EncodeTiled fn = encode_tiled();
+    if (!fn) return CUDA_ERROR_NOT_SUPPORTED;
+    const auto kt = static_cast<cuuint64_t>(k / kW4A16Group);
+    const cuuint64_t dims[2] = {kt * 8, static_cast<cuuint64_t>(n / 8)};
+    const cuuint64_t strides[1] = {kt * 16};
+    const cuuint32_t box[2] = {8, kTiles}, elem[2] = {1, 1};
+    return fn(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, const_cast<std::uint16_t*>(s), dims, strides, box, elem,
+              CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+              CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  });
+}
+
+template <class T, int MP>
+int launch(const CUtensorMap& mx, const CUtensorMap& mw, const CUtensorMap& ms, const W4A16View& w, void* y, int m,
+           int splits, int stages, cudaStream_t s) {
+  const int smem = Stage<MP>::smem_bytes(stages);
+  auto* kernel = gemm_w4a16_wgmma_kernel<T, MP>;
+  static const cudaError_t configured = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
+  if (configured != cudaSuccess) return static_cast<int>(configured);
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>((w.n + kBN - 1) / kBN), static_cast<unsigned>(splits),
+                     static_cast<unsigned>((m + MP - 1) / MP));
+  cfg.blockDim = dim3(kThreads, 1, 1);
+  cfg.dynamicSmemBytes = static_cast<std::size_t>(smem);
+  cfg.stream = s;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeClusterDimension;
+  attr.val.clusterDim.x = 1;
+  attr.val.clusterDim.y = static_cast<unsigned>(splits);
+  attr.val.clusterDim.z = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, mx, mw, ms, w.zeros, static_cast<T*>(y), m,
+                                           static_cast<int>(w.n), static_cast<int>(w.k / kW4A16Group), stages);
+  return static_cast<int>(e != cudaSuccess ? e : cudaGetLastError());
+}
+
+template <class T, int MP>
+int run(const void* x, const W4A16View& w, void* y, int m, int splits, int stages, cudaStream_t s) {
+  using St = Stage<MP>;
+  const int kt = static_cast<int>(w.k / kW4A16Group);
+  const int blocks = static_cast<int>((w.n + kBN - 1) / kBN) * ((m + MP - 1) / MP);
+  if (splits < 1 || splits > 8) {
+    // K splits while the grid stays within one block per multiprocessor: two, or eight
+    // where the columns alone fill fewer than an eighth of them. Clusters of 4 ran slower
+    // than of 2 or 8 on the H200 at every row count of 4096 x 14336 (44 / 49 / 44 us at
+    // M = 64; a 16- or 18-multiprocessor GPC holds only four such clusters of 220 KB
+    // blocks), and going past one wave cost more than the split gained.
+    const int fill = St::kBlocksPerSm * multiprocessors() / blocks;
+    splits = fill >= 8 ? 8 : std::clamp(fill, 1, 2);
+    while (splits > 1 && kt / splits < 4) splits /= 2;
+  }
+  if (splits > kt) return kBadShape;
+  // As many stages as fit (at most 8), or 4 where two blocks share a multiprocessor.
+  if (stages < 2) stages = St::kBlocksPerSm == 2 ? 4 : 8;
+  while (stages > 2 && St::smem_bytes(stages) > kMaxSmem) --stages;
+  if (St::smem_bytes(stages) > kMaxSmem) return kBadShape;
+  const CUtensorMap* mx = activation_map(x, m, w.k, MP);
+  const CUtensorMap* ms = scale_map(w.scales, w.n, w.k);
+  const CUtensorMap* mw = weight_map(w.qweight, w.n, w.k);
+  if (mx == nullptr || mw == nullptr || ms == nullptr) return static_cast<int>(cudaErrorNotSupported);
+  return launch<T, MP>(*mx, *mw, *ms, w, y, m, splits, stages, s);
+}
+
+template <class T>
+int pick_rows(const void* x, const W4A16View& w, void* y, int m, int splits, int stages, cudaStream_t s) {
+  if (m <= 64) return run<T, 64>(x, w, y, m, splits, stages, s);
+  if (m <= 128) return run<T, 128>(x, w, y, m, splits, stages, s);
+  return run<T, 256>(x, w, y, m, splits, stages, s);
+}
+
+}  // namespace
+
+int gemm_w4a16_wgmma(Half t, const void* x, const W4A16View& w, void* y, int m, int splits, int stages,
+                     void* stream) {
+  if (m < 1) return kBadShape;
+  auto* s = static_cast<cudaStream_t>(stream);
+  return t == Half::BF16 ? pick_rows<__nv_bfloat16>(x, w, y, m, splits, stages, s)
+                         : pick_rows<__half>(x, w, y, m, splits, stages, s);
+}
+
+}  // namespace lowbit::cuda::detail
