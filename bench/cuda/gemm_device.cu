@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -518,11 +519,15 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, b
           // The wgmma kernel beside the default: its own default plan, then K splits and
           // ring depths, every plan checked first.
           std::printf("    wgmma:");
-          for (const auto& [sp, stg] : {std::pair{0, 0}, std::pair{1, 0}, std::pair{2, 0}, std::pair{4, 0},
-                                        std::pair{8, 0}, std::pair{0, 3}, std::pair{0, 6}}) {
+          for (const auto& [per_sm, sp, stg] : {std::tuple{1, 0, 0}, std::tuple{1, 1, 0}, std::tuple{1, 2, 0},
+                                                std::tuple{1, 8, 0}, std::tuple{2, 0, 0}, std::tuple{2, 1, 0},
+                                                std::tuple{2, 2, 0}, std::tuple{2, 4, 0}, std::tuple{2, 8, 0},
+                                                std::tuple{2, 0, 3}}) {
+            if (per_sm == 2 && m > 64) continue;
             lowbit::cuda::W4A16Tuning tu{0, sp, 0, 0, 5};
             tu.stages = stg;
-            if (variant_ok(tu)) std::printf(" s%d/st%d=%.1f", sp, stg, time_lowbit(tu));
+            tu.per_sm = per_sm;
+            if (variant_ok(tu)) std::printf(" b%d/s%d/st%d=%.1f", per_sm, sp, stg, time_lowbit(tu));
           }
           std::printf("\n");
         }

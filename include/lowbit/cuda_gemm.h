@@ -36,12 +36,13 @@ struct W4A16View {
 // n < 8192.
 // path 5: the wgmma kernel (weights dequantized into the MMA's A registers, activations
 // fed by the tensor copy engine; rows in chunks of 64, 128 or 256, K split over a cluster):
-// splits (blocks per cluster, 1..8), stages in the ring. The default takes it for m > 32,
-// and for m > 16 when n >= 8192.
+// splits (blocks per cluster, 1..8), stages in the ring, per_sm (blocks per
+// multiprocessor the registers are split for: 1, or 2 at m <= 64). The default takes it
+// for m > 32, and for m > 16 when n >= 8192.
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
   int path = 0, np = 0, unroll = 0, xs = 0;
-  int stages = 0;
+  int stages = 0, per_sm = 0;
 };
 
 // Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and

@@ -106,18 +106,21 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
         // multiple of its 128-column blocks at 64 / 192 / 320): its default plan, one block
         // per cluster, clusters of 3 (groups not a multiple of it) and of 8 (some blocks
         // with a single group), and a ring of two stages reused many times.
+        // Up to 64 rows also built for two blocks per multiprocessor.
         if (c.m > 16)
-          for (const auto& [splits, stages] :
-               {std::pair{0, 0}, std::pair{1, 0}, std::pair{3, 0}, std::pair{8, 0}, std::pair{1, 2}}) {
-            if (splits > groups) continue;
+          for (const auto& [per_sm, splits, stages] :
+               {std::tuple{1, 0, 0}, std::tuple{1, 1, 0}, std::tuple{1, 3, 0}, std::tuple{1, 8, 0},
+                std::tuple{1, 1, 2}, std::tuple{2, 0, 0}, std::tuple{2, 3, 0}, std::tuple{2, 1, 2}}) {
+            if (splits > groups || (per_sm == 2 && c.m > 64)) continue;
             lowbit::cuda::W4A16Tuning tu;
             tu.path = 5;
+            tu.per_sm = per_sm;
             tu.splits = splits;
             tu.stages = stages;
             const auto yw = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
             EXPECT_LT(relative_error(t, yw, ref), 1e-2)
-                << "wgmma s" << splits << "/stages" << stages << " n=" << c.n << " k=" << c.k << " m=" << c.m
-                << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
+                << "wgmma per_sm" << per_sm << "/s" << splits << "/stages" << stages << " n=" << c.n << " k=" << c.k
+                << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
           }
         // The tile kernel's every plan (16-row tiles per block, tiles per warp, warps, K
         // splits) on rows that fill no block exactly.

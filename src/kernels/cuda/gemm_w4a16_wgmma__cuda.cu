@@ -36,14 +36,16 @@ constexpr int kPartStride = kBN + 4;  // floats per batch row of the partial sum
 // A ring stage holds one group of 128 inputs: the MP activation rows as two 128-byte
 // swizzled halves of K (64 inputs each), the block's 16 weight tiles (512 bytes each) and
 // their fp16 scales (16 bytes a tile).
-template <int MP>
+template <int MP, int B>
 struct Stage {
   static constexpr int kActBytes = MP * kW4A16Group * 2, kWBytes = kTiles * 512, kSBytes = kTiles * 16;
   static constexpr int kTx = kActBytes + kWBytes + kSBytes;  // bytes the copies deliver
   static constexpr int kBytes = (kTx + 1023) / 1024 * 1024;
   static constexpr int kPartBytes = MP * kPartStride * 4;
-  // Blocks per multiprocessor the register split is made for (two at MP = 64 spilled).
-  static constexpr int kBlocksPerSm = 1;
+  // Blocks per multiprocessor the registers are split for: two (at MP = 64 only) give each
+  // multiprocessor four consumer warpgroups to cover each one's dequantization.
+  static constexpr int kBlocksPerSm = B;
+  static_assert(B == 1 || MP == 64, "two blocks per multiprocessor hold only 64-row accumulators");
   // setmaxnreg moves registers within the block's launch-time pool (the cap times 384
   // threads: 80 or 168 each) and an increase waits until the pool has them, forever if it
   // never will: what the producer gives up is all the consumers may take.
@@ -83,13 +85,13 @@ __device__ __forceinline__ std::uint32_t lds16(std::uint32_t addr) {
 // 1} and + {8, 9}: words 2(s % 2) and 2(s % 2) + 1 of the tile lane (g, s / 2) holds, each at
 // nibbles t and t + 4 (lowbit/w4a16.h), so every lane reads the four 16-byte pieces of its
 // column and takes one pair from each word.
-template <class T, int MP>
-__global__ void __launch_bounds__(kThreads, Stage<MP>::kBlocksPerSm)
+template <class T, int MP, int B>
+__global__ void __launch_bounds__(kThreads, B)
     gemm_w4a16_wgmma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant__ CUtensorMap map_w,
                             const __grid_constant__ CUtensorMap map_s, const std::uint32_t* __restrict__ zeros,
                             T* __restrict__ y, int m, int n, int kt, int stages) {
   using Ops = HalfOps<T>;
-  using S = Stage<MP>;
+  using S = Stage<MP, B>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   cg::cluster_group cluster = cg::this_cluster();
   const int splits = static_cast<int>(cluster.num_blocks()), rank = static_cast<int>(cluster.block_rank());
@@ -155,16 +157,22 @@ __global__ void __launch_bounds__(kThreads, Stage<MP>::kBlocksPerSm)
       const std::uint32_t ss1 = Ops::pair_from_fp16(static_cast<std::uint16_t>(lds16(sc + (ti1 * 8 + g) * 2)));
       const std::uint32_t zz0 = Ops::kMagic | (((zw[0][0] >> (4 * g)) & 15u) * 0x00010001u);
       const std::uint32_t zz1 = Ops::kMagic | (((zw[0][1] >> (4 * g)) & 15u) * 0x00010001u);
-      uint4 w0[4], w1[4];
-#pragma unroll
-      for (int u = 0; u < 4; ++u) {
-        w0[u] = lds128(wt + piece(ti0, u));
-        w1[u] = lds128(wt + piece(ti1, u));
-      }
       // ptxas serializes every MMA (C7513) if registers an MMA reads are written while any
       // MMA is in flight, so the last group retires first: its stage goes back, and the
-      // other consumer warpgroup's MMAs keep the tensor cores busy meanwhile.
+      // other consumer warpgroups' MMAs keep the tensor cores busy meanwhile. With two
+      // blocks per multiprocessor the pieces are read after the wait, so their registers
+      // are free by the time the A values fill up (no spills at 104 registers).
+      uint4 w0[4], w1[4];
+      const auto load_pieces = [&] {
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+          w0[u] = lds128(wt + piece(ti0, u));
+          w1[u] = lds128(wt + piece(ti1, u));
+        }
+      };
+      if (B == 1) load_pieces();
       asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+      if (B == 2) load_pieces();
       fence_regs(a);
       if (j > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * ((j - 1) % stages));
 #pragma unroll
@@ -269,11 +277,11 @@ const CUtensorMap* scale_map(const std::uint16_t* s, std::int64_t n, std::int64_
   });
 }
 
-template <class T, int MP>
+template <class T, int MP, int B>
 int launch(const CUtensorMap& mx, const CUtensorMap& mw, const CUtensorMap& ms, const W4A16View& w, void* y, int m,
            int splits, int stages, cudaStream_t s) {
-  const int smem = Stage<MP>::smem_bytes(stages);
-  auto* kernel = gemm_w4a16_wgmma_kernel<T, MP>;
+  const int smem = Stage<MP, B>::smem_bytes(stages);
+  auto* kernel = gemm_w4a16_wgmma_kernel<T, MP, B>;
   static const cudaError_t configured = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (configured != cudaSuccess) return static_cast<int>(configured);
   cudaLaunchConfig_t cfg{};
@@ -294,9 +302,9 @@ int launch(const CUtensorMap& mx, const CUtensorMap& mw, const CUtensorMap& ms, 
   return static_cast<int>(e != cudaSuccess ? e : cudaGetLastError());
 }
 
-template <class T, int MP>
+template <class T, int MP, int B>
 int run(const void* x, const W4A16View& w, void* y, int m, int splits, int stages, cudaStream_t s) {
-  using St = Stage<MP>;
+  using St = Stage<MP, B>;
   const int kt = static_cast<int>(w.k / kW4A16Group);
   const int blocks = static_cast<int>((w.n + kBN - 1) / kBN) * ((m + MP - 1) / MP);
   if (splits < 1 || splits > 8) {
@@ -305,8 +313,9 @@ int run(const void* x, const W4A16View& w, void* y, int m, int splits, int stage
     // than of 2 or 8 on the H200 at every row count of 4096 x 14336 (44 / 49 / 44 us at
     // M = 64; a 16- or 18-multiprocessor GPC holds only four such clusters of 220 KB
     // blocks), and going past one wave cost more than the split gained.
+    // Two 100 KB blocks per multiprocessor leave no GPC short of room for a cluster of 4.
     const int fill = St::kBlocksPerSm * multiprocessors() / blocks;
-    splits = fill >= 8 ? 8 : std::clamp(fill, 1, 2);
+    splits = fill >= 8 ? 8 : B == 2 && fill >= 4 ? 4 : std::clamp(fill, 1, 2);
     while (splits > 1 && kt / splits < 4) splits /= 2;
   }
   if (splits > kt) return kBadShape;
@@ -318,24 +327,29 @@ int run(const void* x, const W4A16View& w, void* y, int m, int splits, int stage
   const CUtensorMap* ms = scale_map(w.scales, w.n, w.k);
   const CUtensorMap* mw = weight_map(w.qweight, w.n, w.k);
   if (mx == nullptr || mw == nullptr || ms == nullptr) return static_cast<int>(cudaErrorNotSupported);
-  return launch<T, MP>(*mx, *mw, *ms, w, y, m, splits, stages, s);
+  return launch<T, MP, B>(*mx, *mw, *ms, w, y, m, splits, stages, s);
 }
 
 template <class T>
-int pick_rows(const void* x, const W4A16View& w, void* y, int m, int splits, int stages, cudaStream_t s) {
-  if (m <= 64) return run<T, 64>(x, w, y, m, splits, stages, s);
-  if (m <= 128) return run<T, 128>(x, w, y, m, splits, stages, s);
-  return run<T, 256>(x, w, y, m, splits, stages, s);
+int pick_rows(const void* x, const W4A16View& w, void* y, int m, int per_sm, int splits, int stages, cudaStream_t s) {
+  // Two blocks per multiprocessor where the columns make few blocks (4096 x 14336, 32 of
+  // them: M = 64 at 37 us against 44 with one block and eight K splits), one elsewhere
+  // (8192 x 8192: 29 against 31 us; 14336 x 4096: equal), on the H200.
+  if (per_sm != 1 && per_sm != 2) per_sm = (w.n + 127) / 128 <= multiprocessors() / 4 ? 2 : 1;
+  if (m <= 64)
+    return per_sm == 2 ? run<T, 64, 2>(x, w, y, m, splits, stages, s) : run<T, 64, 1>(x, w, y, m, splits, stages, s);
+  if (m <= 128) return run<T, 128, 1>(x, w, y, m, splits, stages, s);
+  return run<T, 256, 1>(x, w, y, m, splits, stages, s);
 }
 
 }  // namespace
 
-int gemm_w4a16_wgmma(Half t, const void* x, const W4A16View& w, void* y, int m, int splits, int stages,
+int gemm_w4a16_wgmma(Half t, const void* x, const W4A16View& w, void* y, int m, int per_sm, int splits, int stages,
                      void* stream) {
   if (m < 1) return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);
-  return t == Half::BF16 ? pick_rows<__nv_bfloat16>(x, w, y, m, splits, stages, s)
-                         : pick_rows<__half>(x, w, y, m, splits, stages, s);
+  return t == Half::BF16 ? pick_rows<__nv_bfloat16>(x, w, y, m, per_sm, splits, stages, s)
+                         : pick_rows<__half>(x, w, y, m, per_sm, splits, stages, s);
 }
 
 }  // namespace lowbit::cuda::detail
