@@ -59,6 +59,14 @@ class Linear {
   // y[m][rows] = x[m][cols] W^T + b.
   void forward(const float* x, std::int64_t m, float* y, int threads) const;
 
+  // Linears that run on ggml blocks read x as ggml's activation blocks of one type
+  // (input_blocks_type; F32 for every other Linear). Those with the same type and input
+  // (q / k / v, gate / up) can share one quantization: forward_blocks(quantize_input(x))
+  // gives forward(x)'s bits.
+  ggml::Type input_blocks_type() const;
+  std::vector<std::byte> quantize_input(const float* x, std::int64_t m, int threads) const;
+  void forward_blocks(std::span<const std::byte> xq, std::int64_t m, float* y, int threads) const;
+
   const std::string& name() const { return name_; }
   std::int64_t rows() const { return rows_; }
   std::int64_t cols() const { return cols_; }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
+#include <utility>
 
 #include "kernels/ggml_expf.h"
 #include "lowbit/decoder.h"
@@ -44,6 +46,29 @@ Linear linear_of(const ModelWeights& w, const std::string& name, std::int64_t ro
   Linear l = mapped ? w.mapped_linear(name) : w.linear(name);
   if (w.has(bias_name)) l.set_bias(vector_of(w, bias_name, rows));
   return l;
+}
+
+
+// Linears that read the same x (q / k / v, gate / up), each observed first: those on ggml
+// blocks of one activation type share a single quantization of x (forward's bits, one
+// pass over x instead of three).
+void forward_same_input(std::initializer_list<std::pair<const Linear*, float*>> group, int il, const float* x,
+                        std::int64_t T, int threads, const LinearInputObserver& observe) {
+  std::vector<std::byte> xq;
+  ggml::Type xq_type = ggml::Type::F32;
+  for (const auto& [lin, y] : group) {
+    if (observe) observe(il, *lin, x, T);
+    const ggml::Type t = lin->input_blocks_type();
+    if (t == ggml::Type::F32) {
+      lin->forward(x, T, y, threads);
+      continue;
+    }
+    if (xq.empty() || xq_type != t) {
+      xq = lin->quantize_input(x, T, threads);
+      xq_type = t;
+    }
+    lin->forward_blocks(xq, T, y, threads);
+  }
 }
 
 }  // namespace
@@ -130,9 +155,7 @@ void DecoderModel::attention_pass(int il, const float* x, std::int64_t T, float*
   }
   std::vector<float> q(static_cast<std::size_t>(T * qd)), k(static_cast<std::size_t>(T * kvd)), v(k.size());
   std::vector<float> att(q.size());
-  run(L.wq, x, q.data());
-  run(L.wk, x, k.data());
-  run(L.wv, x, v.data());
+  forward_same_input({{&L.wq, q.data()}, {&L.wk, k.data()}, {&L.wv, v.data()}}, il, x, T, threads, observe);
   if (c.gemma) {
     model::rms_norm_rows(q.data(), q.data(), T * c.n_head, c.head_dim, L.q_norm, c.norm_eps);
     model::rms_norm_rows(k.data(), k.data(), T * c.n_head_kv, c.head_dim, L.k_norm, c.norm_eps);
@@ -183,8 +206,7 @@ void DecoderModel::ffn_block(int il, const float* x, std::int64_t T, float* out,
     lin.forward(in, T, y, threads);
   };
   std::vector<float> g(static_cast<std::size_t>(T * c.n_ff)), u(g.size());
-  run(L.w_gate, x, g.data());
-  run(L.w_up, x, u.data());
+  forward_same_input({{&L.w_gate, g.data()}, {&L.w_up, u.data()}}, il, x, T, threads, observe);
   // The gate on the threads in chunks of whole eight-lane groups (elementwise: the same
   // bits on any thread count); on one thread it was about 4 % of a prompt pass's samples
   // (perf, SmolLM2 Q8_0) with the other thread idle.

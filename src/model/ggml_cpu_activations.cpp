@@ -14,6 +14,7 @@
 #include "lowbit/bf16.h"
 #include "lowbit/error.h"
 #include "lowbit/fp16.h"
+#include "lowbit/parallel.h"
 
 namespace lowbit::model {
 
@@ -97,30 +98,43 @@ void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t
 }
 
 std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const float* x, std::int64_t m,
-                                                 std::int64_t k) {
+                                                 std::int64_t k, int threads) {
   if (k % 32) fail("activation rows of ", k, " values are not whole 32-blocks");
-  const std::int64_t nb = m * k / 32;
-  std::vector<std::byte> out;
-  if (vec_dot_type == ggml::Type::Q8_0) {
-    out.resize(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_0));
-    auto* b = reinterpret_cast<ggml::block_q8_0*>(out.data());
-    q8_blocks(x, nb, b[0].qs, sizeof(ggml::block_q8_0),
-              [&](std::int64_t i, float d, std::int32_t) { b[i].d = fp32_to_fp16(d); });
-  } else if (vec_dot_type == ggml::Type::Q8_1) {
-    out.resize(static_cast<std::size_t>(nb) * sizeof(ggml::block_q8_1));
-    auto* b = reinterpret_cast<ggml::block_q8_1*>(out.data());
-    q8_blocks(x, nb, b[0].qs, sizeof(ggml::block_q8_1), [&](std::int64_t i, float d, std::int32_t sum) {
-      b[i].d = fp32_to_fp16(d);
-      b[i].s = fp32_to_fp16(d * static_cast<float>(sum));
-    });
-  } else if (vec_dot_type == ggml::Type::Q8_K) {
-    // Blocks never straddle rows (k is whole 256-blocks), so all m rows quantize as one.
-    if (k % ggml::QK_K) fail("activation rows of ", k, " values are not whole 256-blocks");
-    out.resize(static_cast<std::size_t>(m * k / ggml::QK_K) * sizeof(ggml::block_q8_K));
-    ggml::quantize_row_q8_K_ref(x, out.data(), m * k);
-  } else {
+  const bool q8_k = vec_dot_type == ggml::Type::Q8_K;
+  if (q8_k && k % ggml::QK_K) fail("activation rows of ", k, " values are not whole 256-blocks");
+  std::size_t block_bytes = 0;
+  if (vec_dot_type == ggml::Type::Q8_0)
+    block_bytes = sizeof(ggml::block_q8_0);
+  else if (vec_dot_type == ggml::Type::Q8_1)
+    block_bytes = sizeof(ggml::block_q8_1);
+  else if (q8_k)
+    block_bytes = sizeof(ggml::block_q8_K);
+  else
     fail("no block quantizer for activation type ", ggml::traits(vec_dot_type).name);
-  }
+  const std::int64_t row_blocks = k / (q8_k ? ggml::QK_K : 32);
+  const std::size_t row_bytes = block_bytes * static_cast<std::size_t>(row_blocks);
+  std::vector<std::byte> out(row_bytes * static_cast<std::size_t>(m));
+  // A thread's rows quantize as one run of blocks.
+  const auto rows = [&](std::size_t r0, std::size_t r1) {
+    const float* xr = x + static_cast<std::int64_t>(r0) * k;
+    std::byte* o = out.data() + r0 * row_bytes;
+    const std::int64_t nb = static_cast<std::int64_t>(r1 - r0) * row_blocks;
+    if (vec_dot_type == ggml::Type::Q8_0) {
+      auto* b = reinterpret_cast<ggml::block_q8_0*>(o);
+      q8_blocks(xr, nb, b[0].qs, sizeof(ggml::block_q8_0),
+                [&](std::int64_t i, float d, std::int32_t) { b[i].d = fp32_to_fp16(d); });
+    } else if (vec_dot_type == ggml::Type::Q8_1) {
+      auto* b = reinterpret_cast<ggml::block_q8_1*>(o);
+      q8_blocks(xr, nb, b[0].qs, sizeof(ggml::block_q8_1), [&](std::int64_t i, float d, std::int32_t sum) {
+        b[i].d = fp32_to_fp16(d);
+        b[i].s = fp32_to_fp16(d * static_cast<float>(sum));
+      });
+    } else {
+      ggml::quantize_row_q8_K_ref(xr, o, static_cast<std::int64_t>(r1 - r0) * k);
+    }
+  };
+  // Below a few thousand blocks the pool's hand-off costs more than the work.
+  parallel_for(static_cast<std::size_t>(m), m * row_blocks >= 2048 ? threads : 1, 1, rows);
   return out;
 }
 

@@ -23,8 +23,9 @@ void ggml_round_activations(ggml::Type weight_type, const float* x, std::int64_t
 
 // x[m][k] as ggml's x86 quantize_row_q8_0 / quantize_row_q8_1 / quantize_row_q8_K (the
 // reference q8_K) store it: the activation blocks its integer dot products read
-// (vec_dot_type Q8_0, Q8_1 or Q8_K).
+// (vec_dot_type Q8_0, Q8_1 or Q8_K). Rows go to `threads` in whole rows (blocks never
+// straddle rows), so the bytes are the same on any thread count.
 std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const float* x, std::int64_t m,
-                                                 std::int64_t k);
+                                                 std::int64_t k, int threads = 1);
 
 }  // namespace lowbit::model

@@ -191,19 +191,33 @@ void Linear::set_activation_quant(std::optional<calib::ActivationQuantizer> q) {
   act_quant_ = std::move(q);
 }
 
+ggml::Type Linear::input_blocks_type() const {
+  return blocks_.empty() ? ggml::Type::F32 : model::ggml_vec_dot_type(type_);
+}
+
+std::vector<std::byte> Linear::quantize_input(const float* x, std::int64_t m, int threads) const {
+  if (blocks_.empty()) fail("Linear ", name_, ": quantize_input on a weight not held as ggml blocks");
+  return model::ggml_quantize_activations(input_blocks_type(), x, m, cols_, threads);
+}
+
+void Linear::forward_blocks(std::span<const std::byte> xq, std::int64_t m, float* y, int threads) const {
+  const std::size_t x_row_bytes = blocks_.empty() ? 0 : ggml::row_size(input_blocks_type(), cols_).value();
+  if (blocks_.empty() || m < 1 || xq.size() != x_row_bytes * static_cast<std::size_t>(m))
+    fail("Linear ", name_, ": forward_blocks with ", xq.size(), " bytes for ", m, " rows of ", x_row_bytes);
+  if (panels_x8_) {
+    kernels::ggml_mul_mat_x8(type_, false, blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_ / 8), rows_,
+                             xq.data(), x_row_bytes, m, cols_, y, threads);
+  } else {
+    kernels::ggml_mul_mat(kernels::ggml_dot_kernel_for_batch(type_, m), blocks_.data(),
+                          blocks_.size() / static_cast<std::size_t>(rows_), rows_, xq.data(), x_row_bytes, m, cols_, y,
+                          threads, kernels::ggml_dot_tile_kernel(type_));
+  }
+  add_bias(y, m);
+}
+
 void Linear::forward(const float* x, std::int64_t m, float* y, int threads) const {
   if (!blocks_.empty()) {
-    const auto xq = model::ggml_quantize_activations(model::ggml_vec_dot_type(type_), x, m, cols_);
-    if (panels_x8_) {
-      kernels::ggml_mul_mat_x8(type_, false, blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_ / 8), rows_,
-                               xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads);
-      add_bias(y, m);
-      return;
-    }
-    kernels::ggml_mul_mat(kernels::ggml_dot_kernel_for_batch(type_, m), blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_),
-                          rows_, xq.data(), xq.size() / static_cast<std::size_t>(m), m, cols_, y, threads,
-                          kernels::ggml_dot_tile_kernel(type_));
-    add_bias(y, m);
+    forward_blocks(quantize_input(x, m, threads), m, y, threads);
     return;
   }
   if (rounding_ == ActivationRounding::GgmlCpu && (type_ == ggml::Type::F32 || type_ == ggml::Type::F16) &&
