@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/cluster_launch.cuh"
 #include "kernels/cuda/gemm_w4a16_cluster.h"
 #include "kernels/cuda/gemv_w4a16_group.cuh"
 #include "lowbit/w4a16.h"
@@ -185,23 +186,11 @@ int launch(const void* x, const W4A16View& w, void* y, int m, int splits, cudaSt
     if (e != cudaSuccess) return static_cast<int>(e);
     configured = true;
   }
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(static_cast<unsigned>(w.n / (16 * NP * W)), static_cast<unsigned>(splits), 1);
-  cfg.blockDim = dim3(W * 32, 1, 1);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = s;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeClusterDimension;
-  attr.val.clusterDim.x = 1;
-  attr.val.clusterDim.y = static_cast<unsigned>(splits);
-  attr.val.clusterDim.z = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
-  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, static_cast<const T*>(x),
-                                           reinterpret_cast<const uint4*>(w.qweight), w.scales, w.zeros,
-                                           static_cast<T*>(y), m, static_cast<int>(w.n),
-                                           static_cast<int>(w.k / kW4A16Group));
-  return static_cast<int>(e != cudaSuccess ? e : cudaGetLastError());
+  const dim3 grid(static_cast<unsigned>(w.n / (16 * NP * W)), static_cast<unsigned>(splits), 1);
+  return static_cast<int>(launch_clusters_along_y(kernel, grid, W * 32, smem, s, static_cast<const T*>(x),
+                                                  reinterpret_cast<const uint4*>(w.qweight), w.scales, w.zeros,
+                                                  static_cast<T*>(y), m, static_cast<int>(w.n),
+                                                  static_cast<int>(w.k / kW4A16Group)));
 }
 
 template <class T, int NP, int W>

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/cluster_launch.cuh"
 #include "kernels/cuda/gemm_w4a16_wgmma.h"
 #include "kernels/cuda/gemv_w4a16_group.cuh"
 #include "kernels/cuda/multiprocessors.cuh"
@@ -284,22 +285,11 @@ int launch(const CUtensorMap& mx, const CUtensorMap& mw, const CUtensorMap& ms, 
   auto* kernel = gemm_w4a16_wgmma_kernel<T, MP, B>;
   static const cudaError_t configured = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
   if (configured != cudaSuccess) return static_cast<int>(configured);
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(static_cast<unsigned>((w.n + kBN - 1) / kBN), static_cast<unsigned>(splits),
-                     static_cast<unsigned>((m + MP - 1) / MP));
-  cfg.blockDim = dim3(kThreads, 1, 1);
-  cfg.dynamicSmemBytes = static_cast<std::size_t>(smem);
-  cfg.stream = s;
-  cudaLaunchAttribute attr{};
-  attr.id = cudaLaunchAttributeClusterDimension;
-  attr.val.clusterDim.x = 1;
-  attr.val.clusterDim.y = static_cast<unsigned>(splits);
-  attr.val.clusterDim.z = 1;
-  cfg.attrs = &attr;
-  cfg.numAttrs = 1;
-  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, mx, mw, ms, w.zeros, static_cast<T*>(y), m,
-                                           static_cast<int>(w.n), static_cast<int>(w.k / kW4A16Group), stages);
-  return static_cast<int>(e != cudaSuccess ? e : cudaGetLastError());
+  const dim3 grid(static_cast<unsigned>((w.n + kBN - 1) / kBN), static_cast<unsigned>(splits),
+                  static_cast<unsigned>((m + MP - 1) / MP));
+  return static_cast<int>(launch_clusters_along_y(kernel, grid, kThreads, smem, s, mx, mw, ms, w.zeros,
+                                                  static_cast<T*>(y), m, static_cast<int>(w.n),
+                                                  static_cast<int>(w.k / kW4A16Group), stages));
 }
 
 template <class T, int MP, int B>
