@@ -333,7 +333,7 @@ std::vector<lowbit::cuda::W4A16Tuning> sweep_tunings() {
 // big: only M >= 32, each row count swept over the tile kernel's plans, every plan checked.
 // mid: M = 8 .. 64, the cluster kernel's plans (warps, cluster size) beside the other two
 // kernels' defaults on the same rows, every plan checked.
-// table: every row count, the default plans only (no sweeps).
+// table: every row count on the default plans, and at M >= 32 the wgmma kernel's plans.
 int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, bool big, bool mid = false,
               bool table = false) {
   const Shape shapes[] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};

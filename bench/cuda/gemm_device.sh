@@ -18,7 +18,8 @@ nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemm
   "$build/repack.o" -lcublas -o "$build/gemm_device"
 # Modes: w4a16, w4a16-big (M >= 32 only, every tile-kernel plan checked and timed),
 # w4a16-mid (M = 8..64, every cluster-kernel plan checked and timed), w4a16-table (every
-# row count on the default plans, no sweeps), w8a8,
+# row count on the default plans, then at M >= 32 the wgmma kernel's plans, each checked:
+# blocks per SM, K splits, ring stages), w8a8,
 # probe (launch cost and streaming-read floor), ncu; none: w4a16 and w8a8.
 if [ $# -eq 0 ]; then set -- ""; fi
 # ncu / ncu-bulk / ncu-mid / ncu-w8a8 / ncu-w8a8-cublas: hardware counters of one W4A16
