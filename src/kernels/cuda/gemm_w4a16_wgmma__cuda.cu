@@ -248,7 +248,7 @@ const CUtensorMap* activation_map(const void* x, int m, std::int64_t k, int mp) 
 // per tile, boxes of one group of 16 tiles, 128-byte swizzled: 16-byte chunk c of ring row
 // R lands at chunk c ^ (R % 8), which spreads the eight pieces a quarter-warp reads over
 // all banks. (Rows of 128 bytes keep the copy engine at full rate: an earlier 5-D view
-// that moved 16-byte pieces one by one ran at a third of the speed.)
+// that moved 16-byte pieces one by one made M = 64 on 8192 x 8192 take 36 us, not 30.)
 const CUtensorMap* weight_map(const std::uint32_t* q, std::int64_t n, std::int64_t k) {
   return cached_tensor_map(TmaKey{q, n, k, 0, 2}, [&](CUtensorMap* map) {
     const EncodeTiled fn = encode_tiled();
