@@ -48,7 +48,6 @@ Linear linear_of(const ModelWeights& w, const std::string& name, std::int64_t ro
   return l;
 }
 
-
 // Linears that read the same x (q / k / v, gate / up), each observed first: those on ggml
 // blocks of one activation type share a single quantization of x (forward's bits, one
 // pass over x instead of three).

@@ -102,17 +102,10 @@ std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const 
   if (k % 32) fail("activation rows of ", k, " values are not whole 32-blocks");
   const bool q8_k = vec_dot_type == ggml::Type::Q8_K;
   if (q8_k && k % ggml::QK_K) fail("activation rows of ", k, " values are not whole 256-blocks");
-  std::size_t block_bytes = 0;
-  if (vec_dot_type == ggml::Type::Q8_0)
-    block_bytes = sizeof(ggml::block_q8_0);
-  else if (vec_dot_type == ggml::Type::Q8_1)
-    block_bytes = sizeof(ggml::block_q8_1);
-  else if (q8_k)
-    block_bytes = sizeof(ggml::block_q8_K);
-  else
+  if (vec_dot_type != ggml::Type::Q8_0 && vec_dot_type != ggml::Type::Q8_1 && !q8_k)
     fail("no block quantizer for activation type ", ggml::traits(vec_dot_type).name);
   const std::int64_t row_blocks = k / (q8_k ? ggml::QK_K : 32);
-  const std::size_t row_bytes = block_bytes * static_cast<std::size_t>(row_blocks);
+  const std::size_t row_bytes = ggml::row_size(vec_dot_type, k).value();
   std::vector<std::byte> out(row_bytes * static_cast<std::size_t>(m));
   // A thread's rows quantize as one run of blocks.
   const auto rows = [&](std::size_t r0, std::size_t r1) {

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -80,10 +81,14 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
             }
             ref[static_cast<std::size_t>(r * c.n + o)] = acc;
           }
-        const auto y = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m);
-        EXPECT_LT(relative_error(t, y, ref), 1e-2)
-            << "n=" << c.n << " k=" << c.k << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16")
-            << (symmetric ? " sym" : " asym");
+        // One plan against the fp64 reference, named by `plan` in the failure message.
+        const auto check = [&](const lowbit::cuda::W4A16Tuning& tu, const std::string& plan) {
+          const auto y = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
+          EXPECT_LT(relative_error(t, y, ref), 1e-2)
+              << plan << " n=" << c.n << " k=" << c.k << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16")
+              << (symmetric ? " sym" : " asym");
+        };
+        check({}, "default");
         // The cluster kernel (m <= 64): every block width (narrowed where n needs it), one
         // block per cluster, clusters of 3 (groups not a multiple of it) and of 8 (some
         // blocks with a single group), on row counts that fill no batch chunk exactly.
@@ -97,10 +102,8 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
                 tu.np = np;
                 tu.warps = warps;
                 tu.splits = splits;
-                const auto yc = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
-                EXPECT_LT(relative_error(t, yc, ref), 1e-2)
-                    << "cluster np" << np << "/w" << warps << "/s" << splits << " n=" << c.n << " k=" << c.k
-                    << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
+                check(tu, "cluster np" + std::to_string(np) + "/w" + std::to_string(warps) + "/s" +
+                              std::to_string(splits));
               }
         // The wgmma kernel (rows in chunks of 64, 128 or 256, the last one short; n not a
         // multiple of its 128-column blocks at 64 / 192 / 320): its default plan, one block
@@ -117,10 +120,8 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
             tu.per_sm = per_sm;
             tu.splits = splits;
             tu.stages = stages;
-            const auto yw = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
-            EXPECT_LT(relative_error(t, yw, ref), 1e-2)
-                << "wgmma per_sm" << per_sm << "/s" << splits << "/stages" << stages << " n=" << c.n << " k=" << c.k
-                << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
+            check(tu, "wgmma per_sm" + std::to_string(per_sm) + "/s" + std::to_string(splits) + "/stages" +
+                          std::to_string(stages));
           }
         // The tile kernel's every plan (16-row tiles per block, tiles per warp, warps, K
         // splits) on rows that fill no block exactly.
@@ -135,11 +136,8 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
                   tu.nt = nt;
                   tu.warps = warps;
                   tu.splits = splits;
-                  const auto yt = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
-                  EXPECT_LT(relative_error(t, yt, ref), 1e-2)
-                      << "tile mt" << mt << "/nt" << nt << "/w" << warps << "/s" << splits << " n=" << c.n
-                      << " k=" << c.k << " m=" << c.m << (t == Half::BF16 ? " bf16" : " fp16")
-                      << (symmetric ? " sym" : " asym");
+                  check(tu, "tile mt" + std::to_string(mt) + "/nt" + std::to_string(nt) + "/w" +
+                                std::to_string(warps) + "/s" + std::to_string(splits));
                 }
           continue;
         }
@@ -154,10 +152,7 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
           tu.np = np;
           tu.warps = warps;
           tu.stages = stages;
-          const auto yb = lowbit::cuda::gemm_w4a16_host(t, x.data(), w, c.m, tu);
-          EXPECT_LT(relative_error(t, yb, ref), 1e-2)
-              << "bulk np" << np << "/w" << warps << "/s" << stages << " n=" << c.n << " k=" << c.k << " m=" << c.m
-              << (t == Half::BF16 ? " bf16" : " fp16") << (symmetric ? " sym" : " asym");
+          check(tu, "bulk np" + std::to_string(np) + "/w" + std::to_string(warps) + "/s" + std::to_string(stages));
         }
       }
 }
