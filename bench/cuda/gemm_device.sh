@@ -22,16 +22,26 @@ nvcc "${flags[@]}" bench/cuda/gemm_device.cu "$build"/gemm_w4a16.o "$build"/gemm
 # blocks per SM, K splits, ring stages), w8a8,
 # probe (launch cost and streaming-read floor), ncu; none: w4a16 and w8a8.
 if [ $# -eq 0 ]; then set -- ""; fi
-# ncu / ncu-bulk / ncu-mid / ncu-w8a8 / ncu-w8a8-cublas: hardware counters of one W4A16
-# call at M = 1 on the default plan / the bulk-copy kernel / M = 64 on the default plan, or
-# of one W8A8 call at M = 4096 on 8192 x 8192, lowbit's or cuBLAS's (Firecracker machines;
-# clocks left alone); NCU_EXTRA adds ncu arguments (e.g. --metrics).
+# ncu / ncu-bulk / ncu-mid / ncu-mM / ncu-w8a8 / ncu-w8a8-cublas: hardware counters of one
+# W4A16 call at M = 1 on the default plan / the bulk-copy kernel / M = 64 / M = M on the
+# default plan, or of one W8A8 call at M = 4096 on 8192 x 8192, lowbit's or cuBLAS's
+# (Firecracker machines; clocks left alone); NCU_EXTRA adds ncu arguments (e.g. --metrics).
+# NCU_SASS=1 profiles the full set instead and writes $OUT/<mode>-sass.csv.gz: stall
+# samples per SASS instruction (ncu's source page), to see where a loop waits.
 for mode in "$@"; do
-  if [ "$mode" = ncu ] || [ "$mode" = ncu-bulk ] || [ "$mode" = ncu-mid ] || [ "${mode%-cublas}" = ncu-w8a8 ]; then
+  if [ "$mode" = ncu ] || [ "$mode" = ncu-bulk ] || [ "$mode" = ncu-mid ] || [ "${mode#ncu-m[0-9]}" != "$mode" ] ||
+    [ "${mode%-cublas}" = ncu-w8a8 ]; then
     kernels=regex:gem._w4a16
     [ "$mode" = ncu-w8a8 ] && kernels=regex:gemm_w8a8
     [ "$mode" = ncu-w8a8-cublas ] && kernels='regex:sm90|xmma|cutlass|gemm'
     # (LaunchStats shows the peer's grid, block, cluster and shared memory.)
+    if [ "${NCU_SASS:-0}" = 1 ]; then
+      ncu --clock-control none --set full -k $kernels --launch-skip 3 -c 1 -f -o "$build/$mode" \
+        "$build/gemm_device" "" "${mode/ncu/one}" > /dev/null
+      ncu --import "$build/$mode.ncu-rep" --print-summary none --page details | grep -E "Duration|Throughput|Busy|Eligible|Issued|Registers|Stall" | head -40
+      ncu --import "$build/$mode.ncu-rep" --page source --csv --print-source sass | gzip > "$out/$mode-sass.csv.gz"
+      continue
+    fi
     ncu --clock-control none --section SpeedOfLight --section WarpStateStats --section Occupancy \
       --section MemoryWorkloadAnalysis --section SchedulerStats --section LaunchStats \
       --section ComputeWorkloadAnalysis ${NCU_EXTRA:-} -k $kernels --launch-skip 3 -c 1 \
