@@ -516,18 +516,20 @@ int run_w4a16(Timer& tm, cublasHandle_t blas, double copy_gbs, std::FILE* csv, b
           std::printf("\n");
         }
         if (table && m >= 32) {
-          // The wgmma kernel beside the default: its own default plan, then K splits and
-          // ring depths, every plan checked first.
+          // The wgmma kernel beside the default: its own default plan, then K splits, ring
+          // depths and (past 64 rows) smaller row chunks, every plan checked first.
           std::printf("    wgmma:");
-          for (const auto& [per_sm, sp, stg] : {std::tuple{1, 0, 0}, std::tuple{1, 1, 0}, std::tuple{1, 2, 0},
-                                                std::tuple{1, 8, 0}, std::tuple{2, 0, 0}, std::tuple{2, 1, 0},
-                                                std::tuple{2, 2, 0}, std::tuple{2, 4, 0}, std::tuple{2, 8, 0},
-                                                std::tuple{2, 0, 3}}) {
-            if (per_sm == 2 && m > 64) continue;
+          for (const auto& [per_sm, sp, stg, rows] :
+               {std::tuple{1, 0, 0, 0}, std::tuple{1, 1, 0, 0}, std::tuple{1, 2, 0, 0}, std::tuple{1, 8, 0, 0},
+                std::tuple{2, 0, 0, 0}, std::tuple{2, 1, 0, 0}, std::tuple{2, 2, 0, 0}, std::tuple{2, 4, 0, 0},
+                std::tuple{2, 8, 0, 0}, std::tuple{2, 0, 3, 0}, std::tuple{1, 0, 0, 64}, std::tuple{1, 2, 0, 64},
+                std::tuple{2, 0, 0, 64}, std::tuple{1, 0, 0, 128}, std::tuple{1, 2, 0, 128}}) {
+            if ((per_sm == 2 && m > 64 && rows != 64) || (rows != 0 && rows >= m)) continue;
             lowbit::cuda::W4A16Tuning tu{0, sp, 0, 0, 5};
             tu.stages = stg;
             tu.per_sm = per_sm;
-            if (variant_ok(tu)) std::printf(" b%d/s%d/st%d=%.1f", per_sm, sp, stg, time_lowbit(tu));
+            tu.rows = rows;
+            if (variant_ok(tu)) std::printf(" b%d/s%d/st%d/r%d=%.1f", per_sm, sp, stg, rows, time_lowbit(tu));
           }
           std::printf("\n");
         }
@@ -711,6 +713,7 @@ int main(int argc, char** argv) {
   if (only == "probe") probe(tm);
   if (only == "one") one_call();
   if (only == "one-mid") one_call({}, 64);
+  if (only.rfind("one-m", 0) == 0 && only != "one-mid") one_call({}, std::atoi(only.c_str() + 5));
   if (only == "one-w8a8") one_w8a8_call(4096);
   if (only == "one-w8a8-cublas") one_w8a8_call(4096, blas);
   if (only == "one-bulk") {

@@ -42,7 +42,7 @@ struct W4A16View {
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
   int path = 0, np = 0, unroll = 0, xs = 0;
-  int stages = 0, per_sm = 0;
+  int stages = 0, per_sm = 0, rows = 0;
 };
 
 // Device bytes gemm_w4a16 needs as scratch for this shape (split-K partial sums and

@@ -109,19 +109,22 @@ TEST(CudaGemmW4A16, MatchesFp64ReferenceOverTileAndSplitShapes) {
         // multiple of its 128-column blocks at 64 / 192 / 320): its default plan, one block
         // per cluster, clusters of 3 (groups not a multiple of it) and of 8 (some blocks
         // with a single group), and a ring of two stages reused many times.
-        // Up to 64 rows also built for two blocks per multiprocessor.
+        // Up to 64 rows also built for two blocks per multiprocessor; more rows also in
+        // chunks of 64 or 128 (blocks along z, the last chunk short).
         if (c.m > 16)
-          for (const auto& [per_sm, splits, stages] :
-               {std::tuple{1, 0, 0}, std::tuple{1, 1, 0}, std::tuple{1, 3, 0}, std::tuple{1, 8, 0},
-                std::tuple{1, 1, 2}, std::tuple{2, 0, 0}, std::tuple{2, 3, 0}, std::tuple{2, 1, 2}}) {
-            if (splits > groups || (per_sm == 2 && c.m > 64)) continue;
+          for (const auto& [per_sm, splits, stages, rows] :
+               {std::tuple{1, 0, 0, 0}, std::tuple{1, 1, 0, 0}, std::tuple{1, 3, 0, 0}, std::tuple{1, 8, 0, 0},
+                std::tuple{1, 1, 2, 0}, std::tuple{2, 0, 0, 0}, std::tuple{2, 3, 0, 0}, std::tuple{2, 1, 2, 0},
+                std::tuple{1, 0, 0, 64}, std::tuple{2, 3, 0, 64}, std::tuple{1, 3, 0, 128}}) {
+            if (splits > groups || (per_sm == 2 && c.m > 64 && rows != 64) || (rows != 0 && rows >= c.m)) continue;
             lowbit::cuda::W4A16Tuning tu;
             tu.path = 5;
             tu.per_sm = per_sm;
             tu.splits = splits;
             tu.stages = stages;
+            tu.rows = rows;
             check(tu, "wgmma per_sm" + std::to_string(per_sm) + "/s" + std::to_string(splits) + "/stages" +
-                          std::to_string(stages));
+                          std::to_string(stages) + "/rows" + std::to_string(rows));
           }
         // The tile kernel's every plan (16-row tiles per block, tiles per warp, warps, K
         // splits) on rows that fill no block exactly.

@@ -318,7 +318,7 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
     return kBadShape;
   if (!uses_tile_kernel(m, w.n, tune)) {
     if (uses_wgmma_kernel(m, w.n, tune))
-      return detail::gemm_w4a16_wgmma(t, x, w, y, m, tune.per_sm, tune.splits, tune.stages, stream);
+      return detail::gemm_w4a16_wgmma(t, x, w, y, m, tune, stream);
     if (m <= detail::kGemvMaxRows && tune.path == 3)
       return detail::gemv_w4a16_bulk(t, x, w, y, m, tune.np, tune.warps, tune.stages, stream);
     if (tune.path == 4 || m > detail::kGemvMaxRows)

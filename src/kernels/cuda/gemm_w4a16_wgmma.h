@@ -6,12 +6,14 @@
 
 namespace lowbit::cuda::detail {
 
-// per_sm: blocks per multiprocessor the kernel is built for (1, or 2 at m <= 64; 0: 2
-// where n makes at most a quarter as many 128-column blocks as there are multiprocessors);
-// splits: blocks of a cluster sharing K (1..8; 0 picks by the grid); stages: ring stages
-// (0: the default, fewer where the shared memory is short). Rows are taken in chunks of 64,
-// 128 or 256 (the MMA's N) by m. kBadShape where K has fewer groups than splits.
-int gemm_w4a16_wgmma(Half t, const void* x, const W4A16View& w, void* y, int m, int per_sm, int splits, int stages,
+// From tune: rows, the batch rows per block (the MMA's N: 64, 128 or 256; 0: the fewest
+// chunks that cover m, smaller where the grid would fill under a quarter of the
+// multiprocessors); per_sm, blocks per multiprocessor the kernel is built for (1, or 2 at
+// 64 rows; 0: 2 where the grid before K splits fills at most a quarter of them); splits,
+// blocks of a cluster sharing K (1..8; 0 picks by the grid); stages, ring stages (0: the
+// default, fewer where the shared memory is short). kBadShape where K has fewer groups than
+// splits.
+int gemm_w4a16_wgmma(Half t, const void* x, const W4A16View& w, void* y, int m, const W4A16Tuning& tune,
                      void* stream);
 
 }  // namespace lowbit::cuda::detail

@@ -33,6 +33,19 @@ constexpr int kTiles = kBN / 8;
 constexpr int kThreads = 384;
 constexpr int kMaxSmem = 227 * 1024;
 constexpr int kPartStride = kBN + 4;  // floats per batch row of the partial sums (banks)
+static_assert(kPartStride % 4 == 0, "partial rows are read as 16-byte pieces");
+constexpr int kMaxSplits = 8;  // blocks in a cluster: the portable limit
+
+// Group j of a block's K range sits in ring stage s, whose mbarriers are in phase phase.
+// Counted along with j: dividing by the run-time ring depth compiled to an integer
+// division on every group's critical path.
+struct RingPosition {
+  int j = 0, s = 0, phase = 0;
+  __device__ void advance(int stages) {
+    ++j;
+    if (++s == stages) s = 0, phase ^= 1;
+  }
+};
 
 // A ring stage holds one group of 128 inputs: the MP activation rows as two 128-byte
 // swizzled halves of K (64 inputs each), the block's 16 weight tiles (512 bytes each) and
@@ -118,10 +131,10 @@ __global__ void __launch_bounds__(kThreads, B)
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(S::kProducerRegs));
     if (threadIdx.x == 0)
-      for (int j = 0; j < groups; ++j) {
-        const int s = j % stages, kb = kb_begin + j;
+      for (RingPosition at; at.j < groups; at.advance(stages)) {
+        const int j = at.j, s = at.s, kb = kb_begin + j;
         // The stage's previous use (j - stages) must have been released by both consumers.
-        if (j >= stages) mbar_wait(empty + 8 * s, ((j / stages) & 1) ^ 1);
+        if (j >= stages) mbar_wait(empty + 8 * s, at.phase ^ 1);
         mbar_expect_tx(full + 8 * s, S::kTx);
         const std::uint32_t st = ring + s * S::kBytes;
         tma_load(st, &map_x, kb * kW4A16Group, m0, full + 8 * s);
@@ -129,6 +142,11 @@ __global__ void __launch_bounds__(kThreads, B)
         tma_load_4d(st + S::kActBytes, &map_w, 0, 0, kb, tile0, full + 8 * s);
         tma_load(st + S::kActBytes + S::kWBytes, &map_s, kb * 8, tile0, full + 8 * s);
       }
+    // The producer warps pass the consumers' two cluster barriers (partials written; all
+    // read) and leave the reduction to them, whose registers hold its loads in flight.
+    __syncwarp();
+    cluster.sync();
+    cluster.sync();
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(S::kConsumerRegs));
     float acc[MP / 2];
@@ -149,10 +167,10 @@ __global__ void __launch_bounds__(kThreads, B)
     if (zeros != nullptr)
       for (int j = 0; j < 2 && j < groups; ++j) zw[j][0] = zero_word(j, ti0), zw[j][1] = zero_word(j, ti1);
     std::uint32_t a[8][4];  // the group's eight steps of four registers
-    for (int j = 0; j < groups; ++j) {
-      const int s = j % stages;
+    for (RingPosition at; at.j < groups; at.advance(stages)) {
+      const int j = at.j, s = at.s;
       if (zeros != nullptr && j + 2 < groups) zw[2][0] = zero_word(j + 2, ti0), zw[2][1] = zero_word(j + 2, ti1);
-      mbar_wait(full + 8 * s, (j / stages) & 1);
+      mbar_wait(full + 8 * s, at.phase);
       const std::uint32_t st = ring + s * S::kBytes, wt = st + S::kActBytes, sc = wt + S::kWBytes;
       const std::uint32_t ss0 = Ops::pair_from_fp16(static_cast<std::uint16_t>(lds16(sc + (ti0 * 8 + g) * 2)));
       const std::uint32_t ss1 = Ops::pair_from_fp16(static_cast<std::uint16_t>(lds16(sc + (ti1 * 8 + g) * 2)));
@@ -175,7 +193,7 @@ __global__ void __launch_bounds__(kThreads, B)
       asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
       if (B == 2) load_pieces();
       fence_regs(a);
-      if (j > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * ((j - 1) % stages));
+      if (j > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * (s == 0 ? stages - 1 : s - 1));
 #pragma unroll
       for (int step = 0; step < 8; ++step) {
         const int u = step / 2, v = step % 2;
@@ -215,18 +233,34 @@ __global__ void __launch_bounds__(kThreads, B)
 #pragma unroll
       for (int e = 0; e < 4; ++e)
         part[(8 * i + 2 * t + (e & 1)) * kPartStride + 64 * c + 16 * w4 + g + 8 * (e >> 1)] = acc[4 * i + e];
+    cluster.sync();
+    // Each block sums a share of the outputs over the ranks, in rank order, four columns at a
+    // time with every rank's 16 bytes requested before the first add: one float per load and
+    // thread took a quarter of the consumers' time at M = 256 (ncu), all of it waiting on
+    // distributed shared memory.
+    const int rows = min(MP, m - m0), quads = rows * (kBN / 4);
+    const int q_end = static_cast<int>(static_cast<long long>(rank + 1) * quads / splits);
+#pragma unroll 2
+    for (int q = static_cast<int>(static_cast<long long>(rank) * quads / splits) + threadIdx.x - 128; q < q_end;
+         q += kThreads - 128) {
+      const int r = q / (kBN / 4), col = 4 * (q % (kBN / 4));
+      float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+      for (int k = 0; k < kMaxSplits; ++k)
+        if (k < splits) {
+          const float4 p = *reinterpret_cast<const float4*>(cluster.map_shared_rank(part, k) + r * kPartStride + col);
+          v.x += p.x, v.y += p.y, v.z += p.z, v.w += p.w;
+        }
+      // n % 64 == 0, so the four columns are all inside or all past n.
+      if (tile0 * 8 + col < n) {
+        T* out = y + static_cast<std::size_t>(m0 + r) * n + tile0 * 8 + col;
+        out[0] = Ops::from_float(v.x), out[1] = Ops::from_float(v.y);
+        out[2] = Ops::from_float(v.z), out[3] = Ops::from_float(v.w);
+      }
+    }
+    // No block may leave while another still reads its shared memory.
+    cluster.sync();
   }
-  cluster.sync();
-  const int rows = min(MP, m - m0), elems = rows * kBN;
-  const int e_end = static_cast<int>(static_cast<long long>(rank + 1) * elems / splits);
-  for (int e = static_cast<int>(static_cast<long long>(rank) * elems / splits) + threadIdx.x; e < e_end; e += kThreads) {
-    const int r = e / kBN, col = e % kBN;
-    float v = 0.f;
-    for (int k = 0; k < splits; ++k) v += cluster.map_shared_rank(part, k)[r * kPartStride + col];
-    if (tile0 * 8 + col < n) y[static_cast<std::size_t>(m0 + r) * n + tile0 * 8 + col] = Ops::from_float(v);
-  }
-  // No block may leave while another still reads its shared memory.
-  cluster.sync();
 }
 
 // x: m x k halves, read in boxes of MP rows x 64 inputs (128 bytes), 128-byte swizzled as
@@ -297,7 +331,7 @@ int run(const void* x, const W4A16View& w, void* y, int m, int splits, int stage
   using St = Stage<MP, B>;
   const int kt = static_cast<int>(w.k / kW4A16Group);
   const int blocks = static_cast<int>((w.n + kBN - 1) / kBN) * ((m + MP - 1) / MP);
-  if (splits < 1 || splits > 8) {
+  if (splits < 1 || splits > kMaxSplits) {
     // K splits while the grid stays within one block per multiprocessor: two, or eight
     // where the columns alone fill fewer than an eighth of them. Clusters of 4 ran slower
     // than of 2 or 8 on the H200 at every row count of 4096 x 14336 (44 / 49 / 44 us at
@@ -321,25 +355,35 @@ int run(const void* x, const W4A16View& w, void* y, int m, int splits, int stage
 }
 
 template <class T>
-int pick_rows(const void* x, const W4A16View& w, void* y, int m, int per_sm, int splits, int stages, cudaStream_t s) {
-  // Two blocks per multiprocessor where the columns make few blocks (4096 x 14336, 32 of
-  // them: M = 64 at 37 us against 44 with one block and eight K splits), one elsewhere
-  // (8192 x 8192: 29 against 31 us; 14336 x 4096: equal), on the H200.
-  if (per_sm != 1 && per_sm != 2) per_sm = (w.n + 127) / 128 <= multiprocessors() / 4 ? 2 : 1;
-  if (m <= 64)
-    return per_sm == 2 ? run<T, 64, 2>(x, w, y, m, splits, stages, s) : run<T, 64, 1>(x, w, y, m, splits, stages, s);
-  if (m <= 128) return run<T, 128, 1>(x, w, y, m, splits, stages, s);
-  return run<T, 256, 1>(x, w, y, m, splits, stages, s);
+int pick_rows(const void* x, const W4A16View& w, void* y, int m, W4A16Tuning tune, cudaStream_t s) {
+  const long long col_blocks = (w.n + kBN - 1) / kBN, quarter = multiprocessors() / 4;
+  const auto chunks = [&](int rows) { return col_blocks * ((m + rows - 1) / rows); };
+  // Rows per block: the fewest chunks that cover m, halved while the grid before K splits
+  // would fill at most a quarter of the multiprocessors (4096 x 14336, 32 column blocks:
+  // two chunks of 128 rows at M = 256, of 64 at M = 128).
+  if (tune.rows != 64 && tune.rows != 128 && tune.rows != 256) {
+    tune.rows = m <= 64 ? 64 : m <= 128 ? 128 : 256;
+    while (tune.rows > 64 && chunks(tune.rows) <= quarter) tune.rows /= 2;
+  }
+  // Two blocks per multiprocessor where that grid is that thin (4096 x 14336, M = 64: 37 us
+  // against 44 with one block and eight K splits), one elsewhere (8192 x 8192: 29 against
+  // 31 us; 14336 x 4096: equal), on the H200.
+  if (tune.per_sm != 1 && tune.per_sm != 2) tune.per_sm = chunks(64) <= quarter ? 2 : 1;
+  if (tune.rows == 64)
+    return tune.per_sm == 2 ? run<T, 64, 2>(x, w, y, m, tune.splits, tune.stages, s)
+                            : run<T, 64, 1>(x, w, y, m, tune.splits, tune.stages, s);
+  if (tune.rows == 128) return run<T, 128, 1>(x, w, y, m, tune.splits, tune.stages, s);
+  return run<T, 256, 1>(x, w, y, m, tune.splits, tune.stages, s);
 }
 
 }  // namespace
 
-int gemm_w4a16_wgmma(Half t, const void* x, const W4A16View& w, void* y, int m, int per_sm, int splits, int stages,
+int gemm_w4a16_wgmma(Half t, const void* x, const W4A16View& w, void* y, int m, const W4A16Tuning& tune,
                      void* stream) {
   if (m < 1) return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);
-  return t == Half::BF16 ? pick_rows<__nv_bfloat16>(x, w, y, m, per_sm, splits, stages, s)
-                         : pick_rows<__half>(x, w, y, m, per_sm, splits, stages, s);
+  return t == Half::BF16 ? pick_rows<__nv_bfloat16>(x, w, y, m, tune, s)
+                         : pick_rows<__half>(x, w, y, m, tune, s);
 }
 
 }  // namespace lowbit::cuda::detail
