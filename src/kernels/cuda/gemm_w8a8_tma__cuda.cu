@@ -28,9 +28,12 @@ template <int BN>
 struct TmaRing {
   static constexpr int kABytes = kBM * kBK, kStageBytes = (kBM + BN) * kBK;
   static constexpr int kStages = kRingBytes / kStageBytes;
-  // The ring, the full and empty mbarriers (8 bytes each), and slack to align the ring's
-  // swizzle atoms to 1024 bytes.
-  static constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStages * 8 + 1024;
+  // Per consumer warpgroup and tile parity, the tile's column scales and weight sums
+  // (BN floats, BN ints).
+  static constexpr int kColBytes = 2 * 2 * BN * 8;
+  // The ring, the full and empty mbarriers (8 bytes each), the column operands, and slack
+  // to align the ring's swizzle atoms to 1024 bytes.
+  static constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStages * 8 + kColBytes + 1024;
 };
 
 template <class T, int BN>
@@ -44,6 +47,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const std::uint32_t raw = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw));
   const std::uint32_t ring = (raw + 1023) & ~1023u;
   const std::uint32_t full = ring + R::kStages * R::kStageBytes, empty = full + 8 * R::kStages;
+  float* const col_ops = reinterpret_cast<float*>(smem_raw + (empty + 8 * R::kStages - raw));
   const int wg = threadIdx.x / 128;
   const int tiles = ((m + kBM - 1) / kBM) * ((n + BN - 1) / BN), ktiles = k / kBK;
 
@@ -82,10 +86,22 @@ __global__ void __launch_bounds__(kThreads, 1)
     const auto release = [&](int s) {
       if (tid == 0) mbar_arrive(empty + 8 * s);
     };
-    int it = 0;
-    for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
+    int it = 0, parity = 0;
+    for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x), parity ^= 1) {
       int bm, bn;
       banded_tile<kBM, BN>(tile, m, n, bm, bn);
+      // The epilogue's scales are requested now and wait in registers through the K loop:
+      // read at the end, their global-memory latency was a fifth of the consumers' time
+      // (ncu at M = 4096).
+      const RowScales rs = row_scales(sx, zx, bm + c * 64, m);
+      float swv[BN / 128];
+      int wsv[BN / 128];
+#pragma unroll
+      for (int i = 0; i < BN / 128; ++i) {
+        const int col = bn + tid + 128 * i;
+        swv[i] = col < n ? sw[col] : 0.f;
+        wsv[i] = zx != nullptr && col < n ? wsum[col] : 0;
+      }
       int acc[BN / 2];
 #pragma unroll
       for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
@@ -108,7 +124,16 @@ __global__ void __launch_bounds__(kThreads, 1)
       // The tile's last stage is free before the epilogue, so the producer runs ahead into
       // the next tile while this one is written.
       release((it - 1) % R::kStages);
-      store_wgmma_acc<T, BN>(y, acc, bm + c * 64, bn, m, n, sx, zx, sw, wsum);
+      // The column operands go to this warpgroup's shared memory for the fragment's
+      // scattered reads; alternate tiles use alternate copies, so one barrier suffices (a
+      // thread writing tile i + 1's copy has passed tile i's barrier, which no thread
+      // passes before finishing tile i - 1's epilogue).
+      float* const sw_t = col_ops + (2 * parity + c) * 2 * BN;
+      std::int32_t* const wsum_t = reinterpret_cast<std::int32_t*>(sw_t + BN);
+#pragma unroll
+      for (int i = 0; i < BN / 128; ++i) sw_t[tid + 128 * i] = swv[i], wsum_t[tid + 128 * i] = wsv[i];
+      asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+      store_wgmma_acc<T, BN>(y, acc, bm + c * 64, bn, m, n, rs, sw_t, zx ? wsum_t : nullptr);
     }
   }
 }

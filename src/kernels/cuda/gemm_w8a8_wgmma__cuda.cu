@@ -96,7 +96,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   fence_acc(acc);
   asm volatile("cp.async.wait_group 0;\n" ::);
 
-  store_wgmma_acc<T, BN>(y, acc, bm + wg * 64, bn, m, n, sx, zx, sw, wsum);
+  store_wgmma_acc<T, BN>(y, acc, bm + wg * 64, bn, m, n, row_scales(sx, zx, bm + wg * 64, m), sw + bn,
+                         zx ? wsum + bn : nullptr);
 }
 
 template <class T, int BN>

@@ -64,21 +64,40 @@ __device__ __forceinline__ void fence_acc(int (&d)[N]) {
   for (int i = 0; i < N; ++i) asm volatile("" : "+r"(d[i])::"memory");
 }
 
+// The activation scales and zero points of a thread's two rows in a warpgroup's 64 x BN
+// accumulators starting at row0 (rows g and g + 8 of its warp's 16; zero past m or
+// without zero points).
+struct RowScales {
+  float s0 = 0.f, s1 = 0.f;
+  int z0 = 0, z1 = 0;
+};
+__device__ __forceinline__ RowScales row_scales(const float* __restrict__ sx, const std::int32_t* __restrict__ zx,
+                                                int row0, int m) {
+  const int tid = static_cast<int>(threadIdx.x) % 128, row = row0 + (tid / 32) * 16 + (tid % 32) / 4;
+  RowScales r;
+  if (row < m) r.s0 = sx[row], r.z0 = zx ? zx[row] : 0;
+  if (row + 8 < m) r.s1 = sx[row + 8], r.z1 = zx ? zx[row + 8] : 0;
+  return r;
+}
+
 // Writes a warpgroup's 64 x BN accumulators (rows row0.., columns bn..) as outputs. The
 // m64nN fragment: registers 4j..4j+3 hold columns 8j + 2t, +1 of rows g and g + 8 of the
-// warp's 16 rows (g = lane / 4, t = lane % 4).
+// warp's 16 rows (g = lane / 4, t = lane % 4). sw_t and wsum_t hold the tile's column
+// scales and weight sums (index col - bn), in global or shared memory; wsum_t is null when
+// the activations have no zero points.
 template <class T, int BN>
 __device__ __forceinline__ void store_wgmma_acc(T* __restrict__ y, const int (&acc)[BN / 2], int row0, int bn, int m,
-                                                int n, const float* __restrict__ sx,
-                                                const std::int32_t* __restrict__ zx, const float* __restrict__ sw,
-                                                const std::int32_t* __restrict__ wsum) {
+                                                int n, RowScales rs, const float* sw_t, const std::int32_t* wsum_t) {
   const int tid = static_cast<int>(threadIdx.x) % 128, lane = tid % 32, g = lane / 4, t = lane % 4;
   const int row = row0 + (tid / 32) * 16 + g;
 #pragma unroll
   for (int j = 0; j < BN / 8; ++j) {
-    const int col = bn + 8 * j + 2 * t;
-    store_w8a8_pair(y, row, col, acc[4 * j], acc[4 * j + 1], m, n, sx, zx, sw, wsum);
-    store_w8a8_pair(y, row + 8, col, acc[4 * j + 2], acc[4 * j + 3], m, n, sx, zx, sw, wsum);
+    const int lc = 8 * j + 2 * t;
+    if (bn + lc >= n) continue;
+    const float w0 = sw_t[lc], w1 = sw_t[lc + 1];
+    const int ws0 = wsum_t ? wsum_t[lc] : 0, ws1 = wsum_t ? wsum_t[lc + 1] : 0;
+    store_w8a8_scaled(y, row, bn + lc, acc[4 * j], acc[4 * j + 1], m, n, rs.s0, rs.z0, w0, w1, ws0, ws1);
+    store_w8a8_scaled(y, row + 8, bn + lc, acc[4 * j + 2], acc[4 * j + 3], m, n, rs.s1, rs.z1, w0, w1, ws0, ws1);
   }
 }
 
