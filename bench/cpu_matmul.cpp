@@ -1,7 +1,11 @@
 // lowbit's CPU matmul as the runtime runs it (Linear::forward on ggml blocks with ggml's
 // activation rounding: activations quantized to the vec_dot_type inside the timed call),
-// and a streaming-read bandwidth probe. bench/cpu_matmul.sh runs it beside llama.cpp.
-// Usage: cpu_matmul TYPE N K M THREADS REPS | cpu_matmul stream MIB THREADS REPS
+// and two probes of the machine's ceilings: streaming-read bandwidth and the fp32 FMA peak.
+// bench/cpu_matmul.sh runs it beside llama.cpp.
+// Usage: cpu_matmul TYPE N K M THREADS REPS | cpu_matmul stream MIB THREADS REPS |
+//        cpu_matmul fma THREADS REPS
+#include <immintrin.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -59,13 +63,55 @@ int stream(std::size_t mib, int threads, int reps) {
   return 0;
 }
 
+// Twelve independent 8-wide fp32 FMA chains (more than the FMA latency times the pipes),
+// nothing else in the loop: the ceiling for a matmul that does its multiply-adds in fp32,
+// as F16 does at large M.
+__attribute__((target("avx2,fma"))) float fma_chains(long iters) {
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  // Distinct starting values, or the compiler merges identical chains into one.
+  __m256 a0 = _mm256_set1_ps(1.f), a1 = _mm256_set1_ps(1.01f), a2 = _mm256_set1_ps(1.02f);
+  __m256 a3 = _mm256_set1_ps(1.03f), a4 = _mm256_set1_ps(1.04f), a5 = _mm256_set1_ps(1.05f);
+  __m256 a6 = _mm256_set1_ps(1.06f), a7 = _mm256_set1_ps(1.07f), a8 = _mm256_set1_ps(1.08f);
+  __m256 a9 = _mm256_set1_ps(1.09f), a10 = _mm256_set1_ps(1.1f), a11 = _mm256_set1_ps(1.11f);
+  for (long i = 0; i < iters; ++i) {
+    a0 = _mm256_fmadd_ps(a0, m, c), a1 = _mm256_fmadd_ps(a1, m, c), a2 = _mm256_fmadd_ps(a2, m, c);
+    a3 = _mm256_fmadd_ps(a3, m, c), a4 = _mm256_fmadd_ps(a4, m, c), a5 = _mm256_fmadd_ps(a5, m, c);
+    a6 = _mm256_fmadd_ps(a6, m, c), a7 = _mm256_fmadd_ps(a7, m, c), a8 = _mm256_fmadd_ps(a8, m, c);
+    a9 = _mm256_fmadd_ps(a9, m, c), a10 = _mm256_fmadd_ps(a10, m, c), a11 = _mm256_fmadd_ps(a11, m, c);
+  }
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                                 _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)),
+                                               _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11))));
+  return _mm256_cvtss_f32(s);
+}
+
+int fma_peak(int threads, int reps) {
+  constexpr long kIters = 50'000'000;
+  std::vector<double> t;
+  float sink = 0.f;
+  for (int r = 0; r <= reps; ++r) {
+    std::vector<float> part(static_cast<std::size_t>(threads), 0.f);
+    const auto t0 = std::chrono::steady_clock::now();
+    lowbit::parallel_for(static_cast<std::size_t>(threads), threads, 1,
+                         [&](std::size_t b, std::size_t) { part[b] = fma_chains(kIters); });
+    if (r > 0) t.push_back(seconds_since(t0));
+    for (const float p : part) sink += p;
+  }
+  const double s = median(t);
+  std::printf("{\"peer\": \"fma\", \"threads\": %d, \"seconds\": %.9f, \"GFLOPS\": %.3f, \"sink\": %d}\n", threads, s,
+              12.0 * 16.0 * static_cast<double>(kIters) * threads / s / 1e9, sink > 0.f ? 1 : 0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   if (argc == 5 && std::string(argv[1]) == "stream")
     return stream(std::strtoull(argv[2], nullptr, 10), std::atoi(argv[3]), std::atoi(argv[4]));
+  if (argc == 4 && std::string(argv[1]) == "fma") return fma_peak(std::atoi(argv[2]), std::atoi(argv[3]));
   if (argc != 7) {
-    std::fprintf(stderr, "usage: cpu_matmul TYPE N K M THREADS REPS | cpu_matmul stream MIB THREADS REPS\n");
+    std::fprintf(stderr, "usage: cpu_matmul TYPE N K M THREADS REPS | cpu_matmul stream MIB THREADS REPS | "
+                         "cpu_matmul fma THREADS REPS\n");
     return 2;
   }
   const std::string tname = argv[1];

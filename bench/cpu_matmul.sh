@@ -4,7 +4,8 @@
 # same type, shape, batch M and threads, plus the machine's streaming-read bandwidth.
 # For Q4_0 and Q4_K the peer also runs with its weight in the CPU_REPACK buffer type
 # (interleaved eight-row panels, gemm/gemv kernels): what llama.cpp runs for them by default.
-# Prints the markdown table of docs/benchmarks.md. TYPES, SHAPES, MS, THREADS can be set.
+# Prints the markdown table of docs/benchmarks.md with the two ceilings measured in the same
+# run (streaming read, fp32 FMA peak). TYPES, SHAPES, MS, THREADS can be set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-release.sh cpu_matmul >/dev/null
@@ -17,7 +18,7 @@ PY=.venv/bin/python
 out=build/bench/cpu_matmul.jsonl
 mkdir -p build/bench
 : > "$out"
-for t in $THREADS; do $LB stream 1024 "$t" 5 >> "$out"; done
+for t in $THREADS; do $LB stream 1024 "$t" 5 >> "$out"; $LB fma "$t" 3 >> "$out"; done
 for type in $TYPES; do
   for shape in $SHAPES; do
     n=${shape%x*}; k=${shape#*x}
@@ -40,6 +41,8 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 stream = {r["threads"]: r["GBps"] for r in rows if r["peer"] == "stream"}
 print("streaming read: " + ", ".join(f"{v:.1f} GB/s on {t} thread{'s' if t > 1 else ''}" for t, v in sorted(stream.items())))
+fma = {r["threads"]: r["GFLOPS"] for r in rows if r["peer"] == "fma"}
+print("fp32 FMA peak: " + ", ".join(f"{v:.1f} GFLOPS on {t} thread{'s' if t > 1 else ''}" for t, v in sorted(fma.items())))
 print()
 print("| type | W [out, in] | threads | M | lowbit GFLOPS | llama.cpp GFLOPS | lowbit / llama.cpp "
       "| llama.cpp repacked GFLOPS | lowbit / repacked | lowbit GB/s (weights) | % of stream |")
