@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/gemm_w8a8_ops.cuh"
+#include "kernels/cuda/multiprocessors.cuh"
 #include "kernels/cuda/wgmma_operands.cuh"
 #include "lowbit/cuda_gemm.h"
 
@@ -102,9 +103,17 @@ __device__ __forceinline__ void store_wgmma_acc(T* __restrict__ y, const int (&a
 }
 
 // The block width when none is asked for: the wide block reads each activation tile once
-// per 256 columns, but needs enough tiles to fill the machine (132 SMs, one block each).
+// per 256 columns, so it stays unless the narrow one fills the machine's waves clearly
+// better (tiles over the multiprocessor slots of the waves they take). 14336 x 4096 at M =
+// 1024 makes 448 wide tiles (3.4 waves) against 896 narrow ones (6.8): 110 against 101 us
+// on the H200 (persistent, 6 or more tiles per multiprocessor). Small grids go narrow.
 inline int wgmma_default_bn(int m, int n) {
-  return static_cast<long long>((n + 255) / 256) * ((m + 127) / 128) >= 100 ? 256 : 128;
+  const long long sms = multiprocessors(), rows = (m + 127) / 128;
+  const auto fill = [&](int bn) {
+    const long long tiles = rows * ((n + bn - 1) / bn);
+    return static_cast<double>(tiles) / static_cast<double>((tiles + sms - 1) / sms * sms);
+  };
+  return fill(128) > fill(256) + 0.05 ? 128 : 256;
 }
 
 // Calls launch(T{}, std::integral_constant<int, BN>{}) for the output type t and block
