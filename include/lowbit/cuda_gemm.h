@@ -35,9 +35,9 @@ struct W4A16View {
 // (4, 8), splits (blocks per cluster, 1..8). The default takes it for 16 < m <= 32 when
 // n < 8192.
 // path 5: the wgmma kernel (weights dequantized into the MMA's A registers, activations
-// fed by the tensor copy engine; rows in chunks of 64, 128 or 256, K split over a cluster):
-// splits (blocks per cluster, 1..8), stages in the ring, per_sm (blocks per
-// multiprocessor the registers are split for: 1, or 2 at m <= 64). The default takes it
+// fed by the tensor copy engine, K split over a cluster): rows (batch rows per block: 64,
+// 128 or 256), splits (blocks per cluster, 1..8), stages in the ring, per_sm (blocks per
+// multiprocessor the registers are split for: 1, or 2 at 64 rows). The default takes it
 // for m > 32, and for m > 16 when n >= 8192.
 struct W4A16Tuning {
   int nt = 0, splits = 0, mt = 0, warps = 0;
