@@ -80,28 +80,30 @@ inline float ggml_hsum8(const float* a) {
   return (t0 + t2) + (t1 + t3);
 }
 
-// A register tile: out[c * rows + r] = dot(weight row r, activation row c) for r < rows
-// and c < `c`, rows w_row_bytes / x_row_bytes apart, each equal bit for bit to the single
-// dot: rows 1 with c 1..kGgmlTileCols (batches), or rows kGgmlGemvRows with c 1..2 (one or
-// two activations: four rows keep four independent fma chains where one row would wait on
-// one). xd[ib * xd_stride + c] is activation row c's block ib scale decoded to fp32,
-// readable 8 floats past the tile's last row. The reference tile is those single
-// reference dots.
+// A register tile: out[c * rows + r] = dot(weight row r, activation j) for r < rows and
+// j < c, weight rows w_row_bytes apart, each equal bit for bit to the single dot: rows 1
+// with c 1..kGgmlTileCols (batches), or rows kGgmlGemvRows with c 1..2 (one or two
+// activations: four rows keep four independent fma chains where one row would wait on
+// one). The activations come interleaved by block (block ib of activation j is block
+// ib * c + j of x), so the tile addresses all of them from one pointer; with a pointer per
+// activation row GCC ran out of registers and kept the addresses on the stack.
+// xd[ib * xd_stride + j] is activation j's block ib scale decoded to fp32, readable 8
+// floats past the tile's last activation. The reference tile is those single reference dots.
 constexpr int kGgmlTileCols = 8, kGgmlGemvRows = 4;
 using GgmlDotTileFn = void (*)(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                               std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                               const float* xd, std::int64_t xd_stride, std::int64_t n,
                                int rows, int c, float* out);
 void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   const float* xd, std::int64_t xd_stride, std::int64_t n,
                                    int rows, int c, float* out);
 void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   const float* xd, std::int64_t xd_stride, std::int64_t n,
                                    int rows, int c, float* out);
 void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   const float* xd, std::int64_t xd_stride, std::int64_t n,
                                    int rows, int c, float* out);
 void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
+                                   const float* xd, std::int64_t xd_stride, std::int64_t n,
                                    int rows, int c, float* out);
 // The AVX2 tile for weight type t when fast kernels are on, else null (single dots).
 GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t);

@@ -110,6 +110,18 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
   // against up to eight activations.
   const std::size_t kR = m <= 2 ? kGgmlGemvRows : 1;
   const std::int64_t kC = m <= 2 ? m : kGgmlTileCols;
+  // Each tile's activations interleaved by block (ggml_dot.h): chunk i0 / kC holds rows
+  // i0.. of up to kC, its block ib of row i0 + j at block (ib * c + j) of the chunk.
+  std::vector<std::byte> xi(x_row_bytes * static_cast<std::size_t>(m));
+  for (std::int64_t i0 = 0; i0 < m; i0 += kC) {
+    const std::int64_t c = std::min(kC, m - i0);
+    std::byte* chunk = xi.data() + static_cast<std::size_t>(i0) * x_row_bytes;
+    for (std::int64_t j = 0; j < c; ++j)
+      for (std::int64_t ib = 0; ib < nb; ++ib)
+        std::memcpy(chunk + static_cast<std::size_t>(ib * c + j) * x_block_bytes,
+                    x + static_cast<std::size_t>(i0 + j) * x_row_bytes + static_cast<std::size_t>(ib) * x_block_bytes,
+                    x_block_bytes);
+  }
   // Threads take whole tiles; 24 activation rows at a time stay in L2 while a thread's
   // weight rows stream past them, kC at a time through each tile.
   parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
@@ -120,7 +132,7 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
       for (; r + kR <= r1; r += kR)
         for (std::int64_t i = i0; i < i1; i += kC) {
           const int c = static_cast<int>(std::min<std::int64_t>(kC, i1 - i));
-          tile(w + r * row_bytes, row_bytes, x + static_cast<std::size_t>(i) * x_row_bytes, x_row_bytes, xd.data() + i, m,
+          tile(w + r * row_bytes, row_bytes, xi.data() + static_cast<std::size_t>(i) * x_row_bytes, xd.data() + i, m,
                k, static_cast<int>(kR), c, out);
           for (int cc = 0; cc < c; ++cc)
             for (std::size_t rr = 0; rr < kR; ++rr)

@@ -76,22 +76,25 @@ template <class Block>
 using ActivationBlock = std::conditional_t<kHasMin<Block>, ggml::block_q8_1, ggml::block_q8_0>;
 
 template <class Block, int R, int C>
-void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes, const float* xd,
+void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, int x_stride, const float* xd,
           std::int64_t xd_stride, std::int64_t n, float* out) {
   using XBlock = ActivationBlock<Block>;
   const Block* a[R];
-  const XBlock* b[C];
   for (int r = 0; r < R; ++r) a[r] = reinterpret_cast<const Block*>(w + static_cast<std::size_t>(r) * w_row_bytes);
-  for (int c = 0; c < C; ++c) b[c] = reinterpret_cast<const XBlock*>(x + static_cast<std::size_t>(c) * x_row_bytes);
+  const auto* xb = reinterpret_cast<const XBlock*>(x);
+  // Set and folded in unrolled loops: with rolled ones GCC kept the array in memory too
+  // and stored every accumulator each block.
   __m256 acc[R][C];
-  for (auto& row : acc)
-    for (auto& v : row) v = _mm256_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
   [[maybe_unused]] __m128 summs[R][C];
   if constexpr (kHasMin<Block>)
     for (auto& row : summs)
       for (auto& v : row) v = _mm_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
-  for (std::int64_t ib = 0; ib < n / 32; ++ib) {
+  for (std::int64_t ib = 0; ib < n / 32; ++ib, xb += x_stride) {
     // The tile's d_w * d_x products, one multiply per weight row for all its activations
     // (their scales come decoded, xd), each then broadcast from memory: the same
     // roundings as a scalar product per output, without a multiply per output.
@@ -106,8 +109,8 @@ void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::
         const __m256i ua = nibbles(a[r][ib].qs);
         const __m128 ma = _mm_set_ss(half(a[r][ib].m));
         for (int c = 0; c < C; ++c) {
-          summs[r][c] = _mm_fmadd_ss(ma, _mm_set_ss(half(b[c][ib].s)), summs[r][c]);
-          const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][ib].qs));
+          summs[r][c] = _mm_fmadd_ss(ma, _mm_set_ss(half(xb[c].s)), summs[r][c]);
+          const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[c].qs));
           const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, qb));
           acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[r][c]), _mm256_cvtepi32_ps(p), acc[r][c]);
         }
@@ -115,14 +118,16 @@ void tile(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::
         const __m256i qa = codes(a[r][ib]);
         const __m256i ua = _mm256_sign_epi8(qa, qa);
         for (int c = 0; c < C; ++c) {
-          const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[c][ib].qs));
+          const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[c].qs));
           const __m256i p = _mm256_madd_epi16(ones, _mm256_maddubs_epi16(ua, _mm256_sign_epi8(qb, qa)));
           acc[r][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[r][c]), _mm256_cvtepi32_ps(p), acc[r][c]);
         }
       }
     }
   }
+#pragma GCC unroll 8
   for (int c = 0; c < C; ++c)
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       out[c * R + r] = fold(acc[r][c]);
       if constexpr (kHasMin<Block>) out[c * R + r] += _mm_cvtss_f32(summs[r][c]);
@@ -343,56 +348,52 @@ void ggml_dot_f16_tinyblas_tile_h__avx2(const std::uint16_t* a, std::int64_t a_s
   tinyblas_tile_of(a, a_stride, b, b_stride, n, c, out);
 }
 
-// c activation rows of one tile on `rows` weight rows (1: c up to 8, in register tiles of
-// up to eight, three for Q4_1 whose min chain needs registers; 4: c up to 2).
+// c interleaved activations of one tile on `rows` weight rows (1: c up to 8, in register
+// tiles of up to eight, three for Q4_1 whose min chain needs registers; 4: c up to 2).
 template <class Block>
-void tile_of(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, std::size_t x_row_bytes,
-             const float* xd, std::int64_t xd_stride, std::int64_t n, int rows, int c, float* out) {
+void tile_of(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, const float* xd,
+             std::int64_t xd_stride, std::int64_t n, int rows, int c, float* out) {
   if (rows == kGgmlGemvRows) {
-    if (c == 2) tile<Block, kGgmlGemvRows, 2>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, out);
-    else tile<Block, kGgmlGemvRows, 1>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, out);
+    if (c == 2) tile<Block, kGgmlGemvRows, 2>(w, w_row_bytes, x, c, xd, xd_stride, n, out);
+    else tile<Block, kGgmlGemvRows, 1>(w, w_row_bytes, x, c, xd, xd_stride, n, out);
     return;
   }
   constexpr int kMax = kHasMin<Block> ? 3 : kGgmlTileCols;
   for (int c0 = 0; c0 < c; c0 += kMax) {
     const int cc = std::min(kMax, c - c0);
-    const std::byte* xc = x + static_cast<std::size_t>(c0) * x_row_bytes;
+    const std::byte* xc = x + static_cast<std::size_t>(c0) * sizeof(ActivationBlock<Block>);
     float* o = out + c0;
     switch (cc) {
-      case 1: tile<Block, 1, 1>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 2: tile<Block, 1, 2>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 3: tile<Block, 1, 3>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 4: tile<Block, 1, std::min(4, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 5: tile<Block, 1, std::min(5, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 6: tile<Block, 1, std::min(6, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      case 7: tile<Block, 1, std::min(7, kMax)>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
-      default: tile<Block, 1, kMax>(w, w_row_bytes, xc, x_row_bytes, xd + c0, xd_stride, n, o); break;
+      case 1: tile<Block, 1, 1>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
+      case 2: tile<Block, 1, 2>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
+      case 3: tile<Block, 1, 3>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
+      case 4: tile<Block, 1, std::min(4, kMax)>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
+      case 5: tile<Block, 1, std::min(5, kMax)>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
+      case 6: tile<Block, 1, std::min(6, kMax)>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
+      case 7: tile<Block, 1, std::min(7, kMax)>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
+      default: tile<Block, 1, kMax>(w, w_row_bytes, xc, c, xd + c0, xd_stride, n, o); break;
     }
   }
 }
 
-void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int rows, int c, float* out) {
-  tile_of<ggml::block_q4_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
+void ggml_dot_tile_q4_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, const float* xd,
+                                   std::int64_t xd_stride, std::int64_t n, int rows, int c, float* out) {
+  tile_of<ggml::block_q4_0>(w, w_row_bytes, x, xd, xd_stride, n, rows, c, out);
 }
 
-void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int rows, int c, float* out) {
-  tile_of<ggml::block_q4_1>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
+void ggml_dot_tile_q4_1_q8_1__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, const float* xd,
+                                   std::int64_t xd_stride, std::int64_t n, int rows, int c, float* out) {
+  tile_of<ggml::block_q4_1>(w, w_row_bytes, x, xd, xd_stride, n, rows, c, out);
 }
 
-void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int rows, int c, float* out) {
-  tile_of<ggml::block_q5_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
+void ggml_dot_tile_q5_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, const float* xd,
+                                   std::int64_t xd_stride, std::int64_t n, int rows, int c, float* out) {
+  tile_of<ggml::block_q5_0>(w, w_row_bytes, x, xd, xd_stride, n, rows, c, out);
 }
 
-void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x,
-                                   std::size_t x_row_bytes, const float* xd, std::int64_t xd_stride, std::int64_t n,
-                                   int rows, int c, float* out) {
-  tile_of<ggml::block_q8_0>(w, w_row_bytes, x, x_row_bytes, xd, xd_stride, n, rows, c, out);
+void ggml_dot_tile_q8_0_q8_0__avx2(const std::byte* w, std::size_t w_row_bytes, const std::byte* x, const float* xd,
+                                   std::int64_t xd_stride, std::int64_t n, int rows, int c, float* out) {
+  tile_of<ggml::block_q8_0>(w, w_row_bytes, x, xd, xd_stride, n, rows, c, out);
 }
 
 }  // namespace lowbit::kernels
