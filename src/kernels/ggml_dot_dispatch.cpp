@@ -94,6 +94,7 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
     });
     return;
   }
+  if (m < 1 || rows < 1) return;  // nothing to write (and no chunk width to divide by)
   if (rows * m * k < kParallelMinWork) threads = 1;
   // One or two activations (generation): four weight rows per tile; batches: one row
   // against up to eight activations.

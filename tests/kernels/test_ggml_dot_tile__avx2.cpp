@@ -1,7 +1,8 @@
 // The register tiles of ggml_mul_mat (1 x 8 weight rows x activations, 4 x 1..2 for one
 // or two activations) give every output exactly the reference single dot (bit for bit),
 // for ragged rows (tails run single dots), odd activation counts, rows at byte offset 2
-// (off vector alignment, on the blocks' fp16 alignment) and 1 or 2 threads.
+// (off vector alignment, on the blocks' fp16 alignment) and 1 or 2 threads; an empty
+// batch writes nothing.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -53,4 +54,19 @@ TEST(GgmlDotTile, MatmulWithTilesEqualsReferenceDots) {
           }
         }
   }
+}
+
+// No activation rows (or no weight rows): the tiled matmul writes nothing and returns.
+TEST(GgmlDotTile, EmptyBatchWritesNothing) {
+  if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
+  const std::int64_t rows = 8, k = 64;
+  const std::size_t row_bytes = ggml::row_size(ggml::Type::Q8_0, k).value();
+  std::vector<std::byte> w(row_bytes * rows, std::byte{0}), x(row_bytes, std::byte{0});
+  std::vector<float> y(rows, -1.f);
+  const kernels::GgmlDotFn ref = kernels::ggml_dot_kernel(ggml::Type::Q8_0, true);
+  kernels::ggml_mul_mat(ref, w.data(), row_bytes, rows, x.data(), row_bytes, 0, k, y.data(), 2,
+                        kernels::ggml_dot_tile_q8_0_q8_0__avx2);
+  kernels::ggml_mul_mat(ref, w.data(), row_bytes, 0, x.data(), row_bytes, 1, k, y.data(), 2,
+                        kernels::ggml_dot_tile_q8_0_q8_0__avx2);
+  for (const float v : y) EXPECT_EQ(v, -1.f);
 }
