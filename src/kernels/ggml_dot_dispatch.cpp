@@ -151,8 +151,8 @@ namespace {
 
 // 4 weight rows x 3 activation rows per tile, 24 activation rows at a time (the quantized
 // matmul's walk); a ragged last row runs as a tile of that row four times over.
-template <class W, class Tile>
-void tinyblas_rows(const W* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k, float* y, int threads,
+template <class W, class X, class Tile>
+void tinyblas_rows(const W* w, std::int64_t rows, const X* x, std::int64_t m, std::int64_t k, float* y, int threads,
                    Tile tile) {
   if (rows * m * k < kParallelMinWork) threads = 1;
   parallel_for(static_cast<std::size_t>(rows), threads, 64, [&](std::size_t r0, std::size_t r1) {
@@ -181,8 +181,8 @@ void ggml_mul_mat_tinyblas(const float* w, std::int64_t rows, const float* x, st
   tinyblas_rows(w, rows, x, m, k, y, threads, ggml_dot_f16_tinyblas_tile_kernel());
 }
 
-void ggml_mul_mat_tinyblas(const std::uint16_t* w, std::int64_t rows, const float* x, std::int64_t m, std::int64_t k,
-                           float* y, int threads) {
+void ggml_mul_mat_tinyblas(const std::uint16_t* w, std::int64_t rows, const std::uint16_t* x, std::int64_t m,
+                           std::int64_t k, float* y, int threads) {
   tinyblas_rows(w, rows, x, m, k, y, threads, ggml_dot_f16_tinyblas_tile_h_kernel());
 }
 

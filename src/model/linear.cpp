@@ -10,6 +10,7 @@
 #include "kernels/gemm_f32.h"
 #include "kernels/ggml_dot.h"
 #include "kernels/ggml_gemm_x8.h"
+#include "kernels/quant_rows.h"
 #include "lowbit/error.h"
 #include "lowbit/fp16.h"
 #include "lowbit/parallel.h"
@@ -222,17 +223,23 @@ void Linear::forward(const float* x, std::int64_t m, float* y, int threads) cons
   }
   if (rounding_ == ActivationRounding::GgmlCpu && (type_ == ggml::Type::F32 || type_ == ggml::Type::F16) &&
       cols_ % 8 == 0) {
-    // llamafile's tinyBLAS takes fp32 x fp32 and fp16 x fp16 products in ggml.
+    // llamafile's tinyBLAS takes fp32 x fp32 and fp16 x fp16 products in ggml. fp16
+    // weights meet the activations cast to fp16 (ggml's casts, bit for bit), both widened
+    // in the tile; fp16 weights held widened meet them rounded and widened up front.
+    if (!half_weight_.empty()) {
+      std::vector<std::uint16_t> xh(static_cast<std::size_t>(m * cols_));
+      kernels::quant_rows().fp32_to_fp16(x, m * cols_, xh.data());
+      kernels::ggml_mul_mat_tinyblas(half_weight_.data(), rows_, xh.data(), m, cols_, y, threads);
+      add_bias(y, m);
+      return;
+    }
     std::vector<float> rounded;
     if (type_ == ggml::Type::F16) {
       rounded.resize(static_cast<std::size_t>(m * cols_));
       model::ggml_round_activations(type_, x, m, cols_, rounded.data(), nullptr);
     }
     const float* xin = rounded.empty() ? x : rounded.data();
-    if (!half_weight_.empty())
-      kernels::ggml_mul_mat_tinyblas(half_weight_.data(), rows_, xin, m, cols_, y, threads);
-    else
-      kernels::ggml_mul_mat_tinyblas(weight_.data(), rows_, xin, m, cols_, y, threads);
+    kernels::ggml_mul_mat_tinyblas(weight_.data(), rows_, xin, m, cols_, y, threads);
     add_bias(y, m);
     return;
   }

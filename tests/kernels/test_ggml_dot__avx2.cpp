@@ -309,7 +309,7 @@ TEST(GgmlDotF16Tinyblas, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) 
 }
 
 // Tiles of 4 x c dots (c = 1..3), as attention and the fp16/fp32 Linears batch them: each
-// equals the single dot bit for bit (reference and AVX2, rows as fp32 or held as fp16),
+// equals the single dot bit for bit (reference and AVX2, rows as fp32 or both held as fp16),
 // with unaligned rows and strides that are not multiples of 8.
 TEST(GgmlDotF16Tinyblas, TilesEqualTheSingleDot) {
   std::mt19937 rng(11);
@@ -327,15 +327,16 @@ TEST(GgmlDotF16Tinyblas, TilesEqualTheSingleDot) {
           EXPECT_EQ(std::bit_cast<std::uint32_t>(ref[j * 4 + r]),
                     std::bit_cast<std::uint32_t>(kernels::ggml_dot_f16_tinyblas__ref(a.data() + 1 + r * a_stride,
                                                                                      b.data() + 1 + j * b_stride, n)));
-      // The fp16-held rows give the widened rows' results.
-      std::vector<std::uint16_t> ah(a.size());
+      // Both operands held as fp16 give the widened rows' results.
+      std::vector<std::uint16_t> ah(a.size()), bh(b.size());
       for (std::size_t i = 0; i < a.size(); ++i) ah[i] = fp32_to_fp16(a[i]);
+      for (std::size_t i = 0; i < b.size(); ++i) bh[i] = fp32_to_fp16(b[i]);
       float ref_h[12], avx_h[12];
-      kernels::ggml_dot_f16_tinyblas_tile_h__ref(ah.data() + 1, a_stride, b.data() + 1, b_stride, n, c, ref_h);
+      kernels::ggml_dot_f16_tinyblas_tile_h__ref(ah.data() + 1, a_stride, bh.data() + 1, b_stride, n, c, ref_h);
       for (int j = 0; j < 4 * c; ++j) EXPECT_EQ(std::bit_cast<std::uint32_t>(ref_h[j]), std::bit_cast<std::uint32_t>(ref[j]));
       if (!kernels::fast_kernels_enabled()) continue;
       kernels::ggml_dot_f16_tinyblas_tile__avx2(a.data() + 1, a_stride, b.data() + 1, b_stride, n, c, avx);
-      kernels::ggml_dot_f16_tinyblas_tile_h__avx2(ah.data() + 1, a_stride, b.data() + 1, b_stride, n, c, avx_h);
+      kernels::ggml_dot_f16_tinyblas_tile_h__avx2(ah.data() + 1, a_stride, bh.data() + 1, b_stride, n, c, avx_h);
       for (int j = 0; j < 4 * c; ++j) {
         EXPECT_EQ(std::bit_cast<std::uint32_t>(avx[j]), std::bit_cast<std::uint32_t>(ref[j])) << "n " << n << ", c " << c;
         EXPECT_EQ(std::bit_cast<std::uint32_t>(avx_h[j]), std::bit_cast<std::uint32_t>(ref[j])) << "n " << n << ", c " << c;

@@ -302,15 +302,15 @@ namespace {
 __m256 widen(const float* p) { return _mm256_loadu_ps(p); }
 __m256 widen(const std::uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 
-template <int C, class A>
-void tinyblas_tile(const A* a, std::int64_t a_stride, const float* b, std::int64_t b_stride, std::int64_t n,
+template <int C, class A, class B>
+void tinyblas_tile(const A* a, std::int64_t a_stride, const B* b, std::int64_t b_stride, std::int64_t n,
                    float* out) {
   __m256 acc[4][C];
   for (auto& row : acc)
     for (auto& v : row) v = _mm256_setzero_ps();
   for (std::int64_t i = 0; i < n; i += 8) {
     __m256 bv[C];
-    for (int j = 0; j < C; ++j) bv[j] = _mm256_loadu_ps(b + j * b_stride + i);
+    for (int j = 0; j < C; ++j) bv[j] = widen(b + j * b_stride + i);
     for (int r = 0; r < 4; ++r) {
       const __m256 av = widen(a + r * a_stride + i);
       for (int j = 0; j < C; ++j) acc[r][j] = _mm256_fmadd_ps(av, bv[j], acc[r][j]);
@@ -326,8 +326,8 @@ void tinyblas_tile(const A* a, std::int64_t a_stride, const float* b, std::int64
   }
 }
 
-template <class A>
-void tinyblas_tile_of(const A* a, std::int64_t a_stride, const float* b, std::int64_t b_stride, std::int64_t n, int c,
+template <class A, class B>
+void tinyblas_tile_of(const A* a, std::int64_t a_stride, const B* b, std::int64_t b_stride, std::int64_t n, int c,
                       float* out) {
   switch (c) {
     case 1: tinyblas_tile<1>(a, a_stride, b, b_stride, n, out); break;
@@ -343,7 +343,7 @@ void ggml_dot_f16_tinyblas_tile__avx2(const float* a, std::int64_t a_stride, con
   tinyblas_tile_of(a, a_stride, b, b_stride, n, c, out);
 }
 
-void ggml_dot_f16_tinyblas_tile_h__avx2(const std::uint16_t* a, std::int64_t a_stride, const float* b,
+void ggml_dot_f16_tinyblas_tile_h__avx2(const std::uint16_t* a, std::int64_t a_stride, const std::uint16_t* b,
                                         std::int64_t b_stride, std::int64_t n, int c, float* out) {
   tinyblas_tile_of(a, a_stride, b, b_stride, n, c, out);
 }

@@ -187,12 +187,16 @@ float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n)
   return ggml_hsum8(acc);
 }
 
-void ggml_dot_f16_tinyblas_tile_h__ref(const std::uint16_t* a, std::int64_t a_stride, const float* b,
+void ggml_dot_f16_tinyblas_tile_h__ref(const std::uint16_t* a, std::int64_t a_stride, const std::uint16_t* b,
                                        std::int64_t b_stride, std::int64_t n, int c, float* out) {
-  std::vector<float> row(static_cast<std::size_t>(n));
+  const auto widen = [n](const std::uint16_t* h) {
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = fp16_to_fp32(h[i]);
+    return v;
+  };
   for (int r = 0; r < 4; ++r) {
-    for (std::int64_t i = 0; i < n; ++i) row[static_cast<std::size_t>(i)] = fp16_to_fp32(a[r * a_stride + i]);
-    for (int j = 0; j < c; ++j) out[j * 4 + r] = ggml_dot_f16_tinyblas__ref(row.data(), b + j * b_stride, n);
+    const std::vector<float> row = widen(a + r * a_stride);
+    for (int j = 0; j < c; ++j) out[j * 4 + r] = ggml_dot_f16_tinyblas__ref(row.data(), widen(b + j * b_stride).data(), n);
   }
 }
 
