@@ -43,9 +43,16 @@ static_assert(sizeof(block_q4_Kx8) == 1184);
 // Whether weights of type t can be held in panels of eight rows (Q4_0, Q8_0, Q4_K).
 bool ggml_x8_supported(ggml::Type t);
 // Whether the runtime holds type t in panels: Q4_0 and Q4_K, as llama.cpp's AVX2 build
-// repacks them by default; Q8_0 only with LOWBIT_Q8_0_PANELS=1 in the environment, since
-// llama.cpp repacks Q8_0 only on ARM and runs vec_dot's order (ggml_dot.h) on x86.
+// repacks them by default, and Q8_0 unless ggml_x8_set_q8_0_panels(false) or
+// LOWBIT_Q8_0_PANELS=0 in the environment. llama.cpp's x86 build runs Q8_0 in vec_dot's
+// order (ggml_dot.h), 8 float lanes per output, which no tile of those operations gets to
+// 1.2x of llama.cpp on this class of CPU; panels take one fma per block and output
+// (1.4-1.9x), and give llama.cpp's x86 logits up to the last bits of the Q8_0 matmuls'
+// sums instead of bit for bit (its ARM build, which repacks Q8_0, differs from x86 too).
 bool ggml_x8_by_default(ggml::Type t);
+// Sets whether Q8_0 weights loaded from now on are held in panels (see above); false gives
+// llama.cpp's x86 order and logits bit for bit.
+void ggml_x8_set_q8_0_panels(bool on);
 // rows (a multiple of 8) ggml rows of type t, `cols` inputs each -> rows / 8 panels, each
 // cols / 32 interleaved blocks in input order.
 std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> rows_data, std::int64_t rows,
@@ -81,6 +88,19 @@ void ggml_gemm_q8_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation*
                                  std::int64_t n, int c, float* out);
 // The kernel for t (AVX2 when fast kernels are on, else the reference), null if t has none.
 GgmlGemmX8Fn ggml_gemm_x8_kernel(ggml::Type t, bool reference = false);
+
+// One activation row against two panels: out[r] = dot(panel0 row r, x), out[8 + r] =
+// dot(panel1 row r, x), each lane the single tile's arithmetic. At M = 1 a Q8_0 matmul
+// streams its weights; one core reading two places at once (panels half a thread's range
+// apart) measured ~1.3x the bytes per second of one sequential stream on Zen 3.
+using GgmlGemmX8PairFn = void (*)(const std::byte* panel0, const std::byte* panel1, const GgmlX8Activation* x,
+                                  std::int64_t n, float* out);
+void ggml_gemm_q8_0x8_q8_0_pair__ref(const std::byte* panel0, const std::byte* panel1, const GgmlX8Activation* x,
+                                     std::int64_t n, float* out);
+void ggml_gemm_q8_0x8_q8_0_pair__avx2(const std::byte* panel0, const std::byte* panel1, const GgmlX8Activation* x,
+                                      std::int64_t n, float* out);
+// The pair kernel for t, null where single tiles are used at M = 1.
+GgmlGemmX8PairFn ggml_gemm_x8_pair_kernel(ggml::Type t, bool reference = false);
 
 // Q4_K tiles over Q8_K activation rows (x_stride blocks apart). Both accumulators start
 // at 0 and out = acc - acc_min. per_pair: llama.cpp's gemm order (its activation rows in

@@ -1,6 +1,7 @@
 // Eight-row panels (ggml_gemm_x8.h): the one-time repack of ggml rows, the activation
 // blocks the tiles read, the kernel choice by CPU, and the matmul over threads.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -18,13 +19,21 @@ bool ggml_x8_supported(ggml::Type t) {
   return t == ggml::Type::Q4_0 || t == ggml::Type::Q8_0 || t == ggml::Type::Q4_K;
 }
 
-bool ggml_x8_by_default(ggml::Type t) {
-  static const bool q8_0 = [] {
+namespace {
+std::atomic<bool>& q8_0_panels() {
+  static std::atomic<bool> on = [] {
     const char* env = std::getenv("LOWBIT_Q8_0_PANELS");
-    return env && std::string_view(env) == "1";
+    return !(env && std::string_view(env) == "0");
   }();
-  return t == ggml::Type::Q4_0 || t == ggml::Type::Q4_K || (t == ggml::Type::Q8_0 && q8_0);
+  return on;
 }
+}  // namespace
+
+bool ggml_x8_by_default(ggml::Type t) {
+  return t == ggml::Type::Q4_0 || t == ggml::Type::Q4_K || (t == ggml::Type::Q8_0 && q8_0_panels().load());
+}
+
+void ggml_x8_set_q8_0_panels(bool on) { q8_0_panels().store(on); }
 
 namespace {
 
@@ -135,6 +144,11 @@ GgmlGemmX8Fn ggml_gemm_x8_kernel(ggml::Type t, bool reference) {
   }
 }
 
+GgmlGemmX8PairFn ggml_gemm_x8_pair_kernel(ggml::Type t, bool reference) {
+  if (t != ggml::Type::Q8_0) return nullptr;
+  return !reference && fast_kernels_enabled() ? ggml_gemm_q8_0x8_q8_0_pair__avx2 : ggml_gemm_q8_0x8_q8_0_pair__ref;
+}
+
 GgmlGemmKx8Fn ggml_gemm_kx8_kernel(bool reference) {
   return !reference && fast_kernels_enabled() ? ggml_gemm_q4_Kx8_q8_K__avx2 : ggml_gemm_q4_Kx8_q8_K__ref;
 }
@@ -165,6 +179,23 @@ void ggml_mul_mat_x8(ggml::Type t, bool reference, const std::byte* panels, std:
     };
   }
   if (rows * m * k < kParallelMinWork) threads = 1;
+  if (const GgmlGemmX8PairFn pair = m == 1 ? ggml_gemm_x8_pair_kernel(t, reference) : nullptr) {
+    // Each thread pairs panel p with p + h, h half its range, and takes an odd one alone.
+    parallel_for(static_cast<std::size_t>(rows / 8), threads, 4, [&](std::size_t p0, std::size_t p1) {
+      float out[16];
+      const std::size_t h = (p1 - p0) / 2;
+      for (std::size_t p = p0; p < p0 + h; ++p) {
+        pair(panels + p * panel_bytes, panels + (p + h) * panel_bytes, act.data(), k, out);
+        std::memcpy(y + 8 * p, out, 8 * sizeof(float));
+        std::memcpy(y + 8 * (p + h), out + 8, 8 * sizeof(float));
+      }
+      if ((p1 - p0) % 2) {
+        tile(panels + (p1 - 1) * panel_bytes, 0, 1, out);
+        std::memcpy(y + 8 * (p1 - 1), out, 8 * sizeof(float));
+      }
+    });
+    return;
+  }
   // Threads take whole panels; 64 activation rows (k = 4096: 320 KB) stay in L2 while a
   // thread's panels stream past them, and each panel stays in L1 while those rows pass it
   // four at a time.

@@ -1,7 +1,8 @@
 // Eight-row panels: the reference tile on repacked rows equals the panel arithmetic
 // written out on the original ggml blocks (exact int dots, one fma per block; Q4_K per
 // sub-block pair for rows in groups of four, per super-block for the rest) bit for bit;
-// the AVX2 tiles equal the reference bit for bit on ragged shapes, threads and offsets;
+// the AVX2 tiles equal the reference bit for bit on ragged shapes, threads and offsets
+// (M = 1 through the Q8_0 pair tile too);
 // int16 partial sums survive the largest codes; and each output is within the rounding
 // bound of the fp64 product of the decoded weights and activations.
 #include <gtest/gtest.h>
@@ -103,34 +104,62 @@ std::vector<float> run(const Case& c, bool reference, int threads, std::size_t o
 TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
   std::mt19937 rng(7);
   for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
-    for (const std::int64_t k : {256, 768}) {
-      // m = 6: Q4_K's rows 0-3 take the per-pair order, rows 4-5 the per-super-block one.
-      const Case c = make_case(t, 16, 6, k, rng);
-      const auto y = run(c, true, 1, 0);
-      const std::size_t wrow = c.w.size() / static_cast<std::size_t>(c.rows), bsize = ggml::traits(t).type_size;
-      const std::size_t xrow = c.xq.size() / static_cast<std::size_t>(c.m);
-      for (std::int64_t i = 0; i < c.m; ++i)
-        for (std::int64_t r = 0; r < c.rows; ++r) {
-          const std::byte* wr = c.w.data() + static_cast<std::size_t>(r) * wrow;
-          const std::byte* xr = c.xq.data() + static_cast<std::size_t>(i) * xrow;
-          float acc = 0.f;
-          if (t == ggml::Type::Q4_K) {
-            acc = q4_K_expected(reinterpret_cast<const ggml::block_q4_K*>(wr),
-                                reinterpret_cast<const ggml::block_q8_K*>(xr), k / 256, i < 4);
-          } else {
-            for (std::int64_t ib = 0; ib < k / 32; ++ib) {
-              const std::byte* wb = wr + static_cast<std::size_t>(ib) * bsize;
-              const auto* xb = reinterpret_cast<const ggml::block_q8_0*>(xr) + ib;
-              std::int64_t dot = 0;
-              for (int e = 0; e < 32; ++e) dot += ggml_code(t, wb, e) * xb->qs[e];
-              std::uint16_t dw;
-              std::memcpy(&dw, wb, 2);
-              acc = std::fma(static_cast<float>(dot), fp16_to_fp32(dw) * fp16_to_fp32(xb->d), acc);
+    for (const std::int64_t k : {256, 768})
+      for (const std::int64_t m0 : {1, 6}) {
+        // m = 6: Q4_K's rows 0-3 take the per-pair order, rows 4-5 the per-super-block one;
+        // m = 1: Q4_K's row the per-super-block one, Q8_0 its panels two at a time (pair tile).
+        const Case c = make_case(t, 24, m0, k, rng);
+        const auto y = run(c, true, 1, 0);
+        const std::size_t wrow = c.w.size() / static_cast<std::size_t>(c.rows), bsize = ggml::traits(t).type_size;
+        const std::size_t xrow = c.xq.size() / static_cast<std::size_t>(c.m);
+        for (std::int64_t i = 0; i < c.m; ++i)
+          for (std::int64_t r = 0; r < c.rows; ++r) {
+            const std::byte* wr = c.w.data() + static_cast<std::size_t>(r) * wrow;
+            const std::byte* xr = c.xq.data() + static_cast<std::size_t>(i) * xrow;
+            float acc = 0.f;
+            if (t == ggml::Type::Q4_K) {
+              acc = q4_K_expected(reinterpret_cast<const ggml::block_q4_K*>(wr),
+                                  reinterpret_cast<const ggml::block_q8_K*>(xr), k / 256, i < c.m - c.m % 4);
+            } else {
+              for (std::int64_t ib = 0; ib < k / 32; ++ib) {
+                const std::byte* wb = wr + static_cast<std::size_t>(ib) * bsize;
+                const auto* xb = reinterpret_cast<const ggml::block_q8_0*>(xr) + ib;
+                std::int64_t dot = 0;
+                for (int e = 0; e < 32; ++e) dot += ggml_code(t, wb, e) * xb->qs[e];
+                std::uint16_t dw;
+                std::memcpy(&dw, wb, 2);
+                acc = std::fma(static_cast<float>(dot), fp16_to_fp32(dw) * fp16_to_fp32(xb->d), acc);
+              }
             }
+            ASSERT_EQ(y[static_cast<std::size_t>(i * c.rows + r)], acc)
+                << ggml::traits(t).name << " k " << k << " m " << m0;
           }
-          ASSERT_EQ(y[static_cast<std::size_t>(i * c.rows + r)], acc) << ggml::traits(t).name << " k " << k;
         }
+}
+
+// The pair tile (two panels, one activation row) against two single tiles, AVX2 and
+// reference, on panels at odd byte offsets and row lengths from one block up.
+TEST(GgmlGemmX8, PairTileEqualsTwoSingleTiles) {
+  std::mt19937 rng(5);
+  for (const bool reference : {true, false}) {
+    if (!reference && !kernels::cpu_has_avx2()) continue;
+    const auto single = kernels::ggml_gemm_x8_kernel(ggml::Type::Q8_0, reference);
+    const auto pair = kernels::ggml_gemm_x8_pair_kernel(ggml::Type::Q8_0, reference);
+    ASSERT_NE(pair, nullptr);
+    for (const std::int64_t k : {32, 96, 4096 + 32}) {
+      const Case c = make_case(ggml::Type::Q8_0, 16, 1, k, rng);
+      const auto panels = kernels::ggml_repack_x8(c.t, c.w, c.rows, c.k);
+      const std::size_t half = panels.size() / 2;
+      std::vector<std::byte> bytes(panels.size() + 3);
+      std::memcpy(bytes.data() + 3, panels.data(), panels.size());
+      const auto act = kernels::ggml_x8_activations(c.xq.data(), c.xq.size(), 1, k);
+      float want[16], got[16];
+      single(bytes.data() + 3, act.data(), 0, k, 1, want);
+      single(bytes.data() + 3 + half, act.data(), 0, k, 1, want + 8);
+      pair(bytes.data() + 3, bytes.data() + 3 + half, act.data(), k, got);
+      ASSERT_EQ(std::memcmp(got, want, sizeof(got)), 0) << (reference ? "reference" : "AVX2") << " k " << k;
     }
+  }
 }
 
 TEST(GgmlGemmX8, Avx2TilesEqualReference) {

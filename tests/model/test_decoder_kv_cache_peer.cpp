@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/ggml_gemm_x8.h"
 #include "lowbit/decoder.h"
 #include "lowbit/error.h"
 #include "support/files.h"
@@ -90,7 +91,12 @@ TEST(PeerDecoderKvCache, SmolLM2GreedyGenerationMatchesLlamaCpp) {
                             {"logits", "--model", gguf, "--ids", (dir / "seq.json").string(), "--out", (dir / "batch.f32").string()});
   const auto llama_batch = lowbit::testing::read_raw<float>(dir / "batch.f32");
 
+  // The shipped model's Q8_0 head in llama.cpp's x86 order (vec_dot's lanes), not lowbit's
+  // default panels, for the bit-for-bit check below.
+  const bool panels = kernels::ggml_x8_by_default(ggml::Type::Q8_0);
+  kernels::ggml_x8_set_q8_0_panels(false);
   const auto model = DecoderModel::load(gguf);
+  kernels::ggml_x8_set_q8_0_panels(panels);
   const std::int64_t nv = model.config().n_vocab;
   const auto unv = static_cast<std::size_t>(nv);
   ASSERT_EQ(llama_steps.size(), static_cast<std::size_t>(n_gen) * unv);

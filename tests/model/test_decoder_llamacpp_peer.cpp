@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/ggml_gemm_x8.h"
 #include "lowbit/decoder.h"
 #include "support/peer.h"
 #include "support/files.h"
@@ -45,6 +46,19 @@ void compare_rows(const float* a, const float* b, std::int64_t rows, std::int64_
   }
 }
 
+std::vector<float> lowbit_logits(const std::string& gguf, const std::vector<std::vector<std::int32_t>>& ids,
+                                 std::int64_t& n_vocab) {
+  const auto model = DecoderModel::load(gguf);
+  n_vocab = model.config().n_vocab;
+  std::vector<float> out;
+  for (const auto& s : ids) {
+    std::vector<float> logits(s.size() * static_cast<std::size_t>(n_vocab));
+    model.forward(s, logits.data(), 2);
+    out.insert(out.end(), logits.begin(), logits.end());
+  }
+  return out;
+}
+
 struct LogitRuns {
   std::vector<std::vector<std::int32_t>> ids;
   std::vector<float> llama;  // llama.cpp's logits without flash attention (the path lowbit follows)
@@ -64,15 +78,22 @@ LogitRuns run_both(const fs::path& dir, const std::string& gguf, const std::stri
   lowbit::testing::run_peer("model_llamacpp.py", {"logits", "--model", gguf, "--ids", (dir / "ids.json").string(),
                                                   "--out", (dir / "logits.f32").string(), "--flash-attn", "off"});
   r.llama = read_f32(dir / "logits.f32");
-  const auto model = DecoderModel::load(gguf);
-  r.n_vocab = model.config().n_vocab;
-  for (const auto& s : r.ids) {
-    std::vector<float> logits(s.size() * static_cast<std::size_t>(r.n_vocab));
-    model.forward(s, logits.data(), 2);
-    r.lowbit.insert(r.lowbit.end(), logits.begin(), logits.end());
-  }
+  r.lowbit = lowbit_logits(gguf, r.ids, r.n_vocab);
   return r;
 }
+
+// lowbit's decoder in the order llama.cpp's x86 build computes in: Q8_0 matmuls in
+// vec_dot's order instead of lowbit's default eight-row panels (kernels/ggml_gemm_x8.h).
+class LlamaX86Order {
+ public:
+  LlamaX86Order() : was_(kernels::ggml_x8_by_default(ggml::Type::Q8_0)) { kernels::ggml_x8_set_q8_0_panels(false); }
+  ~LlamaX86Order() { kernels::ggml_x8_set_q8_0_panels(was_); }
+  LlamaX86Order(const LlamaX86Order&) = delete;
+  LlamaX86Order& operator=(const LlamaX86Order&) = delete;
+
+ private:
+  bool was_;
+};
 
 Agreement agreement(const std::vector<float>& a, const std::vector<float>& b, std::int64_t n_vocab, const char* what) {
   Agreement g;
@@ -101,6 +122,7 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
                                               " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) + " " +
                                               lowbit::testing::shell_quote(f32) + " --scheme gguf:F32");
   ASSERT_EQ(q.exit_code, 0) << q.output;
+  const LlamaX86Order order;
   const LogitRuns r = run_both(dir, f32, "persuasion", 4, 512);
   const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (f32 weights)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
@@ -113,12 +135,22 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
 // flash and non-flash paths disagreed on ~5 % of top-1 tokens when this was written); lowbit
 // runs ggml's x86 arithmetic step for step (integer block dots, tinyBLAS fp16 attention,
 // ggml_v_expf softmax and silu, contracted RoPE), so against the AVX2 build that
-// scripts/install-deps.sh pins, every logit is bit-identical.
+// scripts/install-deps.sh pins, every logit is bit-identical in llama.cpp's x86 order.
+// lowbit's default holds the Q8_0 head in panels (one fma per block): the same bar.
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
-  const LogitRuns r = run_both(lowbit::testing::scratch_dir(), model_path("smollm2"), "persuasion", 4, 512);
+  const std::string gguf = model_path("smollm2");
+  LogitRuns r;
+  {
+    const LlamaX86Order order;
+    r = run_both(lowbit::testing::scratch_dir(), gguf, "persuasion", 4, 512);
+  }
   const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (Q4_1 as shipped)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
+  ASSERT_TRUE(kernels::ggml_x8_by_default(ggml::Type::Q8_0)) << "lowbit's default holds Q8_0 in panels";
+  const auto panels = lowbit_logits(gguf, r.ids, r.n_vocab);
+  const auto p = agreement(panels, r.llama, r.n_vocab, "lowbit (Q8_0 head in panels) vs llama.cpp");
+  EXPECT_GE(static_cast<double>(p.same_top1), 0.999 * static_cast<double>(p.positions));
 }
 
 // SmolLM2 made by llama.cpp's own quantizer (from the fp32 decode) with `ftype`, and
@@ -131,6 +163,7 @@ Agreement quantized_by_llamacpp(const std::string& ftype, const char* what) {
                                                 " " + lowbit::testing::shell_quote(f32) + " --scheme gguf:F32 -q");
   EXPECT_EQ(dec.exit_code, 0) << dec.output;
   lowbit::testing::run_peer("gguf_llamacpp_quantize.py", {f32, q, ftype});
+  const LlamaX86Order order;
   const LogitRuns r = run_both(dir, q, "persuasion", 1, 512);
   return agreement(r.lowbit, r.llama, r.n_vocab, what);
 }
@@ -147,7 +180,7 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
 // Q4_K_M, the mix most users pick: Q4_K matrices in panels (llama.cpp's q4_K_8x8: one fma
 // per sub-block pair for its activation rows in fours), Q6_K ones through llama.cpp's
 // tiled-matmul order (batches of >= 8 rows: one fma per super-block on the exact integer
-// sum), Q5_0 and Q8_0 through vec_dot's. Every logit is bit-identical to llama.cpp's
+// sum), Q5_0 and Q8_0 through vec_dot's (Q8_0 in LlamaX86Order). Every logit is bit-identical to llama.cpp's
 // default path. (With vec_dot's order for Q4_K, the logits of a --pure Q4_K_M file, Q4_K
 // in its 30 ffn_down matrices, were up to 3.0 off.)
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_K_MMatchesLlamaCppRepackAndTiledPaths) {

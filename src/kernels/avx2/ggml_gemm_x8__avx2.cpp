@@ -89,6 +89,17 @@ struct TileQ8_0 {
   template <int C>
   static void run(const block_q8_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out);
 };
+// Row r's exact dot of block w with codes x in lane r of s32.
+__m256i q8_0_block_dot(const block_q8_0x8& w, const std::int8_t* x, __m256i s32) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int k = 0; k < 8; ++k) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * k));
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(codes4(x, k), q));
+    s32 = chained(_mm256_add_epi32(s32, _mm256_madd_epi16(p, ones)));
+  }
+  return s32;
+}
+
 template <int C>
 void TileQ8_0::run(const block_q8_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
   const __m256i ones = _mm256_set1_epi16(1);
@@ -112,6 +123,27 @@ void TileQ8_0::run(const block_q8_0x8* w, const GgmlX8Activation* const* x, std:
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[c]), _mm256_mul_ps(dw, _mm256_set1_ps(x[c][ib].d)), acc[c]);
   }
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
+// Two panels against one activation row, block by block: the same operations per panel
+// as TileQ8_0::run<1>, so each lane equals the single tile's.
+void q8_0_pair(const block_q8_0x8* w0, const block_q8_0x8* w1, const GgmlX8Activation* x, std::int64_t nb,
+               float* out) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const bool stream = streams(w0, nb, 1);
+  for (std::int64_t ib = 0; ib < nb; ++ib) {
+    if (stream) {
+      prefetch_ahead(w0 + ib);
+      prefetch_ahead(w1 + ib);
+    }
+    const __m256i s0 = q8_0_block_dot(w0[ib], x[ib].qs, _mm256_setzero_si256());
+    const __m256i s1 = q8_0_block_dot(w1[ib], x[ib].qs, _mm256_setzero_si256());
+    const __m256 dx = _mm256_set1_ps(x[ib].d);
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s0), _mm256_mul_ps(row_scales(w0[ib].d), dx), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1), _mm256_mul_ps(row_scales(w1[ib].d), dx), acc1);
+  }
+  _mm256_storeu_ps(out, acc0);
+  _mm256_storeu_ps(out + 8, acc1);
 }
 
 // Eight bytes (one per row) as int16 pairs: lanes 2r and 2r + 1 both hold v[r].
@@ -227,6 +259,12 @@ void ggml_gemm_q4_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation*
 void ggml_gemm_q8_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                  std::int64_t n, int c, float* out) {
   tile_of<TileQ8_0>(panel, x, x_stride, n, c, out);
+}
+
+void ggml_gemm_q8_0x8_q8_0_pair__avx2(const std::byte* panel0, const std::byte* panel1, const GgmlX8Activation* x,
+                                      std::int64_t n, float* out) {
+  q8_0_pair(reinterpret_cast<const block_q8_0x8*>(panel0), reinterpret_cast<const block_q8_0x8*>(panel1), x, n / 32,
+            out);
 }
 
 }  // namespace lowbit::kernels

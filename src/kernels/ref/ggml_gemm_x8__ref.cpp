@@ -81,4 +81,10 @@ void ggml_gemm_q8_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* 
   tile<block_q8_0x8>(panel, x, x_stride, n, c, out);
 }
 
+void ggml_gemm_q8_0x8_q8_0_pair__ref(const std::byte* panel0, const std::byte* panel1, const GgmlX8Activation* x,
+                                     std::int64_t n, float* out) {
+  tile<block_q8_0x8>(panel0, x, 0, n, 1, out);
+  tile<block_q8_0x8>(panel1, x, 0, n, 1, out + 8);
+}
+
 }  // namespace lowbit::kernels
