@@ -138,7 +138,8 @@ TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
 }
 
 // The pair tile (two panels, one activation row) against two single tiles, AVX2 and
-// reference, on panels at odd byte offsets and row lengths from one block up.
+// reference, on panels 2 bytes past an allocation's start (the blocks' own alignment, not
+// a vector's) and row lengths from one block up.
 TEST(GgmlGemmX8, PairTileEqualsTwoSingleTiles) {
   std::mt19937 rng(5);
   for (const bool reference : {true, false}) {
@@ -150,13 +151,13 @@ TEST(GgmlGemmX8, PairTileEqualsTwoSingleTiles) {
       const Case c = make_case(ggml::Type::Q8_0, 16, 1, k, rng);
       const auto panels = kernels::ggml_repack_x8(c.t, c.w, c.rows, c.k);
       const std::size_t half = panels.size() / 2;
-      std::vector<std::byte> bytes(panels.size() + 3);
-      std::memcpy(bytes.data() + 3, panels.data(), panels.size());
+      std::vector<std::byte> bytes(panels.size() + 2);
+      std::memcpy(bytes.data() + 2, panels.data(), panels.size());
       const auto act = kernels::ggml_x8_activations(c.xq.data(), c.xq.size(), 1, k);
       float want[16], got[16];
-      single(bytes.data() + 3, act.data(), 0, k, 1, want);
-      single(bytes.data() + 3 + half, act.data(), 0, k, 1, want + 8);
-      pair(bytes.data() + 3, bytes.data() + 3 + half, act.data(), k, got);
+      single(bytes.data() + 2, act.data(), 0, k, 1, want);
+      single(bytes.data() + 2 + half, act.data(), 0, k, 1, want + 8);
+      pair(bytes.data() + 2, bytes.data() + 2 + half, act.data(), k, got);
       ASSERT_EQ(std::memcmp(got, want, sizeof(got)), 0) << (reference ? "reference" : "AVX2") << " k " << k;
     }
   }
