@@ -82,14 +82,17 @@ LogitRuns run_both(const fs::path& dir, const std::string& gguf, const std::stri
   return r;
 }
 
-// lowbit's decoder in the order llama.cpp's x86 build computes in: Q8_0 matmuls in
-// vec_dot's order instead of lowbit's default eight-row panels (kernels/ggml_gemm_x8.h).
-class LlamaX86Order {
+// Models loaded while one lives hold Q8_0 in eight-row panels (lowbit's default) or, with
+// panels = false, in rows run in vec_dot's order: the order llama.cpp's x86 build computes
+// in (kernels/ggml_gemm_x8.h).
+class Q8_0Layout {
  public:
-  LlamaX86Order() : was_(kernels::ggml_x8_by_default(ggml::Type::Q8_0)) { kernels::ggml_x8_set_q8_0_panels(false); }
-  ~LlamaX86Order() { kernels::ggml_x8_set_q8_0_panels(was_); }
-  LlamaX86Order(const LlamaX86Order&) = delete;
-  LlamaX86Order& operator=(const LlamaX86Order&) = delete;
+  explicit Q8_0Layout(bool panels) : was_(kernels::ggml_x8_by_default(ggml::Type::Q8_0)) {
+    kernels::ggml_x8_set_q8_0_panels(panels);
+  }
+  ~Q8_0Layout() { kernels::ggml_x8_set_q8_0_panels(was_); }
+  Q8_0Layout(const Q8_0Layout&) = delete;
+  Q8_0Layout& operator=(const Q8_0Layout&) = delete;
 
  private:
   bool was_;
@@ -122,7 +125,7 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
                                               " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) + " " +
                                               lowbit::testing::shell_quote(f32) + " --scheme gguf:F32");
   ASSERT_EQ(q.exit_code, 0) << q.output;
-  const LlamaX86Order order;
+  const Q8_0Layout llama_x86_order(false);
   const LogitRuns r = run_both(dir, f32, "persuasion", 4, 512);
   const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (f32 weights)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
@@ -141,13 +144,13 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
   const std::string gguf = model_path("smollm2");
   LogitRuns r;
   {
-    const LlamaX86Order order;
+    const Q8_0Layout llama_x86_order(false);
     r = run_both(lowbit::testing::scratch_dir(), gguf, "persuasion", 4, 512);
   }
   const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (Q4_1 as shipped)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
-  ASSERT_TRUE(kernels::ggml_x8_by_default(ggml::Type::Q8_0)) << "lowbit's default holds Q8_0 in panels";
+  const Q8_0Layout default_panels(true);
   const auto panels = lowbit_logits(gguf, r.ids, r.n_vocab);
   const auto p = agreement(panels, r.llama, r.n_vocab, "lowbit (Q8_0 head in panels) vs llama.cpp");
   EXPECT_GE(static_cast<double>(p.same_top1), 0.999 * static_cast<double>(p.positions));
@@ -163,7 +166,7 @@ Agreement quantized_by_llamacpp(const std::string& ftype, const char* what) {
                                                 " " + lowbit::testing::shell_quote(f32) + " --scheme gguf:F32 -q");
   EXPECT_EQ(dec.exit_code, 0) << dec.output;
   lowbit::testing::run_peer("gguf_llamacpp_quantize.py", {f32, q, ftype});
-  const LlamaX86Order order;
+  const Q8_0Layout llama_x86_order(false);
   const LogitRuns r = run_both(dir, q, "persuasion", 1, 512);
   return agreement(r.lowbit, r.llama, r.n_vocab, what);
 }
@@ -180,8 +183,8 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
 // Q4_K_M, the mix most users pick: Q4_K matrices in panels (llama.cpp's q4_K_8x8: one fma
 // per sub-block pair for its activation rows in fours), Q6_K ones through llama.cpp's
 // tiled-matmul order (batches of >= 8 rows: one fma per super-block on the exact integer
-// sum), Q5_0 and Q8_0 through vec_dot's (Q8_0 in LlamaX86Order). Every logit is bit-identical to llama.cpp's
-// default path. (With vec_dot's order for Q4_K, the logits of a --pure Q4_K_M file, Q4_K
+// sum), Q5_0 and Q8_0 through vec_dot's (Q8_0 loaded in rows for it). Every logit is
+// bit-identical to llama.cpp's default path. (With vec_dot's order for Q4_K, the logits of a --pure Q4_K_M file, Q4_K
 // in its 30 ffn_down matrices, were up to 3.0 off.)
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_K_MMatchesLlamaCppRepackAndTiledPaths) {
   const auto g = quantized_by_llamacpp("Q4_K_M", "lowbit vs llama.cpp (Q4_K_M)");
