@@ -16,24 +16,26 @@
 namespace lowbit::kernels {
 
 bool ggml_x8_supported(ggml::Type t) {
-  return t == ggml::Type::Q4_0 || t == ggml::Type::Q8_0 || t == ggml::Type::Q4_K;
+  return t == ggml::Type::Q4_0 || t == ggml::Type::Q5_0 || t == ggml::Type::Q8_0 || t == ggml::Type::Q4_K;
 }
 
 namespace {
-std::atomic<bool>& q8_0_panels() {
+std::atomic<bool>& llamacpp_x86_order() {
   static std::atomic<bool> on = [] {
-    const char* env = std::getenv("LOWBIT_Q8_0_PANELS");
-    return !(env && std::string_view(env) == "0");
+    const char* env = std::getenv("LOWBIT_LLAMACPP_X86_ORDER");
+    return env && std::string_view(env) == "1";
   }();
   return on;
 }
 }  // namespace
 
 bool ggml_x8_by_default(ggml::Type t) {
-  return t == ggml::Type::Q4_0 || t == ggml::Type::Q4_K || (t == ggml::Type::Q8_0 && q8_0_panels().load());
+  if (t == ggml::Type::Q4_0 || t == ggml::Type::Q4_K) return true;
+  return (t == ggml::Type::Q8_0 || t == ggml::Type::Q5_0) && !llamacpp_x86_order().load();
 }
 
-void ggml_x8_set_q8_0_panels(bool on) { q8_0_panels().store(on); }
+void ggml_x8_set_llamacpp_x86_order(bool on) { llamacpp_x86_order().store(on); }
+bool ggml_x8_llamacpp_x86_order() { return llamacpp_x86_order().load(); }
 
 namespace {
 
@@ -54,6 +56,34 @@ void repack_q4_K(std::span<const std::byte> rows_data, std::int64_t rows, std::i
     }
 }
 
+// Q5_0's fifth bits (qh, bit e = element e) into the panel's qh bytes 4 * r + t, bit p for
+// element 4p + t and bit 4 + p for element 16 + 4p + t (ggml_gemm_x8.h), and back.
+void q5_0_high_bits_to_panel(std::uint32_t qh, int r, std::uint8_t* panel_qh) {
+  for (int t = 0; t < 4; ++t) {
+    unsigned v = 0;
+    for (int p = 0; p < 4; ++p) v |= ((qh >> (4 * p + t)) & 1u) << p | ((qh >> (16 + 4 * p + t)) & 1u) << (4 + p);
+    panel_qh[4 * r + t] = static_cast<std::uint8_t>(v);
+  }
+}
+std::uint32_t q5_0_high_bits_from_panel(const std::uint8_t* panel_qh, int r) {
+  std::uint32_t qh = 0;
+  for (int t = 0; t < 4; ++t)
+    for (int p = 0; p < 4; ++p) {
+      const unsigned v = panel_qh[4 * r + t];
+      qh |= ((v >> p) & 1u) << (4 * p + t) | ((v >> (4 + p)) & 1u) << (16 + 4 * p + t);
+    }
+  return qh;
+}
+
+std::size_t panel_block_bytes(ggml::Type t) {
+  switch (t) {
+    case ggml::Type::Q4_0: return sizeof(block_q4_0x8);
+    case ggml::Type::Q5_0: return sizeof(block_q5_0x8);
+    case ggml::Type::Q8_0: return sizeof(block_q8_0x8);
+    default: return sizeof(block_q4_Kx8);
+  }
+}
+
 }  // namespace
 
 std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> rows_data, std::int64_t rows,
@@ -63,9 +93,7 @@ std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> r
     fail("ggml_repack_x8: ", ggml::traits(t).name, " ", rows, " x ", cols, " cannot be held in eight-row panels");
   const std::int64_t nb = cols / bsize;
   const std::size_t in_block = ggml::traits(t).type_size;
-  const std::size_t out_block = t == ggml::Type::Q4_0   ? sizeof(block_q4_0x8)
-                                : t == ggml::Type::Q8_0 ? sizeof(block_q8_0x8)
-                                                        : sizeof(block_q4_Kx8);
+  const std::size_t out_block = panel_block_bytes(t);
   if (rows_data.size() != in_block * static_cast<std::size_t>(rows * nb))
     fail("ggml_repack_x8: ", rows_data.size(), " bytes for ", rows, " x ", cols, " ", ggml::traits(t).name);
   std::vector<std::byte> out(out_block * static_cast<std::size_t>(rows / 8 * nb));
@@ -73,16 +101,24 @@ std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> r
     repack_q4_K(rows_data, rows, nb, out.data());
     return out;
   }
-  // Q4_0 and Q8_0 move four bytes of a row at a time: 4 pieces of nibble pairs for Q4_0,
-  // 8 pieces of codes for Q8_0, after the fp16 d of the eight rows.
-  const int pieces = t == ggml::Type::Q4_0 ? 4 : 8;
+  // Q4_0, Q5_0 and Q8_0 move four bytes of a row at a time: 4 pieces of nibble pairs for
+  // Q4_0 and Q5_0, 8 pieces of codes for Q8_0, after the fp16 d of the eight rows (and
+  // Q5_0's fifth bits).
+  const int pieces = t == ggml::Type::Q8_0 ? 8 : 4;
+  const bool q5 = t == ggml::Type::Q5_0;
+  const std::size_t src_qs = q5 ? 6 : 2, dst_qs = q5 ? 48 : 16;
   for (std::int64_t p = 0; p < rows / 8; ++p)
     for (std::int64_t ib = 0; ib < nb; ++ib) {
       std::byte* dst = out.data() + out_block * static_cast<std::size_t>(p * nb + ib);
       for (int r = 0; r < 8; ++r) {
         const std::byte* src = rows_data.data() + in_block * static_cast<std::size_t>((p * 8 + r) * nb + ib);
         std::memcpy(dst + 2 * r, src, 2);
-        for (int k = 0; k < pieces; ++k) std::memcpy(dst + 16 + 32 * k + 4 * r, src + 2 + 4 * k, 4);
+        if (q5) {
+          std::uint32_t qh;
+          std::memcpy(&qh, src + 2, 4);
+          q5_0_high_bits_to_panel(qh, r, reinterpret_cast<std::uint8_t*>(dst + 16));
+        }
+        for (int k = 0; k < pieces; ++k) std::memcpy(dst + dst_qs + 32 * k + 4 * r, src + src_qs + 4 * k, 4);
       }
     }
   return out;
@@ -105,15 +141,21 @@ void ggml_x8_row(ggml::Type t, const std::byte* panels, std::int64_t cols, std::
     }
     return;
   }
-  if (t != ggml::Type::Q4_0 && t != ggml::Type::Q8_0) fail("ggml_x8_row: ", ggml::traits(t).name, " has no panels");
+  if (!ggml_x8_supported(t)) fail("ggml_x8_row: ", ggml::traits(t).name, " has no panels");
   const std::size_t in_block = ggml::traits(t).type_size;
-  const std::size_t panel_block = t == ggml::Type::Q4_0 ? sizeof(block_q4_0x8) : sizeof(block_q8_0x8);
-  const int pieces = t == ggml::Type::Q4_0 ? 4 : 8;
+  const std::size_t panel_block = panel_block_bytes(t);
+  const int pieces = t == ggml::Type::Q8_0 ? 8 : 4;
+  const bool q5 = t == ggml::Type::Q5_0;
+  const std::size_t dst_qs = q5 ? 6 : 2, src_qs = q5 ? 48 : 16;
   for (std::int64_t ib = 0; ib < nb; ++ib) {
     const std::byte* src = panels + panel_block * static_cast<std::size_t>(p * nb + ib);
     std::byte* dst = out + in_block * static_cast<std::size_t>(ib);
     std::memcpy(dst, src + 2 * r, 2);
-    for (int k = 0; k < pieces; ++k) std::memcpy(dst + 2 + 4 * k, src + 16 + 32 * k + 4 * r, 4);
+    if (q5) {
+      const std::uint32_t qh = q5_0_high_bits_from_panel(reinterpret_cast<const std::uint8_t*>(src + 16), r);
+      std::memcpy(dst + 2, &qh, 4);
+    }
+    for (int k = 0; k < pieces; ++k) std::memcpy(dst + dst_qs + 4 * k, src + src_qs + 32 * k + 4 * r, 4);
   }
 }
 
@@ -139,6 +181,7 @@ GgmlGemmX8Fn ggml_gemm_x8_kernel(ggml::Type t, bool reference) {
   const bool fast = !reference && fast_kernels_enabled();
   switch (t) {
     case ggml::Type::Q4_0: return fast ? ggml_gemm_q4_0x8_q8_0__avx2 : ggml_gemm_q4_0x8_q8_0__ref;
+    case ggml::Type::Q5_0: return fast ? ggml_gemm_q5_0x8_q8_0__avx2 : ggml_gemm_q5_0x8_q8_0__ref;
     case ggml::Type::Q8_0: return fast ? ggml_gemm_q8_0x8_q8_0__avx2 : ggml_gemm_q8_0x8_q8_0__ref;
     default: return nullptr;
   }
@@ -157,7 +200,7 @@ void ggml_mul_mat_x8(ggml::Type t, bool reference, const std::byte* panels, std:
                      std::int64_t rows, const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k,
                      float* y, int threads) {
   // tile(panel, first activation row, count, out): Q4_K reads the Q8_K rows as they are,
-  // Q4_0/Q8_0 read converted blocks (fp32 d and the code sum).
+  // Q4_0/Q5_0/Q8_0 read converted blocks (fp32 d and the code sum).
   std::vector<GgmlX8Activation> act;
   std::function<void(const std::byte*, std::int64_t, int, float*)> tile;
   if (t == ggml::Type::Q4_K) {

@@ -24,9 +24,17 @@ using namespace lowbit;
 namespace {
 
 // Element e of a row's block in ggml's own layout (ggml-common.h): Q4_0 stores element e
-// in the low nibble of qs[e] for e < 16 and the high nibble of qs[e - 16] otherwise.
+// in the low nibble of qs[e] for e < 16 and the high nibble of qs[e - 16] otherwise; Q5_0
+// the same four bits, with the fifth in bit e of its little-endian 32-bit qh.
 int ggml_code(ggml::Type t, const std::byte* block, int e) {
   if (t == ggml::Type::Q8_0) return reinterpret_cast<const ggml::block_q8_0*>(block)->qs[e];
+  if (t == ggml::Type::Q5_0) {
+    const auto* b = reinterpret_cast<const ggml::block_q5_0*>(block);
+    std::uint32_t qh;
+    std::memcpy(&qh, b->qh, 4);
+    const int low = e < 16 ? b->qs[e] & 0x0F : b->qs[e - 16] >> 4;
+    return (low | static_cast<int>((qh >> e) & 1u) << 4) - 16;
+  }
   const auto* b = reinterpret_cast<const ggml::block_q4_0*>(block);
   return (e < 16 ? b->qs[e] & 0x0F : b->qs[e - 16] >> 4) - 8;
 }
@@ -103,7 +111,7 @@ std::vector<float> run(const Case& c, bool reference, int threads, std::size_t o
 
 TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
   std::mt19937 rng(7);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
     for (const std::int64_t k : {256, 768})
       for (const std::int64_t m0 : {1, 6}) {
         // m = 6: Q4_K's rows 0-3 take the per-pair order, rows 4-5 the per-super-block one;
@@ -166,7 +174,7 @@ TEST(GgmlGemmX8, PairTileEqualsTwoSingleTiles) {
 TEST(GgmlGemmX8, Avx2TilesEqualReference) {
   if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
   std::mt19937 rng(11);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
     for (const std::int64_t rows : {8, 24, 72})
       for (const std::int64_t m : {1, 2, 3, 5, 17, 70})
         for (const std::int64_t k : {256, 1024}) {
@@ -181,9 +189,10 @@ TEST(GgmlGemmX8, Avx2TilesEqualReference) {
 }
 
 // Every weight code at the top or bottom of its range against activation codes of +-127:
-// the largest int16 partial sums the tiles form. The block dot must be the exact integer.
+// the largest int16 partial sums the tiles form (Q5_0's four maddubs of 2 * 31 * 127 in
+// one register). The block dot must be the exact integer.
 TEST(GgmlGemmX8, ExtremeCodesGiveExactDots) {
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0})
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0})
     for (const int wsign : {-1, 1})
       for (const int xsign : {-1, 1}) {
         const std::int64_t rows = 8, k = 64;
@@ -192,8 +201,9 @@ TEST(GgmlGemmX8, ExtremeCodesGiveExactDots) {
         for (std::size_t b = 0; b < w.size() / bsize; ++b) {
           const std::uint16_t one = fp32_to_fp16(1.0f);
           std::memcpy(w.data() + b * bsize, &one, 2);
-          // Q4_0 codes: nibble 0 is -8, nibble 15 is +7; Q8_0: -127 or +127.
-          const auto fill = t == ggml::Type::Q4_0 ? std::byte(wsign < 0 ? 0x00 : 0xFF) : std::byte(wsign < 0 ? 0x81 : 0x7F);
+          // Q4_0 codes: nibble 0 is -8, nibble 15 is +7; Q5_0 (qh and qs all 0 or all 1):
+          // -16 or +15; Q8_0: -127 or +127.
+          const auto fill = t != ggml::Type::Q8_0 ? std::byte(wsign < 0 ? 0x00 : 0xFF) : std::byte(wsign < 0 ? 0x81 : 0x7F);
           std::memset(w.data() + b * bsize + 2, static_cast<int>(fill), bsize - 2);
         }
         std::vector<ggml::block_q8_0> x(static_cast<std::size_t>(k / 32));
@@ -201,7 +211,9 @@ TEST(GgmlGemmX8, ExtremeCodesGiveExactDots) {
           b.d = fp32_to_fp16(1.0f);
           for (auto& q : b.qs) q = static_cast<std::int8_t>(127 * xsign);
         }
-        const int wcode = t == ggml::Type::Q4_0 ? (wsign < 0 ? -8 : 7) : 127 * wsign;
+        const int wcode = t == ggml::Type::Q4_0   ? (wsign < 0 ? -8 : 7)
+                          : t == ggml::Type::Q5_0 ? (wsign < 0 ? -16 : 15)
+                                                  : 127 * wsign;
         const float want = static_cast<float>(k * wcode * 127 * xsign);
         for (const bool reference : {true, false}) {
           if (!reference && !kernels::cpu_has_avx2()) continue;
@@ -248,7 +260,7 @@ TEST(GgmlGemmX8, Q4_KExtremeCodesMatchBlockArithmetic) {
 // and of the fmas that follow it (at most nb + 1 roundings, u = 2^-24).
 TEST(GgmlGemmX8, WithinRoundingBoundOfFp64Product) {
   std::mt19937 rng(3);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0}) {
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0}) {
     const Case c = make_case(t, 32, 6, 4096, rng);
     const auto y = run(c, false, 2, 0);
     std::vector<float> wd(static_cast<std::size_t>(c.rows * c.k)), xd(static_cast<std::size_t>(c.m * c.k));
@@ -278,7 +290,7 @@ TEST(GgmlGemmX8, WithinRoundingBoundOfFp64Product) {
 TEST(GgmlGemmX8, RowFromPanelsIsTheOriginalRow) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q8_0, ggml::Type::Q4_K}) {
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K}) {
     const std::int64_t rows = 16, cols = 3 * 256;
     const std::size_t row_bytes = ggml::row_size(t, cols).value();
     std::vector<std::byte> w(row_bytes * rows);

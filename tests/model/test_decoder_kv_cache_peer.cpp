@@ -93,10 +93,10 @@ TEST(PeerDecoderKvCache, SmolLM2GreedyGenerationMatchesLlamaCpp) {
 
   // The shipped model's Q8_0 head in llama.cpp's x86 order (vec_dot's lanes), not lowbit's
   // default panels, for the bit-for-bit check below.
-  const bool panels = kernels::ggml_x8_by_default(ggml::Type::Q8_0);
-  kernels::ggml_x8_set_q8_0_panels(false);
+  const bool x86_order = kernels::ggml_x8_llamacpp_x86_order();
+  kernels::ggml_x8_set_llamacpp_x86_order(true);
   const auto model = DecoderModel::load(gguf);
-  kernels::ggml_x8_set_q8_0_panels(panels);
+  kernels::ggml_x8_set_llamacpp_x86_order(x86_order);
   const std::int64_t nv = model.config().n_vocab;
   const auto unv = static_cast<std::size_t>(nv);
   ASSERT_EQ(llama_steps.size(), static_cast<std::size_t>(n_gen) * unv);

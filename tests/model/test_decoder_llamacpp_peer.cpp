@@ -82,17 +82,17 @@ LogitRuns run_both(const fs::path& dir, const std::string& gguf, const std::stri
   return r;
 }
 
-// Models loaded while one lives hold Q8_0 in eight-row panels (lowbit's default) or, with
-// panels = false, in rows run in vec_dot's order: the order llama.cpp's x86 build computes
-// in (kernels/ggml_gemm_x8.h).
-class Q8_0Layout {
+// Models loaded while one lives with on = true hold Q8_0 and Q5_0 in rows run in vec_dot's
+// order, the order llama.cpp's x86 build computes in; with on = false in eight-row panels,
+// lowbit's default (kernels/ggml_gemm_x8.h).
+class LlamaCppX86Order {
  public:
-  explicit Q8_0Layout(bool panels) : was_(kernels::ggml_x8_by_default(ggml::Type::Q8_0)) {
-    kernels::ggml_x8_set_q8_0_panels(panels);
+  explicit LlamaCppX86Order(bool on) : was_(kernels::ggml_x8_llamacpp_x86_order()) {
+    kernels::ggml_x8_set_llamacpp_x86_order(on);
   }
-  ~Q8_0Layout() { kernels::ggml_x8_set_q8_0_panels(was_); }
-  Q8_0Layout(const Q8_0Layout&) = delete;
-  Q8_0Layout& operator=(const Q8_0Layout&) = delete;
+  ~LlamaCppX86Order() { kernels::ggml_x8_set_llamacpp_x86_order(was_); }
+  LlamaCppX86Order(const LlamaCppX86Order&) = delete;
+  LlamaCppX86Order& operator=(const LlamaCppX86Order&) = delete;
 
  private:
   bool was_;
@@ -125,7 +125,7 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
                                               " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) + " " +
                                               lowbit::testing::shell_quote(f32) + " --scheme gguf:F32");
   ASSERT_EQ(q.exit_code, 0) << q.output;
-  const Q8_0Layout llama_x86_order(false);
+  const LlamaCppX86Order llama_x86_order(true);
   const LogitRuns r = run_both(dir, f32, "persuasion", 4, 512);
   const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (f32 weights)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
@@ -144,31 +144,39 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
   const std::string gguf = model_path("smollm2");
   LogitRuns r;
   {
-    const Q8_0Layout llama_x86_order(false);
+    const LlamaCppX86Order llama_x86_order(true);
     r = run_both(lowbit::testing::scratch_dir(), gguf, "persuasion", 4, 512);
   }
   const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (Q4_1 as shipped)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
-  const Q8_0Layout default_panels(true);
+  const LlamaCppX86Order default_panels(false);
   const auto panels = lowbit_logits(gguf, r.ids, r.n_vocab);
   const auto p = agreement(panels, r.llama, r.n_vocab, "lowbit (Q8_0 head in panels) vs llama.cpp");
   EXPECT_GE(static_cast<double>(p.same_top1), 0.999 * static_cast<double>(p.positions));
 }
 
 // SmolLM2 made by llama.cpp's own quantizer (from the fp32 decode) with `ftype`, and
-// lowbit's logits against llama.cpp's default path on one 512-token sequence.
-Agreement quantized_by_llamacpp(const std::string& ftype, const char* what) {
-  const fs::path dir = lowbit::testing::scratch_dir();
-  const auto f32 = (dir / "smollm2_f32.gguf").string(), q = (dir / ("smollm2_" + ftype + ".gguf")).string();
+// lowbit's logits (in llama.cpp's x86 order) against llama.cpp's default path on one
+// 512-token sequence.
+struct QuantizedRuns {
+  fs::path dir;
+  std::string gguf;
+  LogitRuns r;
+};
+QuantizedRuns quantized_by_llamacpp(const std::string& ftype) {
+  QuantizedRuns q;
+  q.dir = lowbit::testing::scratch_dir();
+  const auto f32 = (q.dir / "smollm2_f32.gguf").string();
+  q.gguf = (q.dir / ("smollm2_" + ftype + ".gguf")).string();
   const auto dec = lowbit::testing::run_command(lowbit::testing::shell_quote(lowbit::testing::cli_path().string()) +
                                                 " quantize " + lowbit::testing::shell_quote(model_path("smollm2")) +
                                                 " " + lowbit::testing::shell_quote(f32) + " --scheme gguf:F32 -q");
   EXPECT_EQ(dec.exit_code, 0) << dec.output;
-  lowbit::testing::run_peer("gguf_llamacpp_quantize.py", {f32, q, ftype});
-  const Q8_0Layout llama_x86_order(false);
-  const LogitRuns r = run_both(dir, q, "persuasion", 1, 512);
-  return agreement(r.lowbit, r.llama, r.n_vocab, what);
+  lowbit::testing::run_peer("gguf_llamacpp_quantize.py", {f32, q.gguf, ftype});
+  const LlamaCppX86Order llama_x86_order(true);
+  q.r = run_both(q.dir, q.gguf, "persuasion", 1, 512);
+  return q;
 }
 
 // llama.cpp's AVX2 build repacks Q4_0 matrices into eight-row panels by default and runs
@@ -176,17 +184,34 @@ Agreement quantized_by_llamacpp(const std::string& ftype, const char* what) {
 // (kernels/ggml_gemm_x8.h) do the same arithmetic, so every logit is bit-identical to
 // llama.cpp's default path, repack and all.
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
-  const auto g = quantized_by_llamacpp("Q4_0", "lowbit vs llama.cpp (Q4_0, repacked)");
+  const auto q = quantized_by_llamacpp("Q4_0");
+  const auto g = agreement(q.r.lowbit, q.r.llama, q.r.n_vocab, "lowbit vs llama.cpp (Q4_0, repacked)");
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's repacked Q4_0 path";
 }
 
 // Q4_K_M, the mix most users pick: Q4_K matrices in panels (llama.cpp's q4_K_8x8: one fma
 // per sub-block pair for its activation rows in fours), Q6_K ones through llama.cpp's
 // tiled-matmul order (batches of >= 8 rows: one fma per super-block on the exact integer
-// sum), Q5_0 and Q8_0 through vec_dot's (Q8_0 loaded in rows for it). Every logit is
+// sum), Q5_0 and Q8_0 through vec_dot's (loaded in rows for it). Every logit is
 // bit-identical to llama.cpp's default path. (With vec_dot's order for Q4_K, the logits of a --pure Q4_K_M file, Q4_K
 // in its 30 ffn_down matrices, were up to 3.0 off.)
+// lowbit's default holds Q5_0 and Q8_0 in panels, which changes the last bits of most of
+// this file's matmuls; the bar for it is llama.cpp's own: its logits agree with
+// llama.cpp's non-flash path on top-1 at least as often as llama.cpp's flash-attention
+// path (a different fp16 rounding of the same model) does, less 1 % of the positions: each
+// count moves by a few positions with the text (480 and 482 of 512 when this was written).
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_K_MMatchesLlamaCppRepackAndTiledPaths) {
-  const auto g = quantized_by_llamacpp("Q4_K_M", "lowbit vs llama.cpp (Q4_K_M)");
+  const auto q = quantized_by_llamacpp("Q4_K_M");
+  const auto g = agreement(q.r.lowbit, q.r.llama, q.r.n_vocab, "lowbit vs llama.cpp (Q4_K_M)");
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's default Q4_K_M paths";
+
+  lowbit::testing::run_peer("model_llamacpp.py", {"logits", "--model", q.gguf, "--ids", (q.dir / "ids.json").string(),
+                                                  "--out", (q.dir / "flash.f32").string(), "--flash-attn", "on"});
+  const auto flash = agreement(read_f32(q.dir / "flash.f32"), q.r.llama, q.r.n_vocab,
+                               "llama.cpp flash vs non-flash (Q4_K_M)");
+  std::int64_t n_vocab = 0;
+  const LlamaCppX86Order default_panels(false);
+  const auto panels = agreement(lowbit_logits(q.gguf, q.r.ids, n_vocab), q.r.llama, q.r.n_vocab,
+                                "lowbit (Q5_0, Q8_0 in panels) vs llama.cpp");
+  EXPECT_GE(panels.same_top1 + panels.positions / 100, flash.same_top1);
 }

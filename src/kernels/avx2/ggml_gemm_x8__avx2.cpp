@@ -82,6 +82,51 @@ void TileQ4_0::run(const block_q4_0x8* w, const GgmlX8Activation* const* x, std:
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
+// Q5_0: unsigned codes u = q + 16 (the nibble with the fifth bit moved to bit 4) times
+// signed activation codes; a pair of products reaches 2 * 31 * 127, so int16 holds four
+// maddubs results (31496 < 2^15): the low-nibble pieces sum in one register and the high
+// ones in another, each widened by madd, and the dot is sum(u * x) - 16 * sum(x), exact.
+struct TileQ5_0 {
+  using Panel = block_q5_0x8;
+  template <int C>
+  static void run(const block_q5_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out);
+};
+template <int C>
+void TileQ5_0::run(const block_q5_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m16 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+  __m256 acc[C];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  const bool stream = streams(w, nb, C);
+  for (std::int64_t ib = 0; ib < nb; ++ib) {
+    if (stream) prefetch_ahead(w + ib);
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[ib].qh));
+    __m256i s32[C];
+    for (int h = 0; h < 2; ++h) {
+      __m256i s16[C];
+      for (auto& s : s16) s = _mm256_setzero_si256();
+      for (int p = 0; p < 4; ++p) {
+        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[ib].qs + 32 * p));
+        // Bit p (low nibbles) or 4 + p (high) of the qh byte moves to bit 4; the 16-bit
+        // shifts carry bits across bytes only into positions the mask drops.
+        const __m256i u =
+            h ? _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), m4),
+                                _mm256_and_si256(_mm256_srli_epi16(qh, p), m16))
+              : _mm256_or_si256(_mm256_and_si256(packed, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4 - p), m16));
+        for (int c = 0; c < C; ++c)
+          s16[c] = chained(_mm256_add_epi16(s16[c], _mm256_maddubs_epi16(u, codes4(x[c][ib].qs, p + 4 * h))));
+      }
+      for (int c = 0; c < C; ++c)
+        s32[c] = h ? _mm256_add_epi32(s32[c], _mm256_madd_epi16(s16[c], ones)) : _mm256_madd_epi16(s16[c], ones);
+    }
+    const __m256 dw = row_scales(w[ib].d);
+    for (int c = 0; c < C; ++c) {
+      const __m256i dot = _mm256_sub_epi32(s32[c], _mm256_set1_epi32(2 * x[c][ib].sum8));
+      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(x[c][ib].d)), acc[c]);
+    }
+  }
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
 // Q8_0: signed x signed through the sign trick; pairs reach 2 * 127 * 127, so every
 // maddubs result is widened to int32 at once.
 struct TileQ8_0 {
@@ -254,6 +299,11 @@ void ggml_gemm_q4_Kx8_q8_K__avx2(const std::byte* panel, const ggml::block_q8_K*
 void ggml_gemm_q4_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                  std::int64_t n, int c, float* out) {
   tile_of<TileQ4_0>(panel, x, x_stride, n, c, out);
+}
+
+void ggml_gemm_q5_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                 std::int64_t n, int c, float* out) {
+  tile_of<TileQ5_0>(panel, x, x_stride, n, c, out);
 }
 
 void ggml_gemm_q8_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,

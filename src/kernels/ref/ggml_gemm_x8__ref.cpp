@@ -16,6 +16,12 @@ int code(const block_q4_0x8& b, int r, int e) {
   const int byte = b.qs[32 * p + 4 * r + t];
   return (e < 16 ? byte & 0x0F : byte >> 4) - 8;
 }
+int code(const block_q5_0x8& b, int r, int e) {
+  const int p = (e % 16) / 4, t = e % 4;
+  const int byte = b.qs[32 * p + 4 * r + t];
+  const int fifth = (b.qh[4 * r + t] >> (e < 16 ? p : 4 + p)) & 1;
+  return ((e < 16 ? byte & 0x0F : byte >> 4) | fifth << 4) - 16;
+}
 int code(const block_q8_0x8& b, int r, int e) { return b.qs[32 * (e / 4) + 4 * r + e % 4]; }
 
 template <class Panel>
@@ -74,6 +80,11 @@ void ggml_gemm_q4_Kx8_q8_K__ref(const std::byte* panel, const ggml::block_q8_K* 
 void ggml_gemm_q4_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                 std::int64_t n, int c, float* out) {
   tile<block_q4_0x8>(panel, x, x_stride, n, c, out);
+}
+
+void ggml_gemm_q5_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                std::int64_t n, int c, float* out) {
+  tile<block_q5_0x8>(panel, x, x_stride, n, c, out);
 }
 
 void ggml_gemm_q8_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
