@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "formats/ggml_blocks.h"
 #include "lowbit/ggml_types.h"
 
 namespace lowbit::kernels {
@@ -114,7 +115,8 @@ GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t);
 // when lowbit has no ggml-order integer dot for t.
 GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference = false);
 // The dot llama.cpp's x86 build runs for a matmul of m activation rows: the tiled order
-// for Q6_K when m >= 8, else ggml_dot_kernel(t).
+// for Q6_K when m >= kGgmlQ6KTiledMinRows, else ggml_dot_kernel(t).
+constexpr std::int64_t kGgmlQ6KTiledMinRows = 8;
 GgmlDotFn ggml_dot_kernel_for_batch(ggml::Type t, std::int64_t m, bool reference = false);
 
 // y[i][r] = dot(weight row r, activation row i) for i < m, r < rows; weight rows are
@@ -123,6 +125,22 @@ GgmlDotFn ggml_dot_kernel_for_batch(ggml::Type t, std::int64_t m, bool reference
 void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std::int64_t rows, const std::byte* x,
                   std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads,
                   GgmlDotTileFn tile = nullptr);
+
+// One Q6_K weight row against c (1..kGgmlTileCols) Q8_K activation rows x_stride blocks
+// apart, in llama.cpp's tiled order: out[j] = ggml_dot_q6_K_q8_K_tiled(w, x + j * x_stride)
+// bit for bit (the integer sums are exact, and each output keeps its own fmas). The AVX2
+// tile unpacks each run of weight codes once for all c activations.
+using GgmlDotQ6KTileFn = void (*)(const void* w, const ggml::block_q8_K* x, std::size_t x_stride, std::int64_t n,
+                                  int c, float* out);
+void ggml_dot_tile_q6_K_q8_K_tiled__ref(const void* w, const ggml::block_q8_K* x, std::size_t x_stride,
+                                        std::int64_t n, int c, float* out);
+void ggml_dot_tile_q6_K_q8_K_tiled__avx2(const void* w, const ggml::block_q8_K* x, std::size_t x_stride,
+                                         std::int64_t n, int c, float* out);
+GgmlDotQ6KTileFn ggml_dot_tile_q6_K_tiled_kernel(bool reference = false);
+// y[i][r] = tiled dot(Q6_K row r, Q8_K activation row i), through those tiles.
+void ggml_mul_mat_q6_K_tiled(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
+                             const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
+                             int threads);
 
 // y[i][r] = tinyBLAS dot(weight row r, activation row i) over k (a multiple of 8), for
 // fp32 weights and activations (fp16 weights widened to fp32 with activations rounded to

@@ -25,7 +25,7 @@ GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference) {
 }
 
 GgmlDotFn ggml_dot_kernel_for_batch(ggml::Type t, std::int64_t m, bool reference) {
-  if (t == ggml::Type::Q6_K && m >= 8)
+  if (t == ggml::Type::Q6_K && m >= kGgmlQ6KTiledMinRows)
     return !reference && fast_kernels_enabled() ? ggml_dot_q6_K_q8_K_tiled__avx2 : ggml_dot_q6_K_q8_K_tiled__ref;
   return ggml_dot_kernel(t, reference);
 }
@@ -39,6 +39,34 @@ GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t) {
     case ggml::Type::Q8_0: return ggml_dot_tile_q8_0_q8_0__avx2;
     default: return nullptr;
   }
+}
+
+GgmlDotQ6KTileFn ggml_dot_tile_q6_K_tiled_kernel(bool reference) {
+  return !reference && fast_kernels_enabled() ? ggml_dot_tile_q6_K_q8_K_tiled__avx2
+                                              : ggml_dot_tile_q6_K_q8_K_tiled__ref;
+}
+
+void ggml_mul_mat_q6_K_tiled(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
+                             const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
+                             int threads) {
+  const GgmlDotQ6KTileFn tile = ggml_dot_tile_q6_K_tiled_kernel(reference);
+  const auto* xb = reinterpret_cast<const ggml::block_q8_K*>(x);
+  const std::size_t stride = x_row_bytes / sizeof(ggml::block_q8_K);
+  if (rows * m * k < kParallelMinWork) threads = 1;
+  // As ggml_mul_mat's batches: 24 activation rows at a time stay in L2 while a thread's
+  // weight rows pass them, each row in L1 for its kGgmlTileCols-wide tiles.
+  parallel_for(static_cast<std::size_t>(rows), threads, 16, [&](std::size_t r0, std::size_t r1) {
+    float out[kGgmlTileCols];
+    for (std::int64_t i0 = 0; i0 < m; i0 += 24) {
+      const std::int64_t i1 = std::min(m, i0 + 24);
+      for (std::size_t r = r0; r < r1; ++r)
+        for (std::int64_t i = i0; i < i1; i += kGgmlTileCols) {
+          const int c = static_cast<int>(std::min<std::int64_t>(kGgmlTileCols, i1 - i));
+          tile(w + r * row_bytes, xb + static_cast<std::size_t>(i) * stride, stride, k, c, out);
+          for (int j = 0; j < c; ++j) y[(i + j) * rows + static_cast<std::int64_t>(r)] = out[j];
+        }
+    }
+  });
 }
 
 GgmlQ8CodesFn ggml_q8_codes_kernel() {

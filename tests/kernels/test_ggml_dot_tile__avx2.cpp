@@ -2,13 +2,15 @@
 // or two activations) give every output exactly the reference single dot (bit for bit),
 // for ragged rows (tails run single dots), odd activation counts, rows at byte offset 2
 // (off vector alignment, on the blocks' fp16 alignment) and 1 or 2 threads; an empty
-// batch writes nothing.
+// batch writes nothing. The Q6_K batch tile (llama.cpp's tiled order) likewise against
+// the reference tiled dot.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "formats/ggml_blocks.h"
 #include "kernels/ggml_dot.h"
 #include "kernels/quant_rows.h"
 #include "lowbit/ggml_types.h"
@@ -69,4 +71,59 @@ TEST(GgmlDotTile, EmptyBatchWritesNothing) {
   kernels::ggml_mul_mat(ref, w.data(), row_bytes, 0, x.data(), row_bytes, 1, k, y.data(), 2,
                         kernels::ggml_dot_tile_q8_0_q8_0__avx2);
   for (const float v : y) EXPECT_EQ(v, -1.f);
+}
+
+// Q6_K batches (llama.cpp's tiled order): the matmul through the AVX2 tile and through the
+// reference tile gives every output exactly the reference single tiled dot, for weight
+// blocks of arbitrary bytes (every ql/qh/scale pattern is a valid block; d kept finite)
+// and of the extremes (codes 63, scales +-128, activation codes +-127 with their bsums),
+// tile widths 1..8 and ragged rests, rows at byte offset 2 and activations at 4 (their
+// blocks' own alignment, off a vector's), 1 or 2 threads.
+TEST(GgmlDotTile, Q6KTiledMatmulEqualsReferenceDots) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> byte(0, 255), code(-127, 127);
+  const kernels::GgmlDotFn ref = kernels::ggml_dot_q6_K_q8_K_tiled__ref;
+  for (const bool extreme : {false, true})
+    for (const std::int64_t rows : {1, 7, 40})
+      for (const std::int64_t m : {1, 5, 8, 9, 24, 35})
+        for (const std::int64_t k : {256, 768}) {
+          const std::int64_t nb = k / 256;
+          std::vector<std::byte> wbuf(sizeof(ggml::block_q6_K) * static_cast<std::size_t>(rows * nb) + 2);
+          for (std::int64_t b = 0; b < rows * nb; ++b) {
+            ggml::block_q6_K blk;
+            auto* raw = reinterpret_cast<unsigned char*>(&blk);
+            for (std::size_t i = 0; i < sizeof(blk); ++i) raw[i] = static_cast<unsigned char>(extreme ? 0xFF : byte(rng));
+            if (extreme) std::memset(blk.scales, b % 2 ? 0x80 : 0x7F, sizeof(blk.scales));
+            blk.d = static_cast<std::uint16_t>(0x3C00 + byte(rng));  // finite, in [1, 2)
+            std::memcpy(wbuf.data() + 2 + sizeof(blk) * static_cast<std::size_t>(b), &blk, sizeof(blk));
+          }
+          std::vector<std::byte> xbuf(sizeof(ggml::block_q8_K) * static_cast<std::size_t>(m * nb) + 4);
+          for (std::int64_t b = 0; b < m * nb; ++b) {
+            ggml::block_q8_K blk{};
+            blk.d = 0.01f * static_cast<float>(1 + byte(rng));
+            for (int e = 0; e < 256; ++e) {
+              blk.qs[e] = static_cast<std::int8_t>(extreme ? (b % 3 ? 127 : -127) : code(rng));
+              blk.bsums[e / 16] = static_cast<std::int16_t>(blk.bsums[e / 16] + blk.qs[e]);
+            }
+            std::memcpy(xbuf.data() + 4 + sizeof(blk) * static_cast<std::size_t>(b), &blk, sizeof(blk));
+          }
+          const std::size_t row_bytes = sizeof(ggml::block_q6_K) * static_cast<std::size_t>(nb);
+          const std::size_t x_row_bytes = sizeof(ggml::block_q8_K) * static_cast<std::size_t>(nb);
+          for (const bool reference : {true, false}) {
+            if (!reference && !kernels::cpu_has_avx2()) continue;
+            for (const int threads : {1, 2}) {
+              std::vector<float> y(static_cast<std::size_t>(m * rows), -1.f);
+              kernels::ggml_mul_mat_q6_K_tiled(reference, wbuf.data() + 2, row_bytes, rows, xbuf.data() + 4,
+                                               x_row_bytes, m, k, y.data(), threads);
+              for (std::int64_t i = 0; i < m; ++i)
+                for (std::int64_t r = 0; r < rows; ++r) {
+                  const float want = ref(wbuf.data() + 2 + static_cast<std::size_t>(r) * row_bytes,
+                                         xbuf.data() + 4 + static_cast<std::size_t>(i) * x_row_bytes, k);
+                  ASSERT_EQ(y[static_cast<std::size_t>(i * rows + r)], want)
+                      << (reference ? "reference" : "AVX2") << (extreme ? " extreme" : "") << " rows " << rows
+                      << " m " << m << " k " << k << " threads " << threads << " at activation " << i << " row " << r;
+                }
+            }
+          }
+        }
 }

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "formats/ggml_blocks.h"
+#include "kernels/avx2/q6_K_codes_avx2.h"
 #include "kernels/ggml_dot.h"
 
 namespace lowbit::kernels {
@@ -234,33 +235,15 @@ namespace {
 
 // vec_dot's eight int32 lanes of one Q6_K super-block (see the reference's q6_K_lanes).
 __m256i q6_K_lanes(const ggml::block_q6_K& a, const ggml::block_q8_K& b) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
-  // 32 * (scale x bsum) over sub-block pairs: the -32 offset of lane l (see the reference).
-  const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
-  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.bsums));
-  const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
   __m256i sumi = _mm256_setzero_si256();
-  for (int h = 0; h < 2; ++h) {
-    const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.ql + 64 * h));
-    const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.ql + 64 * h + 32));
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qh + 32 * h));
-    auto high = [&](int shift) { return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), m3), 4); };
-    const __m256i q[4] = {
-        _mm256_or_si256(_mm256_and_si256(ql0, m4), high(0)),
-        _mm256_or_si256(_mm256_and_si256(ql1, m4), high(2)),
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(4)),
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(6)),
-    };
+  for (int h = 0; h < 2; ++h)
     for (int run = 0; run < 4; ++run) {
       const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 128 * h + 32 * run));
       // Unsigned 6-bit codes: pair sums stay within int16 (63 * 128 * 2 < 2^15).
-      const __m256i p = _mm256_maddubs_epi16(q[run], y);
-      const std::int8_t* sc = a.scales + 8 * h + 2 * run;
-      const __m256i s = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[0])), _mm_set1_epi16(sc[1]), 1);
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s, p));
+      const __m256i p = _mm256_maddubs_epi16(q6_K_run_codes(a, h, run), y);
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(q6_K_run_scales(a, h, run), p));
     }
-  }
-  return _mm256_sub_epi32(sumi, offset);
+  return _mm256_sub_epi32(sumi, q6_K_offset(a, b));
 }
 
 }  // namespace

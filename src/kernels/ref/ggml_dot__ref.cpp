@@ -180,6 +180,11 @@ float ggml_dot_q6_K_q8_K_tiled__ref(const void* w, const void* x, std::int64_t n
   return acc;
 }
 
+void ggml_dot_tile_q6_K_q8_K_tiled__ref(const void* w, const ggml::block_q8_K* x, std::size_t x_stride,
+                                        std::int64_t n, int c, float* out) {
+  for (int j = 0; j < c; ++j) out[j] = ggml_dot_q6_K_q8_K_tiled__ref(w, x + static_cast<std::size_t>(j) * x_stride, n);
+}
+
 float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n) {
   float acc[8] = {};
   for (std::int64_t i = 0; i < n; i += 8)

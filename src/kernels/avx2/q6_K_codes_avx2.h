@@ -1,0 +1,37 @@
+// One run of 32 Q6_K codes as AVX2 bytes, and the run's two sub-block scales, shared by
+// the vec_dot-order dot and the tiled-order batch tile so both unpack the same way.
+// Include only from files compiled with -mavx2 (src/kernels/avx2/).
+#pragma once
+#include <immintrin.h>
+
+#include "formats/ggml_blocks.h"
+
+namespace lowbit::kernels {
+
+// Run `run` (0..3) of half h (0..1) of super-block a: elements 128h + 32run + t, as the
+// unsigned 6-bit q (code + 32): four bits from ql (low nibbles of its first or second 32
+// bytes for runs 0/1, high nibbles for 2/3), two from bits 2run..2run+1 of qh.
+inline __m256i q6_K_run_codes(const ggml::block_q6_K& a, int h, int run) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+  const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.ql + 64 * h + 32 * (run & 1)));
+  const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qh + 32 * h));
+  const __m256i lo = _mm256_and_si256(run < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
+  return _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * run), m3), 4));
+}
+
+// The run's scales as int16: the first 16 elements' in the low 128 bits, the next 16's in
+// the high, to madd against the run's maddubs pair sums.
+inline __m256i q6_K_run_scales(const ggml::block_q6_K& a, int h, int run) {
+  const std::int8_t* sc = a.scales + 8 * h + 2 * run;
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[0])), _mm_set1_epi16(sc[1]), 1);
+}
+
+// 32 * (scale x bsum) summed in pairs of sub-blocks: lane l holds sub-blocks 2l and 2l + 1,
+// the -32 offset of the codes for activation b.
+inline __m256i q6_K_offset(const ggml::block_q6_K& a, const ggml::block_q8_K& b) {
+  const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
+  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.bsums));
+  return _mm256_slli_epi32(_mm256_madd_epi16(bsums, scales16), 5);
+}
+
+}  // namespace lowbit::kernels
