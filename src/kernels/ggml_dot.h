@@ -77,6 +77,13 @@ using GgmlQ8CodesFn = void (*)(const float* x, std::int64_t nb, std::int8_t* cod
                                std::int32_t* sums);
 GgmlQ8CodesFn ggml_q8_codes_kernel();
 
+// quantize_row_q8_K (the activations of Q4_K and Q6_K matmuls) on k / 256 blocks: the
+// reference is ggml::quantize_row_q8_K_ref (formats/ggml_rows.h), whose bytes the AVX2
+// twin gives for every input.
+void ggml_quantize_row_q8_K__avx2(const float* x, void* y, std::int64_t k);
+using GgmlQ8KRowFn = void (*)(const float* x, void* y, std::int64_t k);
+GgmlQ8KRowFn ggml_q8_K_row_kernel();
+
 // ggml's 8-lane horizontal sum (hsum_float_8 / tinyBLAS hsum): (a4+a0 + a6+a2) + (a5+a1 + a7+a3).
 inline float ggml_hsum8(const float* a) {
   const float t0 = a[4] + a[0], t1 = a[5] + a[1], t2 = a[6] + a[2], t3 = a[7] + a[3];

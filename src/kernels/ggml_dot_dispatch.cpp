@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "formats/ggml_rows.h"
 #include "kernels/ggml_dot.h"
 #include "kernels/quant_rows.h"
 #include "lowbit/fp16.h"
@@ -71,6 +72,11 @@ void ggml_mul_mat_q6_K_tiled(bool reference, const std::byte* w, std::size_t row
 
 GgmlQ8CodesFn ggml_q8_codes_kernel() {
   static const GgmlQ8CodesFn fn = fast_kernels_enabled() ? ggml_q8_codes__avx2 : ggml_q8_codes__ref;
+  return fn;
+}
+
+GgmlQ8KRowFn ggml_q8_K_row_kernel() {
+  static const GgmlQ8KRowFn fn = fast_kernels_enabled() ? ggml_quantize_row_q8_K__avx2 : ggml::quantize_row_q8_K_ref;
   return fn;
 }
 

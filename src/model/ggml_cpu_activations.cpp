@@ -123,7 +123,7 @@ std::vector<std::byte> ggml_quantize_activations(ggml::Type vec_dot_type, const 
         b[i].s = fp32_to_fp16(d * static_cast<float>(sum));
       });
     } else {
-      ggml::quantize_row_q8_K_ref(xr, o, static_cast<std::int64_t>(r1 - r0) * k);
+      kernels::ggml_q8_K_row_kernel()(xr, o, static_cast<std::int64_t>(r1 - r0) * k);
     }
   };
   // Below a few thousand blocks the pool's hand-off costs more than the work.
