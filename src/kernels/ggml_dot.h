@@ -144,8 +144,10 @@ void ggml_dot_tile_q6_K_q8_K_tiled__ref(const void* w, const ggml::block_q8_K* x
 void ggml_dot_tile_q6_K_q8_K_tiled__avx2(const void* w, const ggml::block_q8_K* x, std::size_t x_stride,
                                          std::int64_t n, int c, float* out);
 GgmlDotQ6KTileFn ggml_dot_tile_q6_K_tiled_kernel(bool reference = false);
-// y[i][r] = tiled dot(Q6_K row r, Q8_K activation row i), through those tiles.
-void ggml_mul_mat_q6_K_tiled(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
+// y[i][r] = dot(Q6_K row r, Q8_K activation row i) in llama.cpp's order for m rows:
+// through the tiled-order tiles for m >= kGgmlQ6KTiledMinRows, else single vec_dot-order
+// dots (ggml_mul_mat; a four-row tile of them ran 1.3-2x slower at M = 1 on Zen 3).
+void ggml_mul_mat_q6_K(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
                              const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
                              int threads);
 

@@ -47,9 +47,13 @@ GgmlDotQ6KTileFn ggml_dot_tile_q6_K_tiled_kernel(bool reference) {
                                               : ggml_dot_tile_q6_K_q8_K_tiled__ref;
 }
 
-void ggml_mul_mat_q6_K_tiled(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
-                             const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
-                             int threads) {
+void ggml_mul_mat_q6_K(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
+                       const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
+                       int threads) {
+  if (m < kGgmlQ6KTiledMinRows) {
+    ggml_mul_mat(ggml_dot_kernel(ggml::Type::Q6_K, reference), w, row_bytes, rows, x, x_row_bytes, m, k, y, threads);
+    return;
+  }
   const GgmlDotQ6KTileFn tile = ggml_dot_tile_q6_K_tiled_kernel(reference);
   const auto* xb = reinterpret_cast<const ggml::block_q8_K*>(x);
   const std::size_t stride = x_row_bytes / sizeof(ggml::block_q8_K);

@@ -73,16 +73,16 @@ TEST(GgmlDotTile, EmptyBatchWritesNothing) {
   for (const float v : y) EXPECT_EQ(v, -1.f);
 }
 
-// Q6_K batches (llama.cpp's tiled order): the matmul through the AVX2 tile and through the
-// reference tile gives every output exactly the reference single tiled dot, for weight
+// Q6_K matmuls in llama.cpp's order by batch size: through the AVX2 tile (tiled order,
+// 1 x 8, for m >= 8; single AVX2 vec_dot-order dots below) and through the reference,
+// every output is exactly the reference single dot of that order, for weight
 // blocks of arbitrary bytes (every ql/qh/scale pattern is a valid block; d kept finite)
 // and of the extremes (codes 63, scales +-128, activation codes +-127 with their bsums),
 // tile widths 1..8 and ragged rests, rows at byte offset 2 and activations at 4 (their
 // blocks' own alignment, off a vector's), 1 or 2 threads.
-TEST(GgmlDotTile, Q6KTiledMatmulEqualsReferenceDots) {
+TEST(GgmlDotTile, Q6KMatmulEqualsReferenceDots) {
   std::mt19937 rng(17);
   std::uniform_int_distribution<int> byte(0, 255), code(-127, 127);
-  const kernels::GgmlDotFn ref = kernels::ggml_dot_q6_K_q8_K_tiled__ref;
   for (const bool extreme : {false, true})
     for (const std::int64_t rows : {1, 7, 40})
       for (const std::int64_t m : {1, 5, 8, 9, 24, 35})
@@ -109,12 +109,13 @@ TEST(GgmlDotTile, Q6KTiledMatmulEqualsReferenceDots) {
           }
           const std::size_t row_bytes = sizeof(ggml::block_q6_K) * static_cast<std::size_t>(nb);
           const std::size_t x_row_bytes = sizeof(ggml::block_q8_K) * static_cast<std::size_t>(nb);
+          const kernels::GgmlDotFn ref = kernels::ggml_dot_kernel_for_batch(ggml::Type::Q6_K, m, true);
           for (const bool reference : {true, false}) {
             if (!reference && !kernels::cpu_has_avx2()) continue;
             for (const int threads : {1, 2}) {
               std::vector<float> y(static_cast<std::size_t>(m * rows), -1.f);
-              kernels::ggml_mul_mat_q6_K_tiled(reference, wbuf.data() + 2, row_bytes, rows, xbuf.data() + 4,
-                                               x_row_bytes, m, k, y.data(), threads);
+              kernels::ggml_mul_mat_q6_K(reference, wbuf.data() + 2, row_bytes, rows, xbuf.data() + 4, x_row_bytes,
+                                         m, k, y.data(), threads);
               for (std::int64_t i = 0; i < m; ++i)
                 for (std::int64_t r = 0; r < rows; ++r) {
                   const float want = ref(wbuf.data() + 2 + static_cast<std::size_t>(r) * row_bytes,

@@ -234,15 +234,17 @@ float ggml_dot_q4_K_q8_K__avx2(const void* w, const void* x, std::int64_t n) {
 namespace {
 
 // vec_dot's eight int32 lanes of one Q6_K super-block (see the reference's q6_K_lanes).
-__m256i q6_K_lanes(const ggml::block_q6_K& a, const ggml::block_q8_K& b) {
+[[gnu::always_inline]] inline __m256i q6_K_lanes(const ggml::block_q6_K& a, const ggml::block_q8_K& b) {
   __m256i sumi = _mm256_setzero_si256();
-  for (int h = 0; h < 2; ++h)
+  for (int h = 0; h < 2; ++h) {
+    const __m256i half_scales = q6_K_half_scales(a, h);
     for (int run = 0; run < 4; ++run) {
       const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 128 * h + 32 * run));
       // Unsigned 6-bit codes: pair sums stay within int16 (63 * 128 * 2 < 2^15).
       const __m256i p = _mm256_maddubs_epi16(q6_K_run_codes(a, h, run), y);
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(q6_K_run_scales(a, h, run), p));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(q6_K_run_scales(half_scales, run), p));
     }
+  }
   return _mm256_sub_epi32(sumi, q6_K_offset(a, b));
 }
 

@@ -47,15 +47,17 @@ void tile(const ggml::block_q6_K* a, const ggml::block_q8_K* x, std::size_t x_st
     // Unrolled so the runs' shifts are immediates and sumi stays in registers (GCC left
     // both loops rolled and kept all eight sums on the stack).
 #pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h)
+    for (int h = 0; h < 2; ++h) {
+      const __m256i half_scales = q6_K_half_scales(a[ib], h);
 #pragma GCC unroll 4
       for (int run = 0; run < 4; ++run) {
-        const __m256i q = q6_K_run_codes(a[ib], h, run), sc = q6_K_run_scales(a[ib], h, run);
+        const __m256i q = q6_K_run_codes(a[ib], h, run), sc = q6_K_run_scales(half_scales, run);
         for (int c = 0; c < C; ++c) {
           const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb(c).qs + 128 * h + 32 * run));
           sumi[c] = chained(_mm256_add_epi32(sumi[c], _mm256_madd_epi16(sc, _mm256_maddubs_epi16(q, y))));
         }
       }
+    }
     const float dw = _cvtsh_ss(a[ib].d);
     for (int c = 0; c < C; ++c) sumi[c] = _mm256_sub_epi32(sumi[c], q6_K_offset(a[ib], xb(c)));
     if constexpr (C == 8) {
