@@ -12,11 +12,15 @@ namespace lowbit::kernels {
 // unsigned 6-bit q (code + 32): four bits from ql (low nibbles of its first or second 32
 // bytes for runs 0/1, high nibbles for 2/3), two from bits 2run..2run+1 of qh.
 inline __m256i q6_K_run_codes(const ggml::block_q6_K& a, int h, int run) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.ql + 64 * h + 32 * (run & 1)));
   const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qh + 32 * h));
   const __m256i lo = _mm256_and_si256(run < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
-  return _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * run), m3), 4));
+  // Bits 2run, 2run + 1 of each qh byte masked in place, then moved to bits 4-5 (run 2's
+  // are there already); a 16-bit shift only carries in bits the mask has cleared.
+  const __m256i bits = _mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(3 << (2 * run))));
+  const __m256i high = run < 2 ? _mm256_slli_epi16(bits, 4 - 2 * run) : run == 2 ? bits : _mm256_srli_epi16(bits, 2);
+  return _mm256_or_si256(lo, high);
 }
 
 // The eight scales of half h as int16, repeated in both 128-bit lanes, for
