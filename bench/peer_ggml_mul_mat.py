@@ -25,7 +25,8 @@ import time
 
 import numpy as np
 
-TYPE_IDS = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q8_0": 8, "Q4_K": 12, "Q6_K": 14}
+TYPE_IDS = {"F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q2_K": 10, "Q3_K": 11, "Q4_K": 12,
+            "Q5_K": 13, "Q6_K": 14, "IQ4_NL": 20}
 
 libdir = os.path.join(list(importlib.util.find_spec("llama_cpp").submodule_search_locations)[0], "lib")
 base = ctypes.CDLL(sorted(glob.glob(os.path.join(libdir, "libggml-base.so*")))[0], mode=ctypes.RTLD_GLOBAL)
