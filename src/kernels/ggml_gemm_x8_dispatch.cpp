@@ -16,7 +16,8 @@
 namespace lowbit::kernels {
 
 bool ggml_x8_supported(ggml::Type t) {
-  return t == ggml::Type::Q4_0 || t == ggml::Type::Q5_0 || t == ggml::Type::Q8_0 || t == ggml::Type::Q4_K;
+  return t == ggml::Type::Q4_0 || t == ggml::Type::Q4_1 || t == ggml::Type::Q5_0 || t == ggml::Type::Q8_0 ||
+         t == ggml::Type::Q4_K;
 }
 
 namespace {
@@ -31,7 +32,7 @@ std::atomic<bool>& llamacpp_x86_order() {
 
 bool ggml_x8_by_default(ggml::Type t) {
   if (t == ggml::Type::Q4_0 || t == ggml::Type::Q4_K) return true;
-  return (t == ggml::Type::Q8_0 || t == ggml::Type::Q5_0) && !llamacpp_x86_order().load();
+  return (t == ggml::Type::Q8_0 || t == ggml::Type::Q5_0 || t == ggml::Type::Q4_1) && !llamacpp_x86_order().load();
 }
 
 void ggml_x8_set_llamacpp_x86_order(bool on) { llamacpp_x86_order().store(on); }
@@ -78,6 +79,7 @@ std::uint32_t q5_0_high_bits_from_panel(const std::uint8_t* panel_qh, int r) {
 std::size_t panel_block_bytes(ggml::Type t) {
   switch (t) {
     case ggml::Type::Q4_0: return sizeof(block_q4_0x8);
+    case ggml::Type::Q4_1: return sizeof(block_q4_1x8);
     case ggml::Type::Q5_0: return sizeof(block_q5_0x8);
     case ggml::Type::Q8_0: return sizeof(block_q8_0x8);
     default: return sizeof(block_q4_Kx8);
@@ -101,18 +103,19 @@ std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> r
     repack_q4_K(rows_data, rows, nb, out.data());
     return out;
   }
-  // Q4_0, Q5_0 and Q8_0 move four bytes of a row at a time: 4 pieces of nibble pairs for
-  // Q4_0 and Q5_0, 8 pieces of codes for Q8_0, after the fp16 d of the eight rows (and
-  // Q5_0's fifth bits).
+  // Q4_0, Q4_1, Q5_0 and Q8_0 move four bytes of a row at a time: 4 pieces of nibble
+  // pairs for Q4_0, Q4_1 and Q5_0, 8 pieces of codes for Q8_0, after the fp16 d of the
+  // eight rows (and Q4_1's mins, Q5_0's fifth bits).
   const int pieces = t == ggml::Type::Q8_0 ? 8 : 4;
-  const bool q5 = t == ggml::Type::Q5_0;
-  const std::size_t src_qs = q5 ? 6 : 2, dst_qs = q5 ? 48 : 16;
+  const bool q5 = t == ggml::Type::Q5_0, q41 = t == ggml::Type::Q4_1;
+  const std::size_t src_qs = q5 ? 6 : q41 ? 4 : 2, dst_qs = q5 ? 48 : q41 ? 32 : 16;
   for (std::int64_t p = 0; p < rows / 8; ++p)
     for (std::int64_t ib = 0; ib < nb; ++ib) {
       std::byte* dst = out.data() + out_block * static_cast<std::size_t>(p * nb + ib);
       for (int r = 0; r < 8; ++r) {
         const std::byte* src = rows_data.data() + in_block * static_cast<std::size_t>((p * 8 + r) * nb + ib);
         std::memcpy(dst + 2 * r, src, 2);
+        if (q41) std::memcpy(dst + 16 + 2 * r, src + 2, 2);
         if (q5) {
           std::uint32_t qh;
           std::memcpy(&qh, src + 2, 4);
@@ -145,12 +148,13 @@ void ggml_x8_row(ggml::Type t, const std::byte* panels, std::int64_t cols, std::
   const std::size_t in_block = ggml::traits(t).type_size;
   const std::size_t panel_block = panel_block_bytes(t);
   const int pieces = t == ggml::Type::Q8_0 ? 8 : 4;
-  const bool q5 = t == ggml::Type::Q5_0;
-  const std::size_t dst_qs = q5 ? 6 : 2, src_qs = q5 ? 48 : 16;
+  const bool q5 = t == ggml::Type::Q5_0, q41 = t == ggml::Type::Q4_1;
+  const std::size_t dst_qs = q5 ? 6 : q41 ? 4 : 2, src_qs = q5 ? 48 : q41 ? 32 : 16;
   for (std::int64_t ib = 0; ib < nb; ++ib) {
     const std::byte* src = panels + panel_block * static_cast<std::size_t>(p * nb + ib);
     std::byte* dst = out + in_block * static_cast<std::size_t>(ib);
     std::memcpy(dst, src + 2 * r, 2);
+    if (q41) std::memcpy(dst + 2, src + 16 + 2 * r, 2);
     if (q5) {
       const std::uint32_t qh = q5_0_high_bits_from_panel(reinterpret_cast<const std::uint8_t*>(src + 16), r);
       std::memcpy(dst + 2, &qh, 4);
@@ -159,21 +163,28 @@ void ggml_x8_row(ggml::Type t, const std::byte* panels, std::int64_t cols, std::
   }
 }
 
-std::vector<GgmlX8Activation> ggml_x8_activations(const std::byte* x, std::size_t x_row_bytes, std::int64_t m,
-                                                  std::int64_t k) {
+std::vector<GgmlX8Activation> ggml_x8_activations(ggml::Type xt, const std::byte* x, std::size_t x_row_bytes,
+                                                  std::int64_t m, std::int64_t k) {
+  if (xt != ggml::Type::Q8_0 && xt != ggml::Type::Q8_1)
+    fail("ggml_x8_activations: ", ggml::traits(xt).name, " is not an activation block type of the panels");
+  const bool q8_1 = xt == ggml::Type::Q8_1;
+  const std::size_t block = q8_1 ? sizeof(ggml::block_q8_1) : sizeof(ggml::block_q8_0);
   const std::int64_t nb = k / 32;
   std::vector<GgmlX8Activation> out(static_cast<std::size_t>(m * nb));
-  for (std::int64_t i = 0; i < m; ++i) {
-    const auto* b = reinterpret_cast<const ggml::block_q8_0*>(x + static_cast<std::size_t>(i) * x_row_bytes);
+  for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t ib = 0; ib < nb; ++ib) {
+      const std::byte* b = x + static_cast<std::size_t>(i) * x_row_bytes + static_cast<std::size_t>(ib) * block;
       GgmlX8Activation& a = out[static_cast<std::size_t>(i * nb + ib)];
-      a.d = fp16_to_fp32(b[ib].d);
-      std::int32_t s = 0;
-      for (int e = 0; e < 32; ++e) s += b[ib].qs[e];
-      a.sum8 = 8 * s;
-      std::memcpy(a.qs, b[ib].qs, 32);
+      std::uint16_t d, s16 = 0;  // both blocks start with fp16 d; Q8_1's s follows it
+      std::memcpy(&d, b, 2);
+      if (q8_1) std::memcpy(&s16, b + 2, 2);
+      a.d = fp16_to_fp32(d);
+      a.s = q8_1 ? fp16_to_fp32(s16) : 0.0f;
+      std::memcpy(a.qs, b + (q8_1 ? 4 : 2), 32);
+      std::int32_t sum = 0;
+      for (const std::int8_t q : a.qs) sum += q;
+      a.sum8 = 8 * sum;
     }
-  }
   return out;
 }
 
@@ -181,6 +192,7 @@ GgmlGemmX8Fn ggml_gemm_x8_kernel(ggml::Type t, bool reference) {
   const bool fast = !reference && fast_kernels_enabled();
   switch (t) {
     case ggml::Type::Q4_0: return fast ? ggml_gemm_q4_0x8_q8_0__avx2 : ggml_gemm_q4_0x8_q8_0__ref;
+    case ggml::Type::Q4_1: return fast ? ggml_gemm_q4_1x8_q8_1__avx2 : ggml_gemm_q4_1x8_q8_1__ref;
     case ggml::Type::Q5_0: return fast ? ggml_gemm_q5_0x8_q8_0__avx2 : ggml_gemm_q5_0x8_q8_0__ref;
     case ggml::Type::Q8_0: return fast ? ggml_gemm_q8_0x8_q8_0__avx2 : ggml_gemm_q8_0x8_q8_0__ref;
     default: return nullptr;
@@ -200,7 +212,7 @@ void ggml_mul_mat_x8(ggml::Type t, bool reference, const std::byte* panels, std:
                      std::int64_t rows, const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k,
                      float* y, int threads) {
   // tile(panel, first activation row, count, out): Q4_K reads the Q8_K rows as they are,
-  // Q4_0/Q5_0/Q8_0 read converted blocks (fp32 d and the code sum).
+  // Q4_0/Q4_1/Q5_0/Q8_0 read converted blocks (fp32 d and the code sum).
   std::vector<GgmlX8Activation> act;
   std::function<void(const std::byte*, std::int64_t, int, float*)> tile;
   if (t == ggml::Type::Q4_K) {
@@ -215,7 +227,7 @@ void ggml_mul_mat_x8(ggml::Type t, bool reference, const std::byte* panels, std:
   } else {
     const GgmlGemmX8Fn fn = ggml_gemm_x8_kernel(t, reference);
     if (!fn) fail("ggml_mul_mat_x8: no panel kernel for ", ggml::traits(t).name);
-    act = ggml_x8_activations(x, x_row_bytes, m, k);
+    act = ggml_x8_activations(t == ggml::Type::Q4_1 ? ggml::Type::Q8_1 : ggml::Type::Q8_0, x, x_row_bytes, m, k);
     const std::size_t nb = static_cast<std::size_t>(k / 32);
     tile = [&, fn, nb](const std::byte* panel, std::int64_t i, int c, float* out) {
       fn(panel, act.data() + static_cast<std::size_t>(i) * nb, nb, k, c, out);

@@ -25,9 +25,14 @@ namespace {
 
 // Element e of a row's block in ggml's own layout (ggml-common.h): Q4_0 stores element e
 // in the low nibble of qs[e] for e < 16 and the high nibble of qs[e - 16] otherwise; Q5_0
-// the same four bits, with the fifth in bit e of its little-endian 32-bit qh.
+// the same four bits, with the fifth in bit e of its little-endian 32-bit qh; Q4_1 the
+// same nibbles as its codes, unsigned.
 int ggml_code(ggml::Type t, const std::byte* block, int e) {
   if (t == ggml::Type::Q8_0) return reinterpret_cast<const ggml::block_q8_0*>(block)->qs[e];
+  if (t == ggml::Type::Q4_1) {  // the nibble is the code; d and m come first
+    const auto* b = reinterpret_cast<const ggml::block_q4_1*>(block);
+    return e < 16 ? b->qs[e] & 0x0F : b->qs[e - 16] >> 4;
+  }
   if (t == ggml::Type::Q5_0) {
     const auto* b = reinterpret_cast<const ggml::block_q5_0*>(block);
     std::uint32_t qh;
@@ -111,7 +116,7 @@ std::vector<float> run(const Case& c, bool reference, int threads, std::size_t o
 
 TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
   std::mt19937 rng(7);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q4_1, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
     for (const std::int64_t k : {256, 768})
       for (const std::int64_t m0 : {1, 6}) {
         // m = 6: Q4_K's rows 0-3 take the per-pair order, rows 4-5 the per-super-block one;
@@ -129,15 +134,28 @@ TEST(GgmlGemmX8, ReferenceIsThePanelArithmeticOnTheOriginalBlocks) {
               acc = q4_K_expected(reinterpret_cast<const ggml::block_q4_K*>(wr),
                                   reinterpret_cast<const ggml::block_q8_K*>(xr), k / 256, i < c.m - c.m % 4);
             } else {
+              // Q4_1 meets Q8_1 activations (d, s = d * sum, codes) and adds m_w * s_x in
+              // its own accumulator; the others meet Q8_0's (d, codes).
+              const bool q41 = t == ggml::Type::Q4_1;
+              const std::size_t xblock = q41 ? sizeof(ggml::block_q8_1) : sizeof(ggml::block_q8_0);
+              float acc_min = 0.f;
               for (std::int64_t ib = 0; ib < k / 32; ++ib) {
                 const std::byte* wb = wr + static_cast<std::size_t>(ib) * bsize;
-                const auto* xb = reinterpret_cast<const ggml::block_q8_0*>(xr) + ib;
+                const std::byte* xb = xr + static_cast<std::size_t>(ib) * xblock;
+                const auto* xq = reinterpret_cast<const std::int8_t*>(xb + (q41 ? 4 : 2));
                 std::int64_t dot = 0;
-                for (int e = 0; e < 32; ++e) dot += ggml_code(t, wb, e) * xb->qs[e];
-                std::uint16_t dw;
+                for (int e = 0; e < 32; ++e) dot += ggml_code(t, wb, e) * xq[e];
+                std::uint16_t dw, dx, mw, sx;
                 std::memcpy(&dw, wb, 2);
-                acc = std::fma(static_cast<float>(dot), fp16_to_fp32(dw) * fp16_to_fp32(xb->d), acc);
+                std::memcpy(&dx, xb, 2);
+                acc = std::fma(static_cast<float>(dot), fp16_to_fp32(dw) * fp16_to_fp32(dx), acc);
+                if (q41) {
+                  std::memcpy(&mw, wb + 2, 2);
+                  std::memcpy(&sx, xb + 2, 2);
+                  acc_min = std::fma(fp16_to_fp32(mw), fp16_to_fp32(sx), acc_min);
+                }
               }
+              acc += acc_min;
             }
             ASSERT_EQ(y[static_cast<std::size_t>(i * c.rows + r)], acc)
                 << ggml::traits(t).name << " k " << k << " m " << m0;
@@ -161,7 +179,7 @@ TEST(GgmlGemmX8, PairTileEqualsTwoSingleTiles) {
       const std::size_t half = panels.size() / 2;
       std::vector<std::byte> bytes(panels.size() + 2);
       std::memcpy(bytes.data() + 2, panels.data(), panels.size());
-      const auto act = kernels::ggml_x8_activations(c.xq.data(), c.xq.size(), 1, k);
+      const auto act = kernels::ggml_x8_activations(ggml::Type::Q8_0, c.xq.data(), c.xq.size(), 1, k);
       float want[16], got[16];
       single(bytes.data() + 2, act.data(), 0, k, 1, want);
       single(bytes.data() + 2 + half, act.data(), 0, k, 1, want + 8);
@@ -174,7 +192,7 @@ TEST(GgmlGemmX8, PairTileEqualsTwoSingleTiles) {
 TEST(GgmlGemmX8, Avx2TilesEqualReference) {
   if (!kernels::cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2";
   std::mt19937 rng(11);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q4_1, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K})
     for (const std::int64_t rows : {8, 24, 72})
       for (const std::int64_t m : {1, 2, 3, 5, 17, 70})
         for (const std::int64_t k : {256, 1024}) {
@@ -190,7 +208,8 @@ TEST(GgmlGemmX8, Avx2TilesEqualReference) {
 
 // Every weight code at the top or bottom of its range against activation codes of +-127:
 // the largest int16 partial sums the tiles form (Q5_0's four maddubs of 2 * 31 * 127 in
-// one register). The block dot must be the exact integer.
+// one register). The block dot must be the exact integer. (Q4_1's nibbles go through
+// Q4_0's integer path, the same template without the offset.)
 TEST(GgmlGemmX8, ExtremeCodesGiveExactDots) {
   for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0})
     for (const int wsign : {-1, 1})
@@ -290,7 +309,7 @@ TEST(GgmlGemmX8, WithinRoundingBoundOfFp64Product) {
 TEST(GgmlGemmX8, RowFromPanelsIsTheOriginalRow) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K}) {
+  for (const ggml::Type t : {ggml::Type::Q4_0, ggml::Type::Q4_1, ggml::Type::Q5_0, ggml::Type::Q8_0, ggml::Type::Q4_K}) {
     const std::int64_t rows = 16, cols = 3 * 256;
     const std::size_t row_bytes = ggml::row_size(t, cols).value();
     std::vector<std::byte> w(row_bytes * rows);

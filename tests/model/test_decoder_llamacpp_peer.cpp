@@ -114,6 +114,23 @@ std::string model_path(const char* key) {
 
 }  // namespace
 
+// lowbit's default (Q4_1, Q5_0 and Q8_0 in panels) against llama.cpp's non-flash logits
+// r.llama for the ids in dir/ids.json, held to llama.cpp's own spread: top-1 agreement at
+// least that of llama.cpp's flash-attention path (a different fp16 rounding of the same
+// model), less 1 % of the positions, as each count moves by a few positions with the text.
+void panels_within_llamacpp_flash_spread(const fs::path& dir, const std::string& gguf, const LogitRuns& r,
+                                         const std::string& what) {
+  lowbit::testing::run_peer("model_llamacpp.py", {"logits", "--model", gguf, "--ids", (dir / "ids.json").string(),
+                                                  "--out", (dir / "flash.f32").string(), "--flash-attn", "on"});
+  const auto flash = agreement(read_f32(dir / "flash.f32"), r.llama, r.n_vocab,
+                               ("llama.cpp flash vs non-flash (" + what + ")").c_str());
+  std::int64_t n_vocab = 0;
+  const LlamaCppX86Order default_panels(false);
+  const auto panels = agreement(lowbit_logits(gguf, r.ids, n_vocab), r.llama, r.n_vocab,
+                                ("lowbit's default panels vs llama.cpp (" + what + ")").c_str());
+  EXPECT_GE(panels.same_top1 + panels.positions / 100, flash.same_top1) << what;
+}
+
 // SmolLM2 with fp32 weights (the package's Q4_1 decoded by `lowbit quantize --scheme
 // gguf:F32`, byte-identical to llama-quantize's output): the bar, top-1 identical
 // on >= 99.9 % of 4 x 512 positions of Persuasion; with tinyBLAS's fp32 lane order in
@@ -139,21 +156,21 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2F32LogitsMatchOnRealText) {
 // runs ggml's x86 arithmetic step for step (integer block dots, tinyBLAS fp16 attention,
 // ggml_v_expf softmax and silu, contracted RoPE), so against the AVX2 build that
 // scripts/install-deps.sh pins, every logit is bit-identical in llama.cpp's x86 order.
-// lowbit's default holds the Q8_0 head in panels (one fma per block): the same bar.
+// lowbit's default holds the Q4_1 matrices and the Q8_0 head in panels (one fma per block
+// and output), which changes the last bits of every matmul: its bar is llama.cpp's own
+// (see panels_within_llamacpp_flash_spread).
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_1LogitsMatchOnRealText) {
   const std::string gguf = model_path("smollm2");
+  const fs::path dir = lowbit::testing::scratch_dir();
   LogitRuns r;
   {
     const LlamaCppX86Order llama_x86_order(true);
-    r = run_both(lowbit::testing::scratch_dir(), gguf, "persuasion", 4, 512);
+    r = run_both(dir, gguf, "persuasion", 4, 512);
   }
   const auto g = agreement(r.lowbit, r.llama, r.n_vocab, "lowbit vs llama.cpp (Q4_1 as shipped)");
   EXPECT_GE(static_cast<double>(g.same_top1), 0.999 * static_cast<double>(g.positions));
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's AVX2 build";
-  const LlamaCppX86Order default_panels(false);
-  const auto panels = lowbit_logits(gguf, r.ids, r.n_vocab);
-  const auto p = agreement(panels, r.llama, r.n_vocab, "lowbit (Q8_0 head in panels) vs llama.cpp");
-  EXPECT_GE(static_cast<double>(p.same_top1), 0.999 * static_cast<double>(p.positions));
+  panels_within_llamacpp_flash_spread(dir, gguf, r, "Q4_1 as shipped");
 }
 
 // SmolLM2 made by llama.cpp's own quantizer (from the fp32 decode) with `ftype`, and
@@ -196,22 +213,11 @@ TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_0PanelsMatchLlamaCppRepack) {
 // bit-identical to llama.cpp's default path. (With vec_dot's order for Q4_K, the logits of a --pure Q4_K_M file, Q4_K
 // in its 30 ffn_down matrices, were up to 3.0 off.)
 // lowbit's default holds Q5_0 and Q8_0 in panels, which changes the last bits of most of
-// this file's matmuls; the bar for it is llama.cpp's own: its logits agree with
-// llama.cpp's non-flash path on top-1 at least as often as llama.cpp's flash-attention
-// path (a different fp16 rounding of the same model) does, less 1 % of the positions: each
-// count moves by a few positions with the text (480 and 482 of 512 when this was written).
+// this file's matmuls; its bar is llama.cpp's own spread (480 and 482 of 512 positions
+// for flash and panels when this was written).
 TEST(SlowPeerDecoderLlamaCpp, SmolLM2Q4_K_MMatchesLlamaCppRepackAndTiledPaths) {
   const auto q = quantized_by_llamacpp("Q4_K_M");
   const auto g = agreement(q.r.lowbit, q.r.llama, q.r.n_vocab, "lowbit vs llama.cpp (Q4_K_M)");
   EXPECT_EQ(g.max_abs, 0.0) << "logits differ from llama.cpp's default Q4_K_M paths";
-
-  lowbit::testing::run_peer("model_llamacpp.py", {"logits", "--model", q.gguf, "--ids", (q.dir / "ids.json").string(),
-                                                  "--out", (q.dir / "flash.f32").string(), "--flash-attn", "on"});
-  const auto flash = agreement(read_f32(q.dir / "flash.f32"), q.r.llama, q.r.n_vocab,
-                               "llama.cpp flash vs non-flash (Q4_K_M)");
-  std::int64_t n_vocab = 0;
-  const LlamaCppX86Order default_panels(false);
-  const auto panels = agreement(lowbit_logits(q.gguf, q.r.ids, n_vocab), q.r.llama, q.r.n_vocab,
-                                "lowbit (Q5_0, Q8_0 in panels) vs llama.cpp");
-  EXPECT_GE(panels.same_top1 + panels.positions / 100, flash.same_top1);
+  panels_within_llamacpp_flash_spread(q.dir, q.gguf, q.r, "Q4_K_M");
 }

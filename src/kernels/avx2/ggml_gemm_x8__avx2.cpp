@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/ggml_gemm_x8.h"
 
@@ -50,16 +51,21 @@ void prefetch_ahead(const Block* b) {
 // Q4_0: unsigned nibbles u = q + 8 times signed activation codes; a pair of products is
 // at most 2 * 15 * 127 in magnitude, so eight maddubs results add in int16 (30480 <
 // 2^15) before one madd widens them; the dot is then sum(u * x) - 8 * sum(x), exact.
-struct TileQ4_0 {
-  using Panel = block_q4_0x8;
+// Q4_1 (Panel block_q4_1x8): the nibbles are its codes, so no offset; its mins meet the
+// activation's s in a second accumulator, out = acc + acc_min.
+template <class P>
+struct TileQ4 {
+  using Panel = P;
+  static constexpr bool kMins = std::is_same_v<P, block_q4_1x8>;
   template <int C>
-  static void run(const block_q4_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out);
+  static void run(const P* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out);
 };
+template <class P>
 template <int C>
-void TileQ4_0::run(const block_q4_0x8* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
+void TileQ4<P>::run(const P* w, const GgmlX8Activation* const* x, std::int64_t nb, float* out) {
   const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-  __m256 acc[C];
-  for (auto& a : acc) a = _mm256_setzero_ps();
+  __m256 acc[C], acc_min[C];
+  for (int c = 0; c < C; ++c) acc[c] = acc_min[c] = _mm256_setzero_ps();
   const bool stream = streams(w, nb, C);
   for (std::int64_t ib = 0; ib < nb; ++ib) {
     if (stream) prefetch_ahead(w + ib);
@@ -75,11 +81,13 @@ void TileQ4_0::run(const block_q4_0x8* w, const GgmlX8Activation* const* x, std:
     }
     const __m256 dw = row_scales(w[ib].d);
     for (int c = 0; c < C; ++c) {
-      const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(s16[c], ones), _mm256_set1_epi32(x[c][ib].sum8));
+      __m256i dot = _mm256_madd_epi16(s16[c], ones);
+      if constexpr (!kMins) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(x[c][ib].sum8));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(x[c][ib].d)), acc[c]);
+      if constexpr (kMins) acc_min[c] = _mm256_fmadd_ps(row_scales(w[ib].m), _mm256_set1_ps(x[c][ib].s), acc_min[c]);
     }
   }
-  for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, acc[c]);
+  for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, kMins ? _mm256_add_ps(acc[c], acc_min[c]) : acc[c]);
 }
 
 // Q5_0: unsigned codes u = q + 16 (the nibble with the fifth bit moved to bit 4) times
@@ -298,7 +306,12 @@ void ggml_gemm_q4_Kx8_q8_K__avx2(const std::byte* panel, const ggml::block_q8_K*
 
 void ggml_gemm_q4_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                  std::int64_t n, int c, float* out) {
-  tile_of<TileQ4_0>(panel, x, x_stride, n, c, out);
+  tile_of<TileQ4<block_q4_0x8>>(panel, x, x_stride, n, c, out);
+}
+
+void ggml_gemm_q4_1x8_q8_1__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                 std::int64_t n, int c, float* out) {
+  tile_of<TileQ4<block_q4_1x8>>(panel, x, x_stride, n, c, out);
 }
 
 void ggml_gemm_q5_0x8_q8_0__avx2(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,

@@ -1,8 +1,9 @@
 // Portable twins of the eight-row panel tiles (ggml_gemm_x8.h): exact int32 block dots,
-// then acc = fma(float(dot), d_w * d_x, acc) block after block (Q4_K: per pair of
-// sub-blocks or per super-block, with its mins in a second accumulator), as the AVX2
-// tiles do.
+// then acc = fma(float(dot), d_w * d_x, acc) block after block (Q4_1: its mins in a
+// second accumulator; Q4_K: per pair of sub-blocks or per super-block, with its mins in a
+// second accumulator), as the AVX2 tiles do.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/ggml_gemm_x8.h"
 #include "lowbit/fp16.h"
@@ -15,6 +16,10 @@ int code(const block_q4_0x8& b, int r, int e) {
   const int p = (e % 16) / 4, t = e % 4;
   const int byte = b.qs[32 * p + 4 * r + t];
   return (e < 16 ? byte & 0x0F : byte >> 4) - 8;
+}
+int code(const block_q4_1x8& b, int r, int e) {
+  const int byte = b.qs[32 * ((e % 16) / 4) + 4 * r + e % 4];
+  return e < 16 ? byte & 0x0F : byte >> 4;
 }
 int code(const block_q5_0x8& b, int r, int e) {
   const int p = (e % 16) / 4, t = e % 4;
@@ -30,13 +35,14 @@ void tile(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_strid
   for (int j = 0; j < c; ++j) {
     const GgmlX8Activation* xb = x + static_cast<std::size_t>(j) * x_stride;
     for (int r = 0; r < 8; ++r) {
-      float acc = 0.0f;
+      float acc = 0.0f, acc_min = 0.0f;
       for (std::int64_t ib = 0; ib < n / 32; ++ib) {
         std::int32_t dot = 0;
         for (int e = 0; e < 32; ++e) dot += code(w[ib], r, e) * xb[ib].qs[e];
         acc = std::fma(static_cast<float>(dot), fp16_to_fp32(w[ib].d[r]) * xb[ib].d, acc);
+        if constexpr (std::is_same_v<Panel, block_q4_1x8>) acc_min = std::fma(fp16_to_fp32(w[ib].m[r]), xb[ib].s, acc_min);
       }
-      out[j * 8 + r] = acc;
+      out[j * 8 + r] = std::is_same_v<Panel, block_q4_1x8> ? acc + acc_min : acc;
     }
   }
 }
@@ -80,6 +86,11 @@ void ggml_gemm_q4_Kx8_q8_K__ref(const std::byte* panel, const ggml::block_q8_K* 
 void ggml_gemm_q4_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
                                 std::int64_t n, int c, float* out) {
   tile<block_q4_0x8>(panel, x, x_stride, n, c, out);
+}
+
+void ggml_gemm_q4_1x8_q8_1__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
+                                std::int64_t n, int c, float* out) {
+  tile<block_q4_1x8>(panel, x, x_stride, n, c, out);
 }
 
 void ggml_gemm_q5_0x8_q8_0__ref(const std::byte* panel, const GgmlX8Activation* x, std::size_t x_stride,
