@@ -76,6 +76,22 @@ std::uint32_t q5_0_high_bits_from_panel(const std::uint8_t* panel_qh, int r) {
   return qh;
 }
 
+// Where the four-byte pieces of a Q4_0 / Q4_1 / Q5_0 / Q8_0 block sit: their count, their
+// offset in the ggml block (after d, Q4_1's m, Q5_0's qh) and in the panel block (after
+// the eight d, Q4_1's eight m, Q5_0's 32 qh bytes).
+struct Pieces {
+  int count;
+  std::size_t row_qs, panel_qs;
+};
+Pieces pieces_of(ggml::Type t) {
+  switch (t) {
+    case ggml::Type::Q4_1: return {4, 4, 32};
+    case ggml::Type::Q5_0: return {4, 6, 48};
+    case ggml::Type::Q8_0: return {8, 2, 16};
+    default: return {4, 2, 16};
+  }
+}
+
 std::size_t panel_block_bytes(ggml::Type t) {
   switch (t) {
     case ggml::Type::Q4_0: return sizeof(block_q4_0x8);
@@ -106,9 +122,8 @@ std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> r
   // Q4_0, Q4_1, Q5_0 and Q8_0 move four bytes of a row at a time: 4 pieces of nibble
   // pairs for Q4_0, Q4_1 and Q5_0, 8 pieces of codes for Q8_0, after the fp16 d of the
   // eight rows (and Q4_1's mins, Q5_0's fifth bits).
-  const int pieces = t == ggml::Type::Q8_0 ? 8 : 4;
+  const Pieces pc = pieces_of(t);
   const bool q5 = t == ggml::Type::Q5_0, q41 = t == ggml::Type::Q4_1;
-  const std::size_t src_qs = q5 ? 6 : q41 ? 4 : 2, dst_qs = q5 ? 48 : q41 ? 32 : 16;
   for (std::int64_t p = 0; p < rows / 8; ++p)
     for (std::int64_t ib = 0; ib < nb; ++ib) {
       std::byte* dst = out.data() + out_block * static_cast<std::size_t>(p * nb + ib);
@@ -121,7 +136,7 @@ std::vector<std::byte> ggml_repack_x8(ggml::Type t, std::span<const std::byte> r
           std::memcpy(&qh, src + 2, 4);
           q5_0_high_bits_to_panel(qh, r, reinterpret_cast<std::uint8_t*>(dst + 16));
         }
-        for (int k = 0; k < pieces; ++k) std::memcpy(dst + dst_qs + 32 * k + 4 * r, src + src_qs + 4 * k, 4);
+        for (int k = 0; k < pc.count; ++k) std::memcpy(dst + pc.panel_qs + 32 * k + 4 * r, src + pc.row_qs + 4 * k, 4);
       }
     }
   return out;
@@ -147,9 +162,8 @@ void ggml_x8_row(ggml::Type t, const std::byte* panels, std::int64_t cols, std::
   if (!ggml_x8_supported(t)) fail("ggml_x8_row: ", ggml::traits(t).name, " has no panels");
   const std::size_t in_block = ggml::traits(t).type_size;
   const std::size_t panel_block = panel_block_bytes(t);
-  const int pieces = t == ggml::Type::Q8_0 ? 8 : 4;
+  const Pieces pc = pieces_of(t);
   const bool q5 = t == ggml::Type::Q5_0, q41 = t == ggml::Type::Q4_1;
-  const std::size_t dst_qs = q5 ? 6 : q41 ? 4 : 2, src_qs = q5 ? 48 : q41 ? 32 : 16;
   for (std::int64_t ib = 0; ib < nb; ++ib) {
     const std::byte* src = panels + panel_block * static_cast<std::size_t>(p * nb + ib);
     std::byte* dst = out + in_block * static_cast<std::size_t>(ib);
@@ -159,7 +173,7 @@ void ggml_x8_row(ggml::Type t, const std::byte* panels, std::int64_t cols, std::
       const std::uint32_t qh = q5_0_high_bits_from_panel(reinterpret_cast<const std::uint8_t*>(src + 16), r);
       std::memcpy(dst + 2, &qh, 4);
     }
-    for (int k = 0; k < pieces; ++k) std::memcpy(dst + dst_qs + 4 * k, src + src_qs + 32 * k + 4 * r, 4);
+    for (int k = 0; k < pc.count; ++k) std::memcpy(dst + pc.row_qs + 4 * k, src + pc.panel_qs + 32 * k + 4 * r, 4);
   }
 }
 

@@ -80,11 +80,13 @@ void TileQ4<P>::run(const P* w, const GgmlX8Activation* const* x, std::int64_t n
       }
     }
     const __m256 dw = row_scales(w[ib].d);
+    [[maybe_unused]] __m256 mw;
+    if constexpr (kMins) mw = row_scales(w[ib].m);
     for (int c = 0; c < C; ++c) {
       __m256i dot = _mm256_madd_epi16(s16[c], ones);
       if constexpr (!kMins) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(x[c][ib].sum8));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(x[c][ib].d)), acc[c]);
-      if constexpr (kMins) acc_min[c] = _mm256_fmadd_ps(row_scales(w[ib].m), _mm256_set1_ps(x[c][ib].s), acc_min[c]);
+      if constexpr (kMins) acc_min[c] = _mm256_fmadd_ps(mw, _mm256_set1_ps(x[c][ib].s), acc_min[c]);
     }
   }
   for (int c = 0; c < C; ++c) _mm256_storeu_ps(out + 8 * c, kMins ? _mm256_add_ps(acc[c], acc_min[c]) : acc[c]);
