@@ -347,11 +347,17 @@ int run(const void* x, const W4A16View& w, void* y, int m, int splits, int stage
   if (stages < 2) stages = St::kBlocksPerSm == 2 ? 4 : 8;
   while (stages > 2 && St::smem_bytes(stages) > kMaxSmem) --stages;
   if (St::smem_bytes(stages) > kMaxSmem) return kBadShape;
-  const CUtensorMap* mx = activation_map(x, m, w.k, MP);
-  const CUtensorMap* ms = scale_map(w.scales, w.n, w.k);
-  const CUtensorMap* mw = weight_map(w.qweight, w.n, w.k);
-  if (mx == nullptr || mw == nullptr || ms == nullptr) return static_cast<int>(cudaErrorNotSupported);
-  return launch<T, MP, B>(*mx, *mw, *ms, w, y, m, splits, stages, s);
+  // Each map is copied out as soon as it is found: the next lookup may encode into the
+  // cache entry it came from.
+  CUtensorMap maps[3];
+  const CUtensorMap* found = activation_map(x, m, w.k, MP);
+  if (found == nullptr) return static_cast<int>(cudaErrorNotSupported);
+  maps[0] = *found;
+  if ((found = weight_map(w.qweight, w.n, w.k)) == nullptr) return static_cast<int>(cudaErrorNotSupported);
+  maps[1] = *found;
+  if ((found = scale_map(w.scales, w.n, w.k)) == nullptr) return static_cast<int>(cudaErrorNotSupported);
+  maps[2] = *found;
+  return launch<T, MP, B>(maps[0], maps[1], maps[2], w, y, m, splits, stages, s);
 }
 
 template <class T>

@@ -76,7 +76,9 @@ struct TmaKey {
 
 // The map for key, encoded by encode(CUtensorMap*) -> CUresult the first time and kept per
 // thread among the last few, so a call does not ask the driver to encode its maps again;
-// null when encoding fails.
+// null when encoding fails. The pointer holds only until the thread's next lookup, which
+// may encode into the same entry: copy the map out first. Kinds name the map builders, one
+// each, so equal keys mean equal maps.
 template <class Encode>
 const CUtensorMap* cached_tensor_map(const TmaKey& key, Encode&& encode) {
   struct Entry {
