@@ -8,12 +8,14 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -292,7 +294,7 @@ void one_call(lowbit::cuda::W4A16Tuning tune = {}, int m = 1) {
 // One W8A8 call of m rows on 8192 x 8192 (symmetric, default plan) after warm-up, for ncu.
 // Five W8A8 calls at 8192 x 8192 (lowbit's default plan, or cuBLAS int8 when blas is
 // given), for a profiler to pick one.
-void one_w8a8_call(int m, cublasHandle_t blas = nullptr) {
+void one_w8a8_call(int m, cublasHandle_t blas = nullptr, lowbit::cuda::W8A8Tuning tune = {}) {
   const int n = 8192, k = 8192;
   std::int8_t *xq, *wq;
   float *sx, *sw;
@@ -315,7 +317,7 @@ void one_w8a8_call(int m, cublasHandle_t blas = nullptr) {
                                 c32, CUDA_R_32I, n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
     else
       CHECK_LOWBIT(
-          lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr));
+          lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr, tune));
   CHECK_CUDA(cudaDeviceSynchronize());
   for (void* p : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
                   static_cast<void*>(c32)})
@@ -691,6 +693,175 @@ int run_w8a8(Timer& tm, cublasHandle_t blas, std::FILE* csv) {
   return failures;
 }
 
+// Sustained W8A8 at 8192 x 8192, M = 4096: cuBLAS, then lowbit's default, each called back
+// to back for about two seconds with the wall-clock second printed at each phase's start
+// and end, for `nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw -lms 100` running
+// beside it to show the clock and power each holds.
+void clocks_w8a8(cublasHandle_t blas) {
+  const int m = 4096, n = 8192, k = 8192;
+  std::int8_t *xq, *wq;
+  float *sx, *sw;
+  std::int32_t* c32;
+  void* y;
+  CHECK_CUDA(cudaMalloc(&xq, static_cast<std::size_t>(m) * k));
+  CHECK_CUDA(cudaMalloc(&wq, static_cast<std::size_t>(n) * k));
+  CHECK_CUDA(cudaMalloc(&sx, m * 4));
+  CHECK_CUDA(cudaMalloc(&sw, n * 4));
+  CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * n * 2));
+  CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * n * 4));
+  fill_int8<<<1024, 256>>>(xq, static_cast<std::size_t>(m) * k, 3);
+  fill_int8<<<1024, 256>>>(wq, static_cast<std::size_t>(n) * k, 4);
+  fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
+  fill_scale<<<64, 256>>>(sw, n, 6, 1e-3f, 1e-3f);
+  const int one = 1, zero = 0;
+  const auto phase = [&](const char* name, auto&& call) {
+    const auto t0 = std::chrono::system_clock::now();
+    for (int i = 0; i < 5000; ++i) call();
+    CHECK_CUDA(cudaDeviceSynchronize());
+    const auto t1 = std::chrono::system_clock::now();
+    const auto sec = [](auto t) {
+      return std::chrono::duration<double>(t.time_since_epoch()).count();
+    };
+    std::printf("%s: %.3f .. %.3f s (epoch), %.1f us per call\n", name, sec(t0), sec(t1),
+                std::chrono::duration<double, std::micro>(t1 - t0).count() / 5000);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  };
+  phase("cublas", [&] {
+    CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, wq, CUDA_R_8I, k, xq, CUDA_R_8I, k, &zero,
+                              c32, CUDA_R_32I, n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+  });
+  phase("lowbit", [&] {
+    CHECK_LOWBIT(
+        lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr));
+  });
+  for (void* p : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
+                  static_cast<void*>(c32)})
+    CHECK_CUDA(cudaFree(p));
+}
+
+// W8A8 beside cuBLAS at the power limit: a board running large int8 GEMMs back to back
+// holds about 700 W by lowering its clock within a second, and the two kernels settle at
+// different clocks (about 1,440 against 1,515 MHz at 8192 x 8192, M = 4096), so short timed
+// bursts (run_w8a8) and a sustained run can rank them differently. Per point: cuBLAS, lowbit,
+// cuBLAS, lowbit, each called back to back for about 1.5 s and timed over its last second;
+// the two times of each averaged.
+void sustained_w8a8(cublasHandle_t blas) {
+  const Shape shapes[] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
+  std::printf("\n%-12s %5s | %10s %10s | %7s\n", "W [out,in]", "M", "cublas_us", "lowbit_us", "x_i8");
+  cudaEvent_t a, b;
+  CHECK_CUDA(cudaEventCreate(&a));
+  CHECK_CUDA(cudaEventCreate(&b));
+  for (const Shape sh : shapes)
+    for (const int m : {512, 1024, 2048, 4096}) {
+      const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k, mk = static_cast<std::size_t>(m) * sh.k;
+      std::int8_t *xq, *wq;
+      float *sx, *sw;
+      std::int32_t* c32;
+      void* y;
+      CHECK_CUDA(cudaMalloc(&xq, mk));
+      CHECK_CUDA(cudaMalloc(&wq, nk));
+      CHECK_CUDA(cudaMalloc(&sx, m * 4));
+      CHECK_CUDA(cudaMalloc(&sw, sh.n * 4));
+      CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * sh.n * 2));
+      CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * sh.n * 4));
+      fill_int8<<<1024, 256>>>(xq, mk, 3);
+      fill_int8<<<1024, 256>>>(wq, nk, 4);
+      fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
+      fill_scale<<<64, 256>>>(sw, sh.n, 6, 1e-3f, 1e-3f);
+      const int one = 1, zero = 0;
+      const auto cublas = [&] {
+        CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, sh.n, m, sh.k, &one, wq, CUDA_R_8I, sh.k, xq, CUDA_R_8I,
+                                  sh.k, &zero, c32, CUDA_R_32I, sh.n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+      };
+      const auto lowbit = [&] {
+        CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, sh.n, sh.k,
+                                             nullptr));
+      };
+      // Calls per second from a short probe, then 0.5 s untimed and 1 s timed.
+      const auto run = [&](auto&& call) {
+        CHECK_CUDA(cudaEventRecord(a));
+        for (int i = 0; i < 20; ++i) call();
+        CHECK_CUDA(cudaEventRecord(b));
+        CHECK_CUDA(cudaEventSynchronize(b));
+        float ms = 0;
+        CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
+        const int per_s = static_cast<int>(1000.0 / (ms / 20));
+        for (int i = 0; i < per_s / 2; ++i) call();
+        CHECK_CUDA(cudaEventRecord(a));
+        for (int i = 0; i < per_s; ++i) call();
+        CHECK_CUDA(cudaEventRecord(b));
+        CHECK_CUDA(cudaEventSynchronize(b));
+        CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
+        return 1000.0 * ms / per_s;
+      };
+      const double c0 = run(cublas), l0 = run(lowbit), c1 = run(cublas), l1 = run(lowbit);
+      const double cu = 0.5 * (c0 + c1), lb = 0.5 * (l0 + l1);
+      std::printf("%5dx%-6d %5d | %10.1f %10.1f | %7.2f   (cublas %.1f / %.1f, lowbit %.1f / %.1f)\n", sh.n, sh.k, m,
+                  cu, lb, cu / lb, c0, c1, l0, l1);
+      for (void* q : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
+                      static_cast<void*>(c32)})
+        CHECK_CUDA(cudaFree(q));
+    }
+  CHECK_CUDA(cudaEventDestroy(a));
+  CHECK_CUDA(cudaEventDestroy(b));
+}
+
+// The TMA kernel's diagnosis at large M (the W8A8Tuning probes), persistent: the default
+// beside its fragment-order stores, two probes that leave a part of the work out (the
+// copies after the ring's first fill; the output stores), and the tile walk's band depth.
+void probe_w8a8(Timer& tm, cublasHandle_t blas) {
+  const Shape shapes[] = {{8192, 8192}, {14336, 4096}, {4096, 14336}};
+  std::printf("\n%-12s %5s %4s | %8s %8s | %8s %8s %8s | %8s %8s %8s %8s\n", "W [out,in]", "M", "bn", "cublas",
+              "lowbit", "frag_st", "no_copy", "no_store", "band1", "band2", "band4", "band8");
+  for (const Shape sh : shapes)
+    for (const int m : {1024, 2048, 4096})
+      for (const int bn : {256, 128}) {
+        const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k, mk = static_cast<std::size_t>(m) * sh.k;
+        std::int8_t *xq, *wq;
+        float *sx, *sw;
+        std::int32_t* c32;
+        void* y;
+        CHECK_CUDA(cudaMalloc(&xq, mk));
+        CHECK_CUDA(cudaMalloc(&wq, nk));
+        CHECK_CUDA(cudaMalloc(&sx, m * 4));
+        CHECK_CUDA(cudaMalloc(&sw, sh.n * 4));
+        CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * sh.n * 2));
+        CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * sh.n * 4));
+        fill_int8<<<1024, 256>>>(xq, mk, 3);
+        fill_int8<<<1024, 256>>>(wq, nk, 4);
+        fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
+        fill_scale<<<64, 256>>>(sw, sh.n, 6, 1e-3f, 1e-3f);
+        const int one = 1, zero = 0;
+        const auto cublas = [&](int) {
+          CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, sh.n, m, sh.k, &one, wq, CUDA_R_8I, sh.k, xq,
+                                    CUDA_R_8I, sh.k, &zero, c32, CUDA_R_32I, sh.n, CUBLAS_COMPUTE_32I,
+                                    CUBLAS_GEMM_DEFAULT));
+        };
+        const auto run = [&](lowbit::cuda::W8A8Tuning tu) {
+          return tm.median_us(5, 10, [&](int) {
+            CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, sh.n,
+                                                 sh.k, nullptr, tu));
+          });
+        };
+        const double c0 = tm.median_us(5, 10, cublas);
+        const double base = run({4, bn});
+        const double frag = run({4, bn, 16, 0});
+        const double no_copy = run({4, bn, 1, 0}), no_store = run({4, bn, 8, 0});
+        double bands[4];
+        for (int i = 0; i < 4; ++i) bands[i] = run({4, bn, 0, 1 << i});
+        const double base2 = run({4, bn});
+        const double c1 = tm.median_us(5, 10, cublas);
+        const double ops = 2.0 * m * static_cast<double>(nk) / 1e6, cub = 0.5 * (c0 + c1), lb = 0.5 * (base + base2);
+        std::printf("%5dx%-6d %5d %4d | %8.1f %8.1f | %8.1f %8.1f %8.1f | %8.1f %8.1f %8.1f %8.1f   "
+                    "TOP/s: cublas %.0f lowbit %.0f; x cublas %.2f\n",
+                    sh.n, sh.k, m, bn, cub, lb, frag, no_copy, no_store, bands[0], bands[1], bands[2], bands[3],
+                    ops / cub, ops / lb, cub / lb);
+        for (void* q : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
+                        static_cast<void*>(c32)})
+          CHECK_CUDA(cudaFree(q));
+      }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -711,11 +882,15 @@ int main(int argc, char** argv) {
   const std::string only = argc > 2 ? argv[2] : "";
   int failures = 0;
   if (only == "probe") probe(tm);
+  if (only == "w8a8-probe") probe_w8a8(tm, blas);
+  if (only == "w8a8-clocks") clocks_w8a8(blas);
+  if (only == "w8a8-sustained") sustained_w8a8(blas);
   if (only == "one") one_call();
   if (only == "one-mid") one_call({}, 64);
   if (only.rfind("one-m", 0) == 0 && only != "one-mid") one_call({}, std::atoi(only.c_str() + 5));
   if (only == "one-w8a8") one_w8a8_call(4096);
   if (only == "one-w8a8-cublas") one_w8a8_call(4096, blas);
+  if (only.rfind("one-w8a8-band", 0) == 0) one_w8a8_call(4096, nullptr, {4, 256, 0, std::atoi(only.c_str() + 13)});
   if (only == "one-bulk") {
     lowbit::cuda::W4A16Tuning tu{0, 0, 0, 8, 3, 2, 0, 0};
     tu.stages = 2;

@@ -61,8 +61,14 @@ int gemm_w4a16(Half t, const void* x, const W4A16View& w, void* y, int m, void* 
 // kernel, 2 the wgmma kernel fed by cp.async, 3 the wgmma kernel fed by the tensor copy
 // engine, one block per tile, 4 that kernel persistent, one block per multiprocessor (2-4:
 // k % 128 == 0 only); bn is a wgmma kernel's block width on N (128 or 256).
+// probe and band are for the benchmark's diagnosis of the TMA kernel (paths 0, 3, 4). probe
+// bits: 1 no copies after the ring's first fill (the MMAs run on stale stages), 2 K tile 0
+// copied every stage (L2-resident), 4 no MMAs, 8 no outputs written (each of these leaves
+// y wrong), 16 outputs stored from the MMA fragments directly rather than through shared
+// memory. band: row tiles per band of the tile walk (0: 2 for 256-column blocks, else 8).
 struct W8A8Tuning {
   int path = 0, bn = 0;
+  int probe = 0, band = 0;
 };
 // The longest K a W8A8 call takes: the int32 sums, zero-point term included, are exact as
 // long as the true value fits, |sum_j (xq - zx) * wq| <= k * 255 * 128 < 2^31 (wrapping

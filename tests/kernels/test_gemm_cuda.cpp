@@ -173,7 +173,9 @@ TEST(CudaGemmW8A8, MatchesExactIntegerProductScaled) {
   // two, and many; ragged m and n against both block widths. Each such case also runs
   // on every plan: the mma.sync kernel, and wgmma fed by cp.async or by TMA (one block
   // per tile or persistent) with 128- and 256-column blocks. 2304 x 1024 gives more tiles
-  // than multiprocessors, so persistent blocks walk several.
+  // than multiprocessors, so persistent blocks walk several. The TMA kernel's two
+  // epilogues (from the fragments, or through shared memory) and its tile walk's band
+  // depth vary too.
   for (const Case c : {Case{8, 64, 1}, Case{136, 192, 7}, Case{256, 512, 130}, Case{200, 1024, 300}, Case{264, 128, 129},
                        Case{520, 256, 64}, Case{48, 1280, 3}, Case{1024, 256, 2304}})
     for (const bool asym : {false, true}) {
@@ -197,7 +199,10 @@ TEST(CudaGemmW8A8, MatchesExactIntegerProductScaled) {
         }
       std::vector<lowbit::cuda::W8A8Tuning> plans = {{}};
       if (c.k % 128 == 0)
-        plans.insert(plans.end(), {{1, 0}, {2, 128}, {2, 256}, {3, 128}, {3, 256}, {4, 128}, {4, 256}});
+        plans.insert(plans.end(), {{1, 0}, {2, 128}, {2, 256}, {3, 128}, {3, 256}, {4, 128}, {4, 256},
+                                   // the TMA kernel's fragment-order stores, and walks in other bands
+                                   {3, 256, 16, 0}, {4, 128, 16, 0}, {4, 256, 0, 3}, {4, 128, 0, 1},
+                                   {4, 256, 0, 8}});
       for (const Half t : {Half::BF16, Half::F16})
         for (const auto& plan : plans) {
           const auto y = lowbit::cuda::gemm_w8a8_host(t, xq.data(), sx.data(), asym ? zx.data() : nullptr, wq.data(),
@@ -210,7 +215,8 @@ TEST(CudaGemmW8A8, MatchesExactIntegerProductScaled) {
           for (std::size_t i = 0; i < ref.size(); ++i)
             if (!(std::fabs(to_float(t, y[i]) - ref[i]) <= 0x1p-8 * std::fabs(ref[i]) + 0x1p-24) && bad++ == 0) first = i;
           EXPECT_EQ(bad, 0u) << "n=" << c.n << " k=" << c.k << " m=" << c.m << (asym ? " asym" : " sym") << " path "
-                             << plan.path << " bn " << plan.bn << (t == Half::BF16 ? " bf16" : " fp16")
+                             << plan.path << " bn " << plan.bn << " probe " << plan.probe << " band " << plan.band
+                             << (t == Half::BF16 ? " bf16" : " fp16")
                              << ", first bad output: row " << first / c.n << " col " << first % c.n;
         }
     }

@@ -127,7 +127,8 @@ int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t
               const float* sw, const std::int32_t* wsum, void* y, int m, std::int64_t n, std::int64_t k, void* stream,
               W8A8Tuning tune) {
   if (m < 1 || n <= 0 || k <= 0 || n % 8 != 0 || k % kBK != 0 || n > (1 << 30) || k > kW8A8MaxK || !xq || !sx || !wq ||
-      !sw || !y || (zx && !wsum) || tune.path < 0 || tune.path > 4 || (tune.bn != 0 && tune.bn != 128 && tune.bn != 256))
+      !sw || !y || (zx && !wsum) || tune.path < 0 || tune.path > 4 || tune.probe < 0 || tune.probe > 31 ||
+      tune.band < 0 || (tune.bn != 0 && tune.bn != 128 && tune.bn != 256))
     return kBadShape;
   auto* s = static_cast<cudaStream_t>(stream);
   const int ni = static_cast<int>(n), ki = static_cast<int>(k);
@@ -138,7 +139,8 @@ int gemm_w8a8(Half t, const std::int8_t* xq, const float* sx, const std::int32_t
     // (bench/cuda/w4a16_notes.md, "W8A8 on wgmma").
     return tune.path == 2 ? detail::gemm_w8a8_wgmma(t, xq, sx, zx, wq, sw, wsum, y, m, ni, ki, tune.bn, s)
                           : detail::gemm_w8a8_tma(t, xq, sx, zx, wq, sw, wsum, y, m, ni, ki, tune.bn,
-                                                  tune.path == 4 ? 1 : tune.path == 3 ? 0 : -1, s);
+                                                  tune.path == 4 ? 1 : tune.path == 3 ? 0 : -1, tune.probe,
+                                                  tune.band, s);
   }
   return t == Half::BF16 ? launch<__nv_bfloat16>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s)
                          : launch<__half>(xq, sx, zx, wq, sw, wsum, y, m, ni, ki, s);

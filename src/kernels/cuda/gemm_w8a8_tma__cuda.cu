@@ -4,13 +4,15 @@
 // registers); two consumer warpgroups of 64 rows wait on a stage's mbarrier, multiply, and
 // release it on another, so no block-wide barrier and no per-thread copy issue sits
 // between one stage's MMAs and the next. Persistent schedules walk tiles, a block per
-// multiprocessor, the producer filling the next tile's stages while the last is written.
+// multiprocessor, the producer filling the next tile's stages while the last is written,
+// which goes out through shared memory in whole 128-byte lines.
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "kernels/cuda/gemm_w8a8_ops.cuh"
 #include "kernels/cuda/gemm_w8a8_wgmma.h"
@@ -31,9 +33,10 @@ struct TmaRing {
   // Per consumer warpgroup and tile parity, the tile's column scales and weight sums
   // (BN floats, BN ints).
   static constexpr int kColBytes = 2 * 2 * BN * 8;
-  // The ring, the full and empty mbarriers (8 bytes each), the column operands, and slack
-  // to align the ring's swizzle atoms to 1024 bytes.
-  static constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStages * 8 + kColBytes + 1024;
+  // The ring, the two consumers' output staging, the full and empty mbarriers (8 bytes
+  // each), the column operands, and slack to align the ring's swizzle atoms to 1024 bytes.
+  static constexpr int kOut = kStages * kStageBytes;
+  static constexpr int kSmemBytes = kOut + 2 * kOutStageBytes + 2 * kStages * 8 + kColBytes + 1024;
 };
 
 template <class T, int BN>
@@ -41,12 +44,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     gemm_w8a8_tma_kernel(const __grid_constant__ CUtensorMap map_x, const __grid_constant__ CUtensorMap map_w,
                          const float* __restrict__ sx, const std::int32_t* __restrict__ zx,
                          const float* __restrict__ sw, const std::int32_t* __restrict__ wsum, T* __restrict__ y, int m,
-                         int n, int k) {
+                         int n, int k, int probe, int band) {
   using R = TmaRing<BN>;
   extern __shared__ __align__(16) std::int8_t smem_raw[];
   const std::uint32_t raw = static_cast<std::uint32_t>(__cvta_generic_to_shared(smem_raw));
   const std::uint32_t ring = (raw + 1023) & ~1023u;
-  const std::uint32_t full = ring + R::kStages * R::kStageBytes, empty = full + 8 * R::kStages;
+  const std::uint32_t full = ring + R::kOut + 2 * kOutStageBytes, empty = full + 8 * R::kStages;
   float* const col_ops = reinterpret_cast<float*>(smem_raw + (empty + 8 * R::kStages - raw));
   const int wg = threadIdx.x / 128;
   const int tiles = ((m + kBM - 1) / kBM) * ((n + BN - 1) / BN), ktiles = k / kBK;
@@ -68,15 +71,20 @@ __global__ void __launch_bounds__(kThreads, 1)
       int it = 0;
       for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x)) {
         int bm, bn;
-        banded_tile<kBM, BN>(tile, m, n, bm, bn);
+        banded_tile<kBM, BN>(tile, m, n, bm, bn, band);
         for (int kt = 0; kt < ktiles; ++kt, ++it) {
           const int s = it % R::kStages;
           // The stage's previous use (it - kStages) must have been released by its readers.
           if (it >= R::kStages) mbar_wait(empty + 8 * s, ((it / R::kStages) & 1) ^ 1);
+          if ((probe & 1) && it >= R::kStages) {
+            mbar_arrive(full + 8 * s);
+            continue;
+          }
           mbar_expect_tx(full + 8 * s, R::kStageBytes);
           const std::uint32_t a = ring + s * R::kStageBytes;
-          tma_load(a, &map_x, kt * kBK, bm, full + 8 * s);
-          tma_load(a + R::kABytes, &map_w, kt * kBK, bn, full + 8 * s);
+          const int kc = (probe & 2) ? 0 : kt * kBK;
+          tma_load(a, &map_x, kc, bm, full + 8 * s);
+          tma_load(a + R::kABytes, &map_w, kc, bn, full + 8 * s);
         }
       }
     }
@@ -89,7 +97,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     int it = 0, parity = 0;
     for (int tile = static_cast<int>(blockIdx.x); tile < tiles; tile += static_cast<int>(gridDim.x), parity ^= 1) {
       int bm, bn;
-      banded_tile<kBM, BN>(tile, m, n, bm, bn);
+      banded_tile<kBM, BN>(tile, m, n, bm, bn, band);
       // The epilogue's scales are requested now and wait in registers through the K loop:
       // read at the end, their global-memory latency was a fifth of the consumers' time
       // (ncu at M = 4096).
@@ -108,6 +116,10 @@ __global__ void __launch_bounds__(kThreads, 1)
       for (int kt = 0; kt < ktiles; ++kt, ++it) {
         const int s = it % R::kStages;
         mbar_wait(full + 8 * s, (it / R::kStages) & 1);
+        if (probe & 4) {
+          if (kt > 0) release((it - 1) % R::kStages);
+          continue;
+        }
         const std::uint32_t a = ring + s * R::kStageBytes + c * 64 * kBK, b = ring + s * R::kStageBytes + R::kABytes;
         fence_acc(acc);
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -132,8 +144,14 @@ __global__ void __launch_bounds__(kThreads, 1)
       std::int32_t* const wsum_t = reinterpret_cast<std::int32_t*>(sw_t + BN);
 #pragma unroll
       for (int i = 0; i < BN / 128; ++i) sw_t[tid + 128 * i] = swv[i], wsum_t[tid + 128 * i] = wsv[i];
+      const std::uint32_t stage = ring + R::kOut + c * kOutStageBytes;
       asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
-      store_wgmma_acc<T, BN>(y, acc, bm + c * 64, bn, m, n, rs, sw_t, zx ? wsum_t : nullptr);
+      if (probe & 16) {
+        store_wgmma_acc<T, BN>(y, acc, bm + c * 64, bn, m, n, rs, sw_t, zx ? wsum_t : nullptr);
+      } else if (!(probe & 8)) {
+        store_wgmma_acc_staged<T, BN>(y, acc, bm + c * 64, bn, m, n, rs, sw_t, zx ? wsum_t : nullptr,
+                                      reinterpret_cast<std::uint8_t*>(smem_raw) + (stage - raw), 1 + c);
+      }
     }
   }
 }
@@ -155,18 +173,27 @@ const CUtensorMap* int8_rows_map(const std::int8_t* p, int rows, int k, int box_
 
 template <class T, int BN>
 int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq, const float* sw,
-           const std::int32_t* wsum, void* y, int m, int n, int k, bool persistent, cudaStream_t s) {
+           const std::int32_t* wsum, void* y, int m, int n, int k, bool persistent, int probe, int band,
+           cudaStream_t s) {
   constexpr int smem = TmaRing<BN>::kSmemBytes;
   static const cudaError_t configured =
       cudaFuncSetAttribute(gemm_w8a8_tma_kernel<T, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (configured != cudaSuccess) return static_cast<int>(configured);
+  // Each map is copied out as soon as it is found: the next lookup may encode into the
+  // cache entry it came from.
+  CUtensorMap maps[2];
   const CUtensorMap* map_x = int8_rows_map(xq, m, k, kBM);
-  const CUtensorMap* map_w = map_x ? int8_rows_map(wq, n, k, BN) : nullptr;
+  if (!map_x) return static_cast<int>(cudaErrorNotSupported);
+  maps[0] = *map_x;
+  const CUtensorMap* map_w = int8_rows_map(wq, n, k, BN);
   if (!map_w) return static_cast<int>(cudaErrorNotSupported);
+  maps[1] = *map_w;
   const int tiles = ((n + BN - 1) / BN) * ((m + kBM - 1) / kBM);
   const unsigned grid = static_cast<unsigned>(persistent ? std::min(tiles, multiprocessors()) : tiles);
+  // The staged epilogue's 16-byte stores need a 16-byte aligned y.
+  if (reinterpret_cast<std::uintptr_t>(y) % 16 != 0) probe |= 16;
   gemm_w8a8_tma_kernel<T, BN>
-      <<<grid, kThreads, smem, s>>>(*map_x, *map_w, sx, zx, sw, wsum, static_cast<T*>(y), m, n, k);
+      <<<grid, kThreads, smem, s>>>(maps[0], maps[1], sx, zx, sw, wsum, static_cast<T*>(y), m, n, k, probe, band);
   return static_cast<int>(cudaGetLastError());
 }
 
@@ -174,7 +201,7 @@ int launch(const std::int8_t* xq, const float* sx, const std::int32_t* zx, const
 
 int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
                   const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, int persistent,
-                  cudaStream_t s) {
+                  int probe, int band, cudaStream_t s) {
   return with_type_and_bn(t, bn, m, n, [&](auto type, auto width) {
     constexpr int kBN = decltype(width)::value;
     // Persistent blocks save each later tile's launch and prologue (the producer fills its
@@ -182,7 +209,11 @@ int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int
     // multiprocessor) on the H200, within noise at 4, so the default takes it from 6 on.
     const long long tiles = static_cast<long long>((n + kBN - 1) / kBN) * ((m + kBM - 1) / kBM);
     const bool walk = persistent > 0 || (persistent < 0 && tiles >= 6LL * multiprocessors());
-    return launch<decltype(type), kBN>(xq, sx, zx, wq, sw, wsum, y, m, n, k, walk, s);
+    // Bands of 2 row tiles for the wide block: 5-14 % faster than 8 at M = 4096 on all three
+    // shapes, within noise at M = 1024 (H200, gemm_device.sh w8a8-probe); the narrow block
+    // showed no such gain and keeps 8.
+    if (band <= 0) band = kBN == 256 ? 2 : 8;
+    return launch<decltype(type), kBN>(xq, sx, zx, wq, sw, wsum, y, m, n, k, walk, probe, band, s);
   });
 }
 

@@ -19,6 +19,6 @@ int gemm_w8a8_wgmma(Half t, const std::int8_t* xq, const float* sx, const std::i
 // -1: the first when there are many tiles per multiprocessor.
 int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int32_t* zx, const std::int8_t* wq,
                   const float* sw, const std::int32_t* wsum, void* y, int m, int n, int k, int bn, int persistent,
-                  cudaStream_t s);
+                  int probe, int band, cudaStream_t s);
 
 }  // namespace lowbit::cuda::detail

@@ -43,13 +43,12 @@ LOWBIT_WGMMA_S8(128, 64, "%64", "%65")
 LOWBIT_WGMMA_S8(256, 128, "%128", "%129")
 #undef LOWBIT_WGMMA_S8
 
-// The output tile (first row, first column) numbered tile: tiles are walked in bands of 8
-// row tiles, down each column of the band first, so the tiles in flight at once share few
-// activation and weight tiles and meet in L2 instead of each wave streaming the whole
+// The output tile (first row, first column) numbered tile: tiles are walked in bands of
+// kBand row tiles, down each column of the band first, so the tiles in flight at once share
+// few activation and weight tiles and meet in L2 instead of each wave streaming the whole
 // weight from memory.
 template <int BM, int BN>
-__device__ __forceinline__ void banded_tile(int tile, int m, int n, int& bm, int& bn) {
-  constexpr int kBand = 8;
+__device__ __forceinline__ void banded_tile(int tile, int m, int n, int& bm, int& bn, int kBand = 8) {
   const int tiles_m = (m + BM - 1) / BM, tiles_n = (n + BN - 1) / BN;
   const int band = tile / (kBand * tiles_n), first = band * kBand;
   const int band_rows = min(tiles_m - first, kBand), in_band = tile % (kBand * tiles_n);
@@ -99,6 +98,48 @@ __device__ __forceinline__ void store_wgmma_acc(T* __restrict__ y, const int (&a
     const int ws0 = wsum_t ? wsum_t[lc] : 0, ws1 = wsum_t ? wsum_t[lc + 1] : 0;
     store_w8a8_scaled(y, row, bn + lc, acc[4 * j], acc[4 * j + 1], m, n, rs.s0, rs.z0, w0, w1, ws0, ws1);
     store_w8a8_scaled(y, row + 8, bn + lc, acc[4 * j + 2], acc[4 * j + 3], m, n, rs.s1, rs.z1, w0, w1, ws0, ws1);
+  }
+}
+
+// Bytes of one warpgroup's staging area for store_wgmma_acc_staged: 64 rows of a 64-column
+// chunk, each row padded by 16 bytes so the fragment's 4-byte writes and the rows' 16-byte
+// reads both fall on distinct banks.
+constexpr int kOutPitch = 64 * 2 + 16, kOutStageBytes = 64 * kOutPitch;
+
+// The same outputs as store_wgmma_acc, written through shared memory: each 64-column chunk
+// of the fragment goes to stage (kOutStageBytes, this warpgroup's own), then every thread
+// copies whole 16-byte pieces of rows out, so a warp's store covers four full 128-byte
+// lines instead of eight half sectors. With the fragment's scattered 4-byte stores the
+// W8A8 kernel took 6-19 % longer at M = 4096 on the H200 (gemm_device.sh w8a8-probe). bar
+// is the warpgroup's named barrier; y must be 16-byte aligned (n % 8 == 0 keeps rows so).
+template <class T, int BN>
+__device__ __forceinline__ void store_wgmma_acc_staged(T* __restrict__ y, const int (&acc)[BN / 2], int row0, int bn,
+                                                       int m, int n, RowScales rs, const float* sw_t,
+                                                       const std::int32_t* wsum_t, std::uint8_t* stage, int bar) {
+  const int tid = static_cast<int>(threadIdx.x) % 128, lane = tid % 32, g = lane / 4, t = lane % 4;
+  const int r0 = (tid / 32) * 16 + g;
+#pragma unroll
+  for (int chunk = 0; chunk < BN / 64; ++chunk) {
+    if (chunk > 0) asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
+#pragma unroll
+    for (int jj = 0; jj < 8; ++jj) {
+      const int j = 8 * chunk + jj, lc = 8 * j + 2 * t;
+      const float w0 = sw_t[lc], w1 = sw_t[lc + 1];
+      const int ws0 = wsum_t ? wsum_t[lc] : 0, ws1 = wsum_t ? wsum_t[lc + 1] : 0;
+      const float a0 = rs.s0 * w0 * static_cast<float>(acc[4 * j] - rs.z0 * ws0);
+      const float a1 = rs.s0 * w1 * static_cast<float>(acc[4 * j + 1] - rs.z0 * ws1);
+      const float b0 = rs.s1 * w0 * static_cast<float>(acc[4 * j + 2] - rs.z1 * ws0);
+      const float b1 = rs.s1 * w1 * static_cast<float>(acc[4 * j + 3] - rs.z1 * ws1);
+      store2(reinterpret_cast<T*>(stage + r0 * kOutPitch + 4 * (4 * jj + t)), a0, a1);
+      store2(reinterpret_cast<T*>(stage + (r0 + 8) * kOutPitch + 4 * (4 * jj + t)), b0, b1);
+    }
+    asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int piece = tid + 128 * i, row = piece / 8, col = bn + 64 * chunk + 8 * (piece % 8);
+      const uint4 v = *reinterpret_cast<const uint4*>(stage + row * kOutPitch + 16 * (piece % 8));
+      if (row0 + row < m && col < n) *reinterpret_cast<uint4*>(y + static_cast<std::size_t>(row0 + row) * n + col) = v;
+    }
   }
 }
 
