@@ -209,9 +209,9 @@ int gemm_w8a8_tma(Half t, const std::int8_t* xq, const float* sx, const std::int
     // multiprocessor) on the H200, within noise at 4, so the default takes it from 6 on.
     const long long tiles = static_cast<long long>((n + kBN - 1) / kBN) * ((m + kBM - 1) / kBM);
     const bool walk = persistent > 0 || (persistent < 0 && tiles >= 6LL * multiprocessors());
-    // Bands of 2 row tiles for the wide block: 5-14 % faster than 8 at M = 4096 on all three
-    // shapes, within noise at M = 1024 (H200, gemm_device.sh w8a8-probe); the narrow block
-    // showed no such gain and keeps 8.
+    // Bands of 2 row tiles for the wide block: 6-14 % faster than 8 at M = 4096 on all three
+    // shapes in two runs, within +-5 % in a third and at M = 1024 (H200, gemm_device.sh
+    // w8a8-probe); the narrow block showed no such gain and keeps 8.
     if (band <= 0) band = kBN == 256 ? 2 : 8;
     return launch<decltype(type), kBN>(xq, sx, zx, wq, sw, wsum, y, m, n, k, walk, probe, band, s);
   });
