@@ -2,9 +2,9 @@
 // vec_dot_type) in the exact arithmetic order of llama.cpp's x86 AVX2 build: per block,
 // eight int32 lanes each summing four consecutive code products, fma(d_w*d_x, lane, acc)
 // per lane, then ggml's 8-lane fold. Same order, same float results, bit for bit.
-// The k-quants (Q4_K, Q6_K x Q8_K) fold a whole 256-block into the eight int32 lanes
-// first (sub-block scales applied in integers), then one fma(d_x*d_w, lane, acc); Q4_K
-// keeps its mins in four more lanes, added after the fold.
+// The k-quants (Q4_K, Q5_K, Q6_K x Q8_K) fold a whole 256-block into the eight int32
+// lanes first (sub-block scales applied in integers), then one fma(d_x*d_w, lane, acc);
+// Q4_K keeps its mins in four more lanes, Q5_K in one scalar, added after the fold.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +23,7 @@ float ggml_dot_q5_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_1_q8_1__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q8_0_q8_0__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q5_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q6_K_q8_K__ref(const void* w, const void* x, std::int64_t n);
 // llama.cpp's tiled matmul order for Q6_K (ggml-cpu/tiled, taken for batches of >= 8
 // activation rows when the weight is not repacked): per super-block the exact integer
@@ -34,6 +35,7 @@ float ggml_dot_q5_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_1_q8_1__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q8_0_q8_0__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q4_K_q8_K__avx2(const void* w, const void* x, std::int64_t n);
+float ggml_dot_q5_K_q8_K__avx2(const void* w, const void* x, std::int64_t n);
 float ggml_dot_q6_K_q8_K__avx2(const void* w, const void* x, std::int64_t n);
 
 // llamafile's tinyBLAS fp16 x fp16 product as ggml runs it for attention (AVX2+F16C):
@@ -133,23 +135,30 @@ void ggml_mul_mat(GgmlDotFn dot, const std::byte* w, std::size_t row_bytes, std:
                   std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads,
                   GgmlDotTileFn tile = nullptr);
 
-// One Q6_K weight row against c (1..kGgmlTileCols) Q8_K activation rows x_stride blocks
-// apart, in llama.cpp's tiled order: out[j] = ggml_dot_q6_K_q8_K_tiled(w, x + j * x_stride)
-// bit for bit (the integer sums are exact, and each output keeps its own fmas). The AVX2
-// tile unpacks each run of weight codes once for all c activations.
-using GgmlDotQ6KTileFn = void (*)(const void* w, const ggml::block_q8_K* x, std::size_t x_stride, std::int64_t n,
-                                  int c, float* out);
+// One k-quant weight row against c (1..kGgmlTileCols) Q8_K activation rows x_stride
+// blocks apart, out[j] = dot(w, x + j * x_stride) bit for bit (the integer sums are exact,
+// and each output keeps its own fmas). Q6_K's tile is in llama.cpp's tiled order
+// (ggml_dot_q6_K_q8_K_tiled), Q5_K's in vec_dot order (ggml_dot_q5_K_q8_K). The AVX2 tiles
+// unpack each run of weight codes once for all c activations.
+using GgmlDotKTileFn = void (*)(const void* w, const ggml::block_q8_K* x, std::size_t x_stride, std::int64_t n, int c,
+                                float* out);
 void ggml_dot_tile_q6_K_q8_K_tiled__ref(const void* w, const ggml::block_q8_K* x, std::size_t x_stride,
                                         std::int64_t n, int c, float* out);
 void ggml_dot_tile_q6_K_q8_K_tiled__avx2(const void* w, const ggml::block_q8_K* x, std::size_t x_stride,
                                          std::int64_t n, int c, float* out);
-GgmlDotQ6KTileFn ggml_dot_tile_q6_K_tiled_kernel(bool reference = false);
-// y[i][r] = dot(Q6_K row r, Q8_K activation row i) in llama.cpp's order for m rows:
-// through the tiled-order tiles for m >= kGgmlQ6KTiledMinRows, else single vec_dot-order
-// dots (ggml_mul_mat; a four-row tile of them ran 1.3-2x slower at M = 1 on Zen 3).
-void ggml_mul_mat_q6_K(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
-                             const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
-                             int threads);
+void ggml_dot_tile_q5_K_q8_K__ref(const void* w, const ggml::block_q8_K* x, std::size_t x_stride, std::int64_t n,
+                                  int c, float* out);
+void ggml_dot_tile_q5_K_q8_K__avx2(const void* w, const ggml::block_q8_K* x, std::size_t x_stride, std::int64_t n,
+                                   int c, float* out);
+// The batch tile for Q5_K or Q6_K (reference or AVX2), null for other types.
+GgmlDotKTileFn ggml_dot_tile_k_kernel(ggml::Type t, bool reference = false);
+// y[i][r] = dot(row r of type t (Q5_K or Q6_K), Q8_K activation row i) in llama.cpp's
+// order for m rows, through the batch tiles from ggml_k_tile_min_rows(t) rows (Q6_K: 8, where
+// llama.cpp takes its tiled order; Q5_K: 2), else single dots (ggml_mul_mat; a four-row
+// Q6_K tile of them ran 1.3-2x slower at M = 1 on Zen 3).
+std::int64_t ggml_k_tile_min_rows(ggml::Type t);
+void ggml_mul_mat_k(ggml::Type t, bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
+                    const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads);
 
 // y[i][r] = tinyBLAS dot(weight row r, activation row i) over k (a multiple of 8), for
 // fp32 weights and activations (fp16 weights widened to fp32 with activations rounded to

@@ -20,6 +20,7 @@ GgmlDotFn ggml_dot_kernel(ggml::Type t, bool reference) {
     case ggml::Type::Q4_1: return fast ? ggml_dot_q4_1_q8_1__avx2 : ggml_dot_q4_1_q8_1__ref;
     case ggml::Type::Q8_0: return fast ? ggml_dot_q8_0_q8_0__avx2 : ggml_dot_q8_0_q8_0__ref;
     case ggml::Type::Q4_K: return fast ? ggml_dot_q4_K_q8_K__avx2 : ggml_dot_q4_K_q8_K__ref;
+    case ggml::Type::Q5_K: return fast ? ggml_dot_q5_K_q8_K__avx2 : ggml_dot_q5_K_q8_K__ref;
     case ggml::Type::Q6_K: return fast ? ggml_dot_q6_K_q8_K__avx2 : ggml_dot_q6_K_q8_K__ref;
     default: return nullptr;
   }
@@ -42,19 +43,22 @@ GgmlDotTileFn ggml_dot_tile_kernel(ggml::Type t) {
   }
 }
 
-GgmlDotQ6KTileFn ggml_dot_tile_q6_K_tiled_kernel(bool reference) {
-  return !reference && fast_kernels_enabled() ? ggml_dot_tile_q6_K_q8_K_tiled__avx2
-                                              : ggml_dot_tile_q6_K_q8_K_tiled__ref;
+GgmlDotKTileFn ggml_dot_tile_k_kernel(ggml::Type t, bool reference) {
+  const bool fast = !reference && fast_kernels_enabled();
+  if (t == ggml::Type::Q6_K) return fast ? ggml_dot_tile_q6_K_q8_K_tiled__avx2 : ggml_dot_tile_q6_K_q8_K_tiled__ref;
+  if (t == ggml::Type::Q5_K) return fast ? ggml_dot_tile_q5_K_q8_K__avx2 : ggml_dot_tile_q5_K_q8_K__ref;
+  return nullptr;
 }
 
-void ggml_mul_mat_q6_K(bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
-                       const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y,
-                       int threads) {
-  if (m < kGgmlQ6KTiledMinRows) {
-    ggml_mul_mat(ggml_dot_kernel(ggml::Type::Q6_K, reference), w, row_bytes, rows, x, x_row_bytes, m, k, y, threads);
+std::int64_t ggml_k_tile_min_rows(ggml::Type t) { return t == ggml::Type::Q6_K ? kGgmlQ6KTiledMinRows : 2; }
+
+void ggml_mul_mat_k(ggml::Type t, bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
+                    const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads) {
+  const GgmlDotKTileFn tile = ggml_dot_tile_k_kernel(t, reference);
+  if (!tile || m < ggml_k_tile_min_rows(t)) {
+    ggml_mul_mat(ggml_dot_kernel(t, reference), w, row_bytes, rows, x, x_row_bytes, m, k, y, threads);
     return;
   }
-  const GgmlDotQ6KTileFn tile = ggml_dot_tile_q6_K_tiled_kernel(reference);
   const auto* xb = reinterpret_cast<const ggml::block_q8_K*>(x);
   const std::size_t stride = x_row_bytes / sizeof(ggml::block_q8_K);
   if (rows * m * k < kParallelMinWork) threads = 1;

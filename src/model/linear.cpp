@@ -208,9 +208,9 @@ void Linear::forward_blocks(std::span<const std::byte> xq, std::int64_t m, float
   if (panels_x8_) {
     kernels::ggml_mul_mat_x8(type_, false, blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_ / 8), rows_,
                              xq.data(), x_row_bytes, m, cols_, y, threads);
-  } else if (type_ == ggml::Type::Q6_K) {
-    kernels::ggml_mul_mat_q6_K(false, blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_), rows_,
-                               xq.data(), x_row_bytes, m, cols_, y, threads);
+  } else if (kernels::ggml_dot_tile_k_kernel(type_)) {
+    kernels::ggml_mul_mat_k(type_, false, blocks_.data(), blocks_.size() / static_cast<std::size_t>(rows_), rows_,
+                            xq.data(), x_row_bytes, m, cols_, y, threads);
   } else {
     kernels::ggml_mul_mat(kernels::ggml_dot_kernel_for_batch(type_, m), blocks_.data(),
                           blocks_.size() / static_cast<std::size_t>(rows_), rows_, xq.data(), x_row_bytes, m, cols_, y,

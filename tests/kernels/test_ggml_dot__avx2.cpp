@@ -2,7 +2,7 @@
 // bit (random blocks, 1..48 blocks, unaligned rows), and the reference is the true dot
 // product of the decoded blocks within the rounding bound of its order: n/256 + 4 fp32
 // roundings per term ((blocks + 4) * 2^-24 * sum |terms|); the same for the k-quant dots
-// (Q4_K, Q6_K x Q8_K) on rows of 256..4096. The fp32 matmul kernel pair is held to the
+// (Q4_K, Q5_K, Q6_K x Q8_K) on rows of 256..4096. The fp32 matmul kernel pair is held to the
 // bound its header states.
 #include <gtest/gtest.h>
 
@@ -165,7 +165,10 @@ std::vector<std::uint8_t> k_weight_blocks(Type t, std::int64_t nb, std::mt19937&
   for (auto& v : b) v = static_cast<std::uint8_t>(rng());
   for (std::int64_t i = 0; i < nb; ++i) {
     std::uint8_t* blk = b.data() + 2 + i * tr.type_size;
-    if (t == Type::Q4_K) {
+    if (t == Type::Q4_K || t == Type::Q5_K) {
+      // Q5_K starts as Q4_K does: d, then dmin.
+      static_assert(offsetof(ggml::block_q5_K, d) == offsetof(ggml::block_q4_K, d) &&
+                    offsetof(ggml::block_q5_K, dmin) == offsetof(ggml::block_q4_K, dmin));
       const std::uint16_t d = random_half(rng, lo, hi), dmin = random_half(rng, lo, hi);
       std::memcpy(blk + offsetof(ggml::block_q4_K, d), &d, 2);
       std::memcpy(blk + offsetof(ggml::block_q4_K, dmin), &dmin, 2);
@@ -223,6 +226,24 @@ void exact_dot_k(Type t, const std::uint8_t* w, const std::uint8_t* x, std::int6
         *dot += d * sc * s - dmin * m * ys;
         *mag += std::fabs(d) * sc * sa + std::fabs(dmin) * m * std::labs(ys);
       }
+    } else if (t == Type::Q5_K) {
+      ggml::block_q5_K a;
+      std::memcpy(&a, w + i * sizeof a, sizeof a);
+      const double d = static_cast<double>(b.d) * fp16_to_fp32(a.d), dmin = static_cast<double>(b.d) * fp16_to_fp32(a.dmin);
+      for (int j = 0; j < 8; ++j) {
+        std::uint8_t sc, m;
+        ggml::get_scale_min(j, a.scales, sc, m);
+        long s = 0, sa = 0, ys = 0;
+        for (int k = 0; k < 32; ++k) {
+          // Sub-block j: nibble j % 2 of qs[32 (j / 2) + k], fifth bit j of qh[k] (ggml's Q5_K layout).
+          const int nib = (j % 2 ? a.qs[32 * (j / 2) + k] >> 4 : a.qs[32 * (j / 2) + k] & 15);
+          const int q = nib | (((a.qh[k] >> j) & 1) << 4);
+          const int y = b.qs[32 * j + k];
+          s += q * y, sa += std::abs(q * y), ys += y;
+        }
+        *dot += d * sc * s - dmin * m * ys;
+        *mag += std::fabs(d) * sc * sa + std::fabs(dmin) * m * std::labs(ys);
+      }
     } else {
       ggml::block_q6_K a;
       std::memcpy(&a, w + i * sizeof a, sizeof a);
@@ -240,7 +261,7 @@ void exact_dot_k(Type t, const std::uint8_t* w, const std::uint8_t* x, std::int6
   }
 }
 
-// Q4_K and Q6_K x Q8_K: AVX2 equals the reference bit for bit over many rows, realistic
+// Q4_K, Q5_K and Q6_K x Q8_K: AVX2 equals the reference bit for bit over many rows, realistic
 // and random blocks, ordinary and extreme scales; the reference is within its order's
 // bound of the exact dot (nb fmas per lane + d's rounding + 3 fold adds + the mins' fold
 // and final add: (nb + 6) * 2^-24 * sum |terms|) wherever bsums are the code sums. Q6_K's
@@ -285,7 +306,7 @@ TEST_P(GgmlDotK, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, GgmlDotK, ::testing::Values(Type::Q4_K, Type::Q6_K),
+INSTANTIATE_TEST_SUITE_P(Types, GgmlDotK, ::testing::Values(Type::Q4_K, Type::Q5_K, Type::Q6_K),
                          [](const auto& i) { return std::string(ggml::traits(i.param).name); });
 
 TEST(GgmlDotF16Tinyblas, Avx2EqualsReferenceAndReferenceIsTheDotWithinItsBound) {

@@ -118,7 +118,8 @@ TEST_P(PeerGgmlVecDot, ReferenceAndAvx2EqualLlamaCppBitForBit) {
 
 INSTANTIATE_TEST_SUITE_P(
     PeerTypes, PeerGgmlVecDot,
-    ::testing::Values(Case{Type::Q4_K, 256}, Case{Type::Q4_K, 512}, Case{Type::Q4_K, 4096}, Case{Type::Q6_K, 256},
+    ::testing::Values(Case{Type::Q4_K, 256}, Case{Type::Q4_K, 512}, Case{Type::Q4_K, 4096}, Case{Type::Q5_K, 256},
+                      Case{Type::Q5_K, 4096}, Case{Type::Q6_K, 256},
                       Case{Type::Q6_K, 512}, Case{Type::Q6_K, 4096}, Case{Type::Q4_0, 256}, Case{Type::Q4_0, 4096},
                       Case{Type::Q5_0, 256}, Case{Type::Q5_0, 4096},
                       Case{Type::Q8_0, 256}, Case{Type::Q8_0, 4096}),

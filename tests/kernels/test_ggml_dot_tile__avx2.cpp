@@ -73,58 +73,74 @@ TEST(GgmlDotTile, EmptyBatchWritesNothing) {
   for (const float v : y) EXPECT_EQ(v, -1.f);
 }
 
-// Q6_K matmuls in llama.cpp's order by batch size: through the AVX2 tile (tiled order,
-// 1 x 8, for m >= 8; single AVX2 vec_dot-order dots below) and through the reference,
-// every output is exactly the reference single dot of that order, for weight
-// blocks of arbitrary bytes (every ql/qh/scale pattern is a valid block; d kept finite)
-// and of the extremes (codes 63, scales +-128, activation codes +-127 with their bsums),
-// tile widths 1..8 and ragged rests, rows at byte offset 2 and activations at 4 (their
-// blocks' own alignment, off a vector's), 1 or 2 threads.
-TEST(GgmlDotTile, Q6KMatmulEqualsReferenceDots) {
+// Q5_K and Q6_K matmuls in llama.cpp's order by batch size: through the AVX2 tiles (1 x 8;
+// Q6_K's in its tiled order from m >= 8, Q5_K's in vec_dot order from m >= 2; single AVX2
+// dots below) and through the reference, every output is exactly the reference single dot
+// of that order, for weight blocks of arbitrary bytes (every code/scale pattern is a valid
+// block; d and dmin kept finite) and of the extremes (top codes, Q6_K scales +-128, Q5_K
+// scales and mins 63, activation codes +-127 with their bsums), tile widths 1..8 and
+// ragged rests, rows at byte offset 2 and activations at 4 (their blocks' own alignment,
+// off a vector's), 1 or 2 threads.
+TEST(GgmlDotTile, KQuantMatmulsEqualReferenceDots) {
   std::mt19937 rng(17);
   std::uniform_int_distribution<int> byte(0, 255), code(-127, 127);
-  for (const bool extreme : {false, true})
-    for (const std::int64_t rows : {1, 7, 40})
-      for (const std::int64_t m : {1, 5, 8, 9, 24, 35})
-        for (const std::int64_t k : {256, 768}) {
-          const std::int64_t nb = k / 256;
-          std::vector<std::byte> wbuf(sizeof(ggml::block_q6_K) * static_cast<std::size_t>(rows * nb) + 2);
-          for (std::int64_t b = 0; b < rows * nb; ++b) {
-            ggml::block_q6_K blk;
-            auto* raw = reinterpret_cast<unsigned char*>(&blk);
-            for (std::size_t i = 0; i < sizeof(blk); ++i) raw[i] = static_cast<unsigned char>(extreme ? 0xFF : byte(rng));
-            if (extreme) std::memset(blk.scales, b % 2 ? 0x80 : 0x7F, sizeof(blk.scales));
-            blk.d = static_cast<std::uint16_t>(0x3C00 + byte(rng));  // finite, in [1, 2)
-            std::memcpy(wbuf.data() + 2 + sizeof(blk) * static_cast<std::size_t>(b), &blk, sizeof(blk));
-          }
-          std::vector<std::byte> xbuf(sizeof(ggml::block_q8_K) * static_cast<std::size_t>(m * nb) + 4);
-          for (std::int64_t b = 0; b < m * nb; ++b) {
-            ggml::block_q8_K blk{};
-            blk.d = 0.01f * static_cast<float>(1 + byte(rng));
-            for (int e = 0; e < 256; ++e) {
-              blk.qs[e] = static_cast<std::int8_t>(extreme ? (b % 3 ? 127 : -127) : code(rng));
-              blk.bsums[e / 16] = static_cast<std::int16_t>(blk.bsums[e / 16] + blk.qs[e]);
+  for (const ggml::Type t : {ggml::Type::Q5_K, ggml::Type::Q6_K})
+    for (const bool extreme : {false, true})
+      for (const std::int64_t rows : {1, 7, 40})
+        for (const std::int64_t m : {1, 2, 5, 8, 9, 24, 35})
+          for (const std::int64_t k : {256, 768}) {
+            const std::int64_t nb = k / 256;
+            const std::size_t bsize = ggml::traits(t).type_size;
+            std::vector<std::byte> wbuf(bsize * static_cast<std::size_t>(rows * nb) + 2);
+            for (std::int64_t b = 0; b < rows * nb; ++b) {
+              std::vector<unsigned char> raw(bsize);
+              for (auto& v : raw) v = static_cast<unsigned char>(extreme ? 0xFF : byte(rng));
+              // Finite scales in [1, 2): Q6_K's d sits last, Q5_K's d and dmin first.
+              const std::uint16_t d = static_cast<std::uint16_t>(0x3C00 + byte(rng));
+              if (t == ggml::Type::Q6_K) {
+                ggml::block_q6_K blk;
+                std::memcpy(&blk, raw.data(), sizeof blk);
+                if (extreme) std::memset(blk.scales, b % 2 ? 0x80 : 0x7F, sizeof(blk.scales));
+                blk.d = d;
+                std::memcpy(raw.data(), &blk, sizeof blk);
+              } else {
+                ggml::block_q5_K blk;
+                std::memcpy(&blk, raw.data(), sizeof blk);
+                blk.d = d;
+                blk.dmin = static_cast<std::uint16_t>(0x3C00 + byte(rng));
+                std::memcpy(raw.data(), &blk, sizeof blk);
+              }
+              std::memcpy(wbuf.data() + 2 + bsize * static_cast<std::size_t>(b), raw.data(), bsize);
             }
-            std::memcpy(xbuf.data() + 4 + sizeof(blk) * static_cast<std::size_t>(b), &blk, sizeof(blk));
-          }
-          const std::size_t row_bytes = sizeof(ggml::block_q6_K) * static_cast<std::size_t>(nb);
-          const std::size_t x_row_bytes = sizeof(ggml::block_q8_K) * static_cast<std::size_t>(nb);
-          const kernels::GgmlDotFn ref = kernels::ggml_dot_kernel_for_batch(ggml::Type::Q6_K, m, true);
-          for (const bool reference : {true, false}) {
-            if (!reference && !kernels::cpu_has_avx2()) continue;
-            for (const int threads : {1, 2}) {
-              std::vector<float> y(static_cast<std::size_t>(m * rows), -1.f);
-              kernels::ggml_mul_mat_q6_K(reference, wbuf.data() + 2, row_bytes, rows, xbuf.data() + 4, x_row_bytes,
-                                         m, k, y.data(), threads);
-              for (std::int64_t i = 0; i < m; ++i)
-                for (std::int64_t r = 0; r < rows; ++r) {
-                  const float want = ref(wbuf.data() + 2 + static_cast<std::size_t>(r) * row_bytes,
-                                         xbuf.data() + 4 + static_cast<std::size_t>(i) * x_row_bytes, k);
-                  ASSERT_EQ(y[static_cast<std::size_t>(i * rows + r)], want)
-                      << (reference ? "reference" : "AVX2") << (extreme ? " extreme" : "") << " rows " << rows
-                      << " m " << m << " k " << k << " threads " << threads << " at activation " << i << " row " << r;
-                }
+            std::vector<std::byte> xbuf(sizeof(ggml::block_q8_K) * static_cast<std::size_t>(m * nb) + 4);
+            for (std::int64_t b = 0; b < m * nb; ++b) {
+              ggml::block_q8_K blk{};
+              blk.d = 0.01f * static_cast<float>(1 + byte(rng));
+              for (int e = 0; e < 256; ++e) {
+                blk.qs[e] = static_cast<std::int8_t>(extreme ? (b % 3 ? 127 : -127) : code(rng));
+                blk.bsums[e / 16] = static_cast<std::int16_t>(blk.bsums[e / 16] + blk.qs[e]);
+              }
+              std::memcpy(xbuf.data() + 4 + sizeof(blk) * static_cast<std::size_t>(b), &blk, sizeof(blk));
+            }
+            const std::size_t row_bytes = bsize * static_cast<std::size_t>(nb);
+            const std::size_t x_row_bytes = sizeof(ggml::block_q8_K) * static_cast<std::size_t>(nb);
+            const kernels::GgmlDotFn ref = kernels::ggml_dot_kernel_for_batch(t, m, true);
+            for (const bool reference : {true, false}) {
+              if (!reference && !kernels::cpu_has_avx2()) continue;
+              for (const int threads : {1, 2}) {
+                std::vector<float> y(static_cast<std::size_t>(m * rows), -1.f);
+                kernels::ggml_mul_mat_k(t, reference, wbuf.data() + 2, row_bytes, rows, xbuf.data() + 4, x_row_bytes,
+                                        m, k, y.data(), threads);
+                for (std::int64_t i = 0; i < m; ++i)
+                  for (std::int64_t r = 0; r < rows; ++r) {
+                    const float want = ref(wbuf.data() + 2 + static_cast<std::size_t>(r) * row_bytes,
+                                           xbuf.data() + 4 + static_cast<std::size_t>(i) * x_row_bytes, k);
+                    ASSERT_EQ(y[static_cast<std::size_t>(i * rows + r)], want)
+                        << ggml::traits(t).name << (reference ? " reference" : " AVX2") << (extreme ? " extreme" : "")
+                        << " rows " << rows << " m " << m << " k " << k << " threads " << threads << " at activation "
+                        << i << " row " << r;
+                  }
+              }
             }
           }
-        }
 }

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "formats/ggml_blocks.h"
+#include "kernels/avx2/q5_K_codes_avx2.h"
 #include "kernels/avx2/q6_K_codes_avx2.h"
 #include "kernels/ggml_dot.h"
 
@@ -229,6 +230,47 @@ float ggml_dot_q4_K_q8_K__avx2(const void* w, const void* x, std::int64_t n) {
   __m128 m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
   m = _mm_add_ss(m, _mm_movehdup_ps(m));
   return fold(acc) + _mm_cvtss_f32(m);
+}
+
+namespace {
+
+// Lanes += run J's products: sub-block 2J's codes against q8[64J..], 2J + 1's against
+// q8[64J + 32..], each pair sum times its scale.
+template <int J>
+[[gnu::always_inline]] inline __m256i q5_K_run(const ggml::block_q5_K& a, __m256i hbits, __m256i scales,
+                                              const std::int8_t* q8, __m256i sumi) {
+  __m256i lo, hi;
+  q5_K_run_codes<J>(a, hbits, lo, hi);
+  const __m256i q8l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 64 * J));
+  const __m256i q8h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 64 * J + 32));
+  const __m256i pl = _mm256_madd_epi16(q5_K_scale<2 * J>(scales), _mm256_maddubs_epi16(lo, q8l));
+  const __m256i ph = _mm256_madd_epi16(q5_K_scale<2 * J + 1>(scales), _mm256_maddubs_epi16(hi, q8h));
+  return _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+}
+
+}  // namespace
+
+float ggml_dot_q5_K_q8_K__avx2(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q5_K*>(w);
+  const auto* b = static_cast<const ggml::block_q8_K*>(x);
+  __m256 acc = _mm256_setzero_ps();
+  float summs = 0.f;
+  for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+    const float d = b[ib].d * half(a[ib].d);
+    const float dmin = -b[ib].d * half(a[ib].dmin);
+    const __m256i sm = q5_K_scales_mins(a[ib]);
+    // llama.cpp's build contracts `summs += dmin * mins` into one fma.
+    summs = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(dmin), _mm_set_ss(q5_K_mins(sm, b[ib])), _mm_set_ss(summs)));
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+    const __m256i hbits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[ib].qh));
+    __m256i sumi = _mm256_setzero_si256();
+    sumi = q5_K_run<0>(a[ib], hbits, scales, b[ib].qs, sumi);
+    sumi = q5_K_run<1>(a[ib], hbits, scales, b[ib].qs, sumi);
+    sumi = q5_K_run<2>(a[ib], hbits, scales, b[ib].qs, sumi);
+    sumi = q5_K_run<3>(a[ib], hbits, scales, b[ib].qs, sumi);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return fold(acc) + summs;
 }
 
 namespace {

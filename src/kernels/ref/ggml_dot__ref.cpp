@@ -121,6 +121,50 @@ float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
   return ggml_hsum8(acc) + ((acc_m[0] + acc_m[2]) + (acc_m[1] + acc_m[3]));
 }
 
+// Q5_K: Q4_K's nibbles with a fifth bit from qh (bit 2j of qh[t] for the low nibbles of
+// 32-code run j, bit 2j + 1 for the high ones), unsigned 0..31, in the same eight lanes.
+// The mins go into one scalar per super-block: the four pair products summed in int32
+// ((p0 + p1) + (p2 + p3), as hadd_epi32 twice), fma'd by dmin into a running float
+// outside the lanes, which is added after the fold.
+float ggml_dot_q5_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
+  const auto* a = static_cast<const ggml::block_q5_K*>(w);
+  const auto* b = static_cast<const ggml::block_q8_K*>(x);
+  float acc[8] = {};
+  float summs = 0.f;
+  for (std::int64_t ib = 0; ib < n / ggml::QK_K; ++ib) {
+    const float d = b[ib].d * fp16_to_fp32(a[ib].d);
+    const float dmin = -b[ib].d * fp16_to_fp32(a[ib].dmin);
+    int sc[8], mn[8];
+    for (int j = 0; j < 8; ++j) {
+      std::uint8_t s, m;
+      ggml::get_scale_min(j, a[ib].scales, s, m);
+      sc[j] = s;
+      mn[j] = m;
+    }
+    std::int32_t pair[4];
+    for (int l = 0; l < 4; ++l) {
+      // hadd_epi16 wraps at 16 bits; only bsums that do not come from codes can reach that.
+      const int q0 = static_cast<std::int16_t>(b[ib].bsums[4 * l] + b[ib].bsums[4 * l + 1]);
+      const int q1 = static_cast<std::int16_t>(b[ib].bsums[4 * l + 2] + b[ib].bsums[4 * l + 3]);
+      pair[l] = mn[2 * l] * q0 + mn[2 * l + 1] * q1;
+    }
+    // llama.cpp's build contracts `summs += dmin * sum` into one fma.
+    summs = std::fma(dmin, static_cast<float>((pair[0] + pair[1]) + (pair[2] + pair[3])), summs);
+    int sumi[8] = {};
+    for (int j = 0; j < 4; ++j) {
+      const std::uint8_t* q5 = a[ib].qs + 32 * j;
+      const std::int8_t* q8 = b[ib].qs + 64 * j;
+      for (int t = 0; t < 32; ++t) {
+        const int lo = (q5[t] & 0x0F) | (((a[ib].qh[t] >> (2 * j)) & 1) << 4);
+        const int hi = (q5[t] >> 4) | (((a[ib].qh[t] >> (2 * j + 1)) & 1) << 4);
+        sumi[t / 4] += sc[2 * j] * lo * q8[t] + sc[2 * j + 1] * hi * q8[32 + t];
+      }
+    }
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(sumi[l]), acc[l]);
+  }
+  return ggml_hsum8(acc) + summs;
+}
+
 // Q6_K: each 128-weight half holds four 32-code runs (ql low nibbles, ql+32 low, ql high,
 // ql+32 high, with 2 bits each from qh); lane l sums codes 4l..4l+3 of every run, as
 // unsigned 0..63, times the scale of their 16-weight sub-block. The -32 offset comes off
@@ -183,6 +227,11 @@ float ggml_dot_q6_K_q8_K_tiled__ref(const void* w, const void* x, std::int64_t n
 void ggml_dot_tile_q6_K_q8_K_tiled__ref(const void* w, const ggml::block_q8_K* x, std::size_t x_stride,
                                         std::int64_t n, int c, float* out) {
   for (int j = 0; j < c; ++j) out[j] = ggml_dot_q6_K_q8_K_tiled__ref(w, x + static_cast<std::size_t>(j) * x_stride, n);
+}
+
+void ggml_dot_tile_q5_K_q8_K__ref(const void* w, const ggml::block_q8_K* x, std::size_t x_stride, std::int64_t n,
+                                  int c, float* out) {
+  for (int j = 0; j < c; ++j) out[j] = ggml_dot_q5_K_q8_K__ref(w, x + static_cast<std::size_t>(j) * x_stride, n);
 }
 
 float ggml_dot_f16_tinyblas__ref(const float* a, const float* b, std::int64_t n) {
