@@ -291,37 +291,59 @@ void one_call(lowbit::cuda::W4A16Tuning tune = {}, int m = 1) {
   CHECK_CUDA(cudaDeviceSynchronize());
 }
 
+// The operands of one symmetric W8A8 shape for the timing modes: random int8 activations
+// and weights (fixed seeds), their scales, lowbit's bf16 output and cuBLAS's int32 one;
+// freed with the object.
+struct W8A8Operands {
+  int m, n, k;
+  std::int8_t *xq = nullptr, *wq = nullptr;
+  float *sx = nullptr, *sw = nullptr;
+  std::int32_t* c32 = nullptr;
+  void* y = nullptr;
+  W8A8Operands(int m_, int n_, int k_) : m(m_), n(n_), k(k_) {
+    const std::size_t mk = static_cast<std::size_t>(m) * k, nk = static_cast<std::size_t>(n) * k;
+    const std::size_t mn = static_cast<std::size_t>(m) * n;
+    CHECK_CUDA(cudaMalloc(&xq, mk));
+    CHECK_CUDA(cudaMalloc(&wq, nk));
+    CHECK_CUDA(cudaMalloc(&sx, m * 4));
+    CHECK_CUDA(cudaMalloc(&sw, n * 4));
+    CHECK_CUDA(cudaMalloc(&y, mn * 2));
+    CHECK_CUDA(cudaMalloc(&c32, mn * 4));
+    fill_int8<<<1024, 256>>>(xq, mk, 3);
+    fill_int8<<<1024, 256>>>(wq, nk, 4);
+    fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
+    fill_scale<<<64, 256>>>(sw, n, 6, 1e-3f, 1e-3f);
+    CHECK_CUDA(cudaGetLastError());
+  }
+  W8A8Operands(const W8A8Operands&) = delete;
+  W8A8Operands& operator=(const W8A8Operands&) = delete;
+  ~W8A8Operands() {
+    for (void* p : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
+                    static_cast<void*>(c32)})
+      cudaFree(p);
+  }
+  void cublas(cublasHandle_t blas) const {
+    const int one = 1, zero = 0;
+    CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, wq, CUDA_R_8I, k, xq, CUDA_R_8I, k, &zero,
+                              c32, CUDA_R_32I, n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+  }
+  void lowbit(lowbit::cuda::W8A8Tuning tune = {}) const {
+    CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr,
+                                         tune));
+  }
+};
+
 // One W8A8 call of m rows on 8192 x 8192 (symmetric, default plan) after warm-up, for ncu.
 // Five W8A8 calls at 8192 x 8192 (lowbit's default plan, or cuBLAS int8 when blas is
 // given), for a profiler to pick one.
 void one_w8a8_call(int m, cublasHandle_t blas = nullptr, lowbit::cuda::W8A8Tuning tune = {}) {
-  const int n = 8192, k = 8192;
-  std::int8_t *xq, *wq;
-  float *sx, *sw;
-  void* y;
-  CHECK_CUDA(cudaMalloc(&xq, static_cast<std::size_t>(m) * k));
-  CHECK_CUDA(cudaMalloc(&wq, static_cast<std::size_t>(n) * k));
-  CHECK_CUDA(cudaMalloc(&sx, m * 4));
-  CHECK_CUDA(cudaMalloc(&sw, n * 4));
-  CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * n * 2));
-  fill_int8<<<1024, 256>>>(xq, static_cast<std::size_t>(m) * k, 3);
-  fill_int8<<<1024, 256>>>(wq, static_cast<std::size_t>(n) * k, 4);
-  fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
-  fill_scale<<<64, 256>>>(sw, n, 6, 1e-3f, 1e-3f);
-  std::int32_t* c32 = nullptr;
-  if (blas) CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * n * 4));
-  const int one = 1, zero = 0;
+  const W8A8Operands op(m, 8192, 8192);
   for (int i = 0; i < 5; ++i)
     if (blas)
-      CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, wq, CUDA_R_8I, k, xq, CUDA_R_8I, k, &zero,
-                                c32, CUDA_R_32I, n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
+      op.cublas(blas);
     else
-      CHECK_LOWBIT(
-          lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr, tune));
+      op.lowbit(tune);
   CHECK_CUDA(cudaDeviceSynchronize());
-  for (void* p : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
-                  static_cast<void*>(c32)})
-    if (p) CHECK_CUDA(cudaFree(p));
 }
 
 std::vector<lowbit::cuda::W4A16Tuning> sweep_tunings() {
@@ -698,45 +720,19 @@ int run_w8a8(Timer& tm, cublasHandle_t blas, std::FILE* csv) {
 // and end, for `nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw -lms 100` running
 // beside it to show the clock and power each holds.
 void clocks_w8a8(cublasHandle_t blas) {
-  const int m = 4096, n = 8192, k = 8192;
-  std::int8_t *xq, *wq;
-  float *sx, *sw;
-  std::int32_t* c32;
-  void* y;
-  CHECK_CUDA(cudaMalloc(&xq, static_cast<std::size_t>(m) * k));
-  CHECK_CUDA(cudaMalloc(&wq, static_cast<std::size_t>(n) * k));
-  CHECK_CUDA(cudaMalloc(&sx, m * 4));
-  CHECK_CUDA(cudaMalloc(&sw, n * 4));
-  CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * n * 2));
-  CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * n * 4));
-  fill_int8<<<1024, 256>>>(xq, static_cast<std::size_t>(m) * k, 3);
-  fill_int8<<<1024, 256>>>(wq, static_cast<std::size_t>(n) * k, 4);
-  fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
-  fill_scale<<<64, 256>>>(sw, n, 6, 1e-3f, 1e-3f);
-  const int one = 1, zero = 0;
+  const W8A8Operands op(4096, 8192, 8192);
   const auto phase = [&](const char* name, auto&& call) {
     const auto t0 = std::chrono::system_clock::now();
     for (int i = 0; i < 5000; ++i) call();
     CHECK_CUDA(cudaDeviceSynchronize());
     const auto t1 = std::chrono::system_clock::now();
-    const auto sec = [](auto t) {
-      return std::chrono::duration<double>(t.time_since_epoch()).count();
-    };
+    const auto sec = [](auto t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); };
     std::printf("%s: %.3f .. %.3f s (epoch), %.1f us per call\n", name, sec(t0), sec(t1),
                 std::chrono::duration<double, std::micro>(t1 - t0).count() / 5000);
     std::this_thread::sleep_for(std::chrono::seconds(1));
   };
-  phase("cublas", [&] {
-    CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, wq, CUDA_R_8I, k, xq, CUDA_R_8I, k, &zero,
-                              c32, CUDA_R_32I, n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
-  });
-  phase("lowbit", [&] {
-    CHECK_LOWBIT(
-        lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, n, k, nullptr));
-  });
-  for (void* p : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
-                  static_cast<void*>(c32)})
-    CHECK_CUDA(cudaFree(p));
+  phase("cublas", [&] { op.cublas(blas); });
+  phase("lowbit", [&] { op.lowbit(); });
 }
 
 // W8A8 beside cuBLAS at the power limit: a board running large int8 GEMMs back to back
@@ -753,30 +749,9 @@ void sustained_w8a8(cublasHandle_t blas) {
   CHECK_CUDA(cudaEventCreate(&b));
   for (const Shape sh : shapes)
     for (const int m : {512, 1024, 2048, 4096}) {
-      const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k, mk = static_cast<std::size_t>(m) * sh.k;
-      std::int8_t *xq, *wq;
-      float *sx, *sw;
-      std::int32_t* c32;
-      void* y;
-      CHECK_CUDA(cudaMalloc(&xq, mk));
-      CHECK_CUDA(cudaMalloc(&wq, nk));
-      CHECK_CUDA(cudaMalloc(&sx, m * 4));
-      CHECK_CUDA(cudaMalloc(&sw, sh.n * 4));
-      CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * sh.n * 2));
-      CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * sh.n * 4));
-      fill_int8<<<1024, 256>>>(xq, mk, 3);
-      fill_int8<<<1024, 256>>>(wq, nk, 4);
-      fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
-      fill_scale<<<64, 256>>>(sw, sh.n, 6, 1e-3f, 1e-3f);
-      const int one = 1, zero = 0;
-      const auto cublas = [&] {
-        CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, sh.n, m, sh.k, &one, wq, CUDA_R_8I, sh.k, xq, CUDA_R_8I,
-                                  sh.k, &zero, c32, CUDA_R_32I, sh.n, CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT));
-      };
-      const auto lowbit = [&] {
-        CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, sh.n, sh.k,
-                                             nullptr));
-      };
+      const W8A8Operands op(m, sh.n, sh.k);
+      const auto cublas = [&] { op.cublas(blas); };
+      const auto lowbit = [&] { op.lowbit(); };
       // Calls per second from a short probe, then 0.5 s untimed and 1 s timed.
       const auto run = [&](auto&& call) {
         CHECK_CUDA(cudaEventRecord(a));
@@ -798,9 +773,6 @@ void sustained_w8a8(cublasHandle_t blas) {
       const double cu = 0.5 * (c0 + c1), lb = 0.5 * (l0 + l1);
       std::printf("%5dx%-6d %5d | %10.1f %10.1f | %7.2f   (cublas %.1f / %.1f, lowbit %.1f / %.1f)\n", sh.n, sh.k, m,
                   cu, lb, cu / lb, c0, c1, l0, l1);
-      for (void* q : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
-                      static_cast<void*>(c32)})
-        CHECK_CUDA(cudaFree(q));
     }
   CHECK_CUDA(cudaEventDestroy(a));
   CHECK_CUDA(cudaEventDestroy(b));
@@ -816,33 +788,10 @@ void probe_w8a8(Timer& tm, cublasHandle_t blas) {
   for (const Shape sh : shapes)
     for (const int m : {1024, 2048, 4096})
       for (const int bn : {256, 128}) {
-        const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k, mk = static_cast<std::size_t>(m) * sh.k;
-        std::int8_t *xq, *wq;
-        float *sx, *sw;
-        std::int32_t* c32;
-        void* y;
-        CHECK_CUDA(cudaMalloc(&xq, mk));
-        CHECK_CUDA(cudaMalloc(&wq, nk));
-        CHECK_CUDA(cudaMalloc(&sx, m * 4));
-        CHECK_CUDA(cudaMalloc(&sw, sh.n * 4));
-        CHECK_CUDA(cudaMalloc(&y, static_cast<std::size_t>(m) * sh.n * 2));
-        CHECK_CUDA(cudaMalloc(&c32, static_cast<std::size_t>(m) * sh.n * 4));
-        fill_int8<<<1024, 256>>>(xq, mk, 3);
-        fill_int8<<<1024, 256>>>(wq, nk, 4);
-        fill_scale<<<64, 256>>>(sx, m, 5, 1e-2f, 1e-2f);
-        fill_scale<<<64, 256>>>(sw, sh.n, 6, 1e-3f, 1e-3f);
-        const int one = 1, zero = 0;
-        const auto cublas = [&](int) {
-          CHECK_CUBLAS(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, sh.n, m, sh.k, &one, wq, CUDA_R_8I, sh.k, xq,
-                                    CUDA_R_8I, sh.k, &zero, c32, CUDA_R_32I, sh.n, CUBLAS_COMPUTE_32I,
-                                    CUBLAS_GEMM_DEFAULT));
-        };
-        const auto run = [&](lowbit::cuda::W8A8Tuning tu) {
-          return tm.median_us(5, 10, [&](int) {
-            CHECK_LOWBIT(lowbit::cuda::gemm_w8a8(lowbit::cuda::Half::BF16, xq, sx, nullptr, wq, sw, nullptr, y, m, sh.n,
-                                                 sh.k, nullptr, tu));
-          });
-        };
+        const W8A8Operands op(m, sh.n, sh.k);
+        const std::size_t nk = static_cast<std::size_t>(sh.n) * sh.k;
+        const auto cublas = [&](int) { op.cublas(blas); };
+        const auto run = [&](lowbit::cuda::W8A8Tuning tu) { return tm.median_us(5, 10, [&](int) { op.lowbit(tu); }); };
         const double c0 = tm.median_us(5, 10, cublas);
         const double base = run({4, bn});
         const double frag = run({4, bn, 16, 0});
@@ -856,9 +805,6 @@ void probe_w8a8(Timer& tm, cublasHandle_t blas) {
                     "TOP/s: cublas %.0f lowbit %.0f; x cublas %.2f\n",
                     sh.n, sh.k, m, bn, cub, lb, frag, no_copy, no_store, bands[0], bands[1], bands[2], bands[3],
                     ops / cub, ops / lb, cub / lb);
-        for (void* q : {static_cast<void*>(xq), static_cast<void*>(wq), static_cast<void*>(sx), static_cast<void*>(sw), y,
-                        static_cast<void*>(c32)})
-          CHECK_CUDA(cudaFree(q));
       }
 }
 

@@ -210,34 +210,27 @@ void exact_dot_k(Type t, const std::uint8_t* w, const std::uint8_t* x, std::int6
   for (std::int64_t i = 0; i < nb; ++i) {
     ggml::block_q8_K b;
     std::memcpy(&b, x + i * sizeof b, sizeof b);
-    if (t == Type::Q4_K) {
-      ggml::block_q4_K a;
-      std::memcpy(&a, w + i * sizeof a, sizeof a);
-      const double d = static_cast<double>(b.d) * fp16_to_fp32(a.d), dmin = static_cast<double>(b.d) * fp16_to_fp32(a.dmin);
-      for (int j = 0; j < 8; ++j) {
-        std::uint8_t sc, m;
-        ggml::get_scale_min(j, a.scales, sc, m);
-        long s = 0, sa = 0, ys = 0;
-        for (int k = 0; k < 32; ++k) {
-          const int q = (j % 2 ? a.qs[32 * (j / 2) + k] >> 4 : a.qs[32 * (j / 2) + k] & 15);
-          const int y = b.qs[32 * j + k];
-          s += q * y, sa += std::abs(q * y), ys += y;
-        }
-        *dot += d * sc * s - dmin * m * ys;
-        *mag += std::fabs(d) * sc * sa + std::fabs(dmin) * m * std::labs(ys);
+    if (t == Type::Q4_K || t == Type::Q5_K) {
+      // Q5_K is Q4_K's layout plus qh: sub-block j is nibble j % 2 of qs[32 (j / 2) + k],
+      // with bit j of qh[k] as its fifth bit.
+      ggml::block_q5_K a{};
+      if (t == Type::Q5_K) {
+        std::memcpy(&a, w + i * sizeof a, sizeof a);
+      } else {
+        ggml::block_q4_K a4;
+        std::memcpy(&a4, w + i * sizeof a4, sizeof a4);
+        a.d = a4.d, a.dmin = a4.dmin;
+        std::memcpy(a.scales, a4.scales, sizeof a.scales);
+        std::memcpy(a.qs, a4.qs, sizeof a.qs);
       }
-    } else if (t == Type::Q5_K) {
-      ggml::block_q5_K a;
-      std::memcpy(&a, w + i * sizeof a, sizeof a);
       const double d = static_cast<double>(b.d) * fp16_to_fp32(a.d), dmin = static_cast<double>(b.d) * fp16_to_fp32(a.dmin);
       for (int j = 0; j < 8; ++j) {
         std::uint8_t sc, m;
         ggml::get_scale_min(j, a.scales, sc, m);
         long s = 0, sa = 0, ys = 0;
         for (int k = 0; k < 32; ++k) {
-          // Sub-block j: nibble j % 2 of qs[32 (j / 2) + k], fifth bit j of qh[k] (ggml's Q5_K layout).
           const int nib = (j % 2 ? a.qs[32 * (j / 2) + k] >> 4 : a.qs[32 * (j / 2) + k] & 15);
-          const int q = nib | (((a.qh[k] >> j) & 1) << 4);
+          const int q = nib | (((a.qh[k] >> j) & 1) << 4);  // qh is zero for Q4_K
           const int y = b.qs[32 * j + k];
           s += q * y, sa += std::abs(q * y), ys += y;
         }

@@ -7,6 +7,7 @@
 #include "kernels/avx2/fold8_avx2.h"
 #include "kernels/avx2/q5_K_codes_avx2.h"
 #include "kernels/ggml_dot.h"
+#include "kernels/tile_cols.h"
 
 namespace lowbit::kernels {
 namespace {
@@ -67,16 +68,7 @@ void ggml_dot_tile_q5_K_q8_K__avx2(const void* w, const ggml::block_q8_K* x, std
                                    int c, float* out) {
   const auto* a = static_cast<const ggml::block_q5_K*>(w);
   const std::int64_t nb = n / ggml::QK_K;
-  switch (c) {
-    case 1: tile<1>(a, x, x_stride, nb, out); break;
-    case 2: tile<2>(a, x, x_stride, nb, out); break;
-    case 3: tile<3>(a, x, x_stride, nb, out); break;
-    case 4: tile<4>(a, x, x_stride, nb, out); break;
-    case 5: tile<5>(a, x, x_stride, nb, out); break;
-    case 6: tile<6>(a, x, x_stride, nb, out); break;
-    case 7: tile<7>(a, x, x_stride, nb, out); break;
-    default: tile<8>(a, x, x_stride, nb, out); break;
-  }
+  with_tile_cols(c, [&](auto cols) { tile<decltype(cols)::value>(a, x, x_stride, nb, out); });
 }
 
 }  // namespace lowbit::kernels

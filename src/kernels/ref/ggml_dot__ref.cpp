@@ -85,6 +85,20 @@ float ggml_dot_q8_0_q8_0__ref(const void* w, const void* x, std::int64_t n) {
   return ggml_hsum8(acc);
 }
 
+namespace {
+
+// get_scale_min for the eight 32-weight sub-blocks of a Q4_K or Q5_K super-block.
+void scales_mins_k4(const std::uint8_t* scales, int (&sc)[8], int (&mn)[8]) {
+  for (int j = 0; j < 8; ++j) {
+    std::uint8_t s, m;
+    ggml::get_scale_min(j, scales, s, m);
+    sc[j] = s;
+    mn[j] = m;
+  }
+}
+
+}  // namespace
+
 // Q4_K: lane l of a block holds, over its four 64-weight pairs of sub-blocks, scale_lo x
 // (low nibbles 4l..4l+3 . q8) + scale_hi x (high nibbles 4l..4l+3 . q8): integers, exact
 // in any order. The mins go into four more float lanes (sub-blocks 2l and 2l+1 each),
@@ -98,12 +112,7 @@ float ggml_dot_q4_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
     const float d = b[ib].d * fp16_to_fp32(a[ib].d);
     const float dmin = -b[ib].d * fp16_to_fp32(a[ib].dmin);
     int sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) {
-      std::uint8_t s, m;
-      ggml::get_scale_min(j, a[ib].scales, s, m);
-      sc[j] = s;
-      mn[j] = m;
-    }
+    scales_mins_k4(a[ib].scales, sc, mn);
     // hadd_epi16 wraps at 16 bits; only bsums that do not come from the codes can reach that.
     int q8sum[8];
     for (int j = 0; j < 8; ++j) q8sum[j] = static_cast<std::int16_t>(b[ib].bsums[2 * j] + b[ib].bsums[2 * j + 1]);
@@ -135,12 +144,7 @@ float ggml_dot_q5_K_q8_K__ref(const void* w, const void* x, std::int64_t n) {
     const float d = b[ib].d * fp16_to_fp32(a[ib].d);
     const float dmin = -b[ib].d * fp16_to_fp32(a[ib].dmin);
     int sc[8], mn[8];
-    for (int j = 0; j < 8; ++j) {
-      std::uint8_t s, m;
-      ggml::get_scale_min(j, a[ib].scales, s, m);
-      sc[j] = s;
-      mn[j] = m;
-    }
+    scales_mins_k4(a[ib].scales, sc, mn);
     std::int32_t pair[4];
     for (int l = 0; l < 4; ++l) {
       // hadd_epi16 wraps at 16 bits; only bsums that do not come from codes can reach that.
