@@ -152,10 +152,11 @@ void ggml_dot_tile_q5_K_q8_K__avx2(const void* w, const ggml::block_q8_K* x, std
                                    int c, float* out);
 // The batch tile for Q5_K or Q6_K (reference or AVX2), null for other types.
 GgmlDotKTileFn ggml_dot_tile_k_kernel(ggml::Type t, bool reference = false);
-// y[i][r] = dot(row r of type t (Q5_K or Q6_K), Q8_K activation row i) in llama.cpp's
-// order for m rows, through the batch tiles from ggml_k_tile_min_rows(t) rows (Q6_K: 8, where
-// llama.cpp takes its tiled order; Q5_K: 2), else single dots (ggml_mul_mat; a four-row
-// Q6_K tile of them ran 1.3-2x slower at M = 1 on Zen 3).
+// y[i][r] = dot(row r of type t (Q5_K or Q6_K), Q8_K activation row i) for m rows, through
+// the batch tiles from ggml_k_tile_min_rows(t) rows (Q6_K: 8, where llama.cpp takes its
+// tiled order; Q5_K: 2), else single dots (ggml_mul_mat; a four-row Q6_K tile of them ran
+// 1.3-2x slower at M = 1 on Zen 3). Q6_K follows llama.cpp's order at every m; Q5_K keeps
+// vec_dot's, which is llama.cpp's below 8 rows or with GGML_CPU_TILED_MM=0.
 std::int64_t ggml_k_tile_min_rows(ggml::Type t);
 void ggml_mul_mat_k(ggml::Type t, bool reference, const std::byte* w, std::size_t row_bytes, std::int64_t rows,
                     const std::byte* x, std::size_t x_row_bytes, std::int64_t m, std::int64_t k, float* y, int threads);
